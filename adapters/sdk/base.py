@@ -1,0 +1,203 @@
+"""The adapter base class: a name, a settings schema, what it accepts, and a few verbs."""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from hub.envelope import Envelope
+
+if TYPE_CHECKING:
+    from flask import Blueprint
+
+    from hub.store import Acceptance
+
+__all__ = ["Adapter", "AdapterContext", "Attempt", "Batch", "Receipt", "Record", "redact"]
+
+
+class AdapterContext(Protocol):
+    """What the hub lends an adapter after building it (see :meth:`Adapter.bind`)."""
+
+    def publish(
+        self,
+        message_type: str,
+        payload: dict[str, Any],
+        *,
+        correlation_id: str | None = None,
+        client_ref: str | None = None,
+        headers: dict[str, Any] | None = None,
+        channel: str = "adapter",
+    ) -> Acceptance:
+        """Validate, route and store a message as coming from this destination.
+
+        ``client_ref`` makes it idempotent: publishing the same one twice stores one
+        message. Raises ``hub.ingest.Invalid`` when the payload does not fit its schema.
+        """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One thing read from a counterpart, already in canonical form.
+
+    Attributes:
+        type: The canonical message type it becomes.
+        payload: Valid against that type's schema.
+        key: The counterpart's stable id for it: publishing uses it as ``client_ref``,
+            so reading the same record twice publishes one message.
+        correlation_id: The business key (usually the case number).
+    """
+
+    type: str
+    payload: dict[str, Any]
+    key: str
+    correlation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """What one read returned, and where the next read continues.
+
+    Attributes:
+        records: In the counterpart's order.
+        cursor: Opaque position after the last record; ``None`` means "nothing new,
+            keep the cursor you had".
+        more: True when the counterpart has more right away (read again now).
+    """
+
+    records: list[Record] = field(default_factory=list)
+    cursor: str | None = None
+    more: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """Which delivery is being tried, for idempotency keys and logs.
+
+    Attributes:
+        delivery_id: Stable across retries: counterparts deduplicate on it.
+        destination: The configured destination's name.
+        number: 1 for the first try of this round.
+    """
+
+    delivery_id: str
+    destination: str
+    number: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What a counterpart answered to a delivery that succeeded.
+
+    Attributes:
+        status_code: The HTTP status, when there was one.
+        detail: A short human-readable note.
+        data: Identifiers the counterpart gave back (its own id, a waybill number...).
+    """
+
+    status_code: int | None = None
+    detail: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """As stored with the delivery."""
+        return {"status_code": self.status_code, "detail": self.detail, "data": self.data}
+
+
+class Adapter(ABC):
+    """One external system, configured as one destination.
+
+    Subclasses set the class attributes and implement the verbs that apply.
+
+    Attributes:
+        name: The adapter's registered name (``adapter = "..."`` in a destination).
+        version: The adapter's own version.
+        settings_schema: JSON Schema of the destination's settings; properties marked
+            ``"writeOnly": true`` are secrets and are never shown or logged.
+        accepts: Message types (globs allowed) it can deliver.
+        produces: Message types its reads yield for sync jobs.
+
+    Args:
+        destination: The destination's name.
+        settings: The destination's settings, already valid against ``settings_schema``.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "1.0"
+    settings_schema: ClassVar[dict[str, Any]] = {"type": "object"}
+    accepts: ClassVar[tuple[str, ...]] = ()
+    produces: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, destination: str, settings: Mapping[str, Any]) -> None:
+        self.destination = destination
+        self.settings = dict(settings)
+
+    @classmethod
+    def can_deliver(cls, message_type: str) -> bool:
+        """Whether ``message_type`` is among :attr:`accepts`."""
+        return any(fnmatch.fnmatchcase(message_type, pattern) for pattern in cls.accepts)
+
+    def bind(self, context: AdapterContext) -> None:
+        """Receive the hub's context (called once, after construction)."""
+        self.context = context
+
+    def read(self, stream: str, cursor: str | None, limit: int = 100) -> Batch:
+        """Read records newer than ``cursor`` from one of the counterpart's streams.
+
+        Sync jobs call this; the framework persists the returned cursor only after the
+        records are published, so a crash re-reads rather than skips.
+
+        Args:
+            stream: Which feed (an adapter may have several, e.g. ``applications``).
+            cursor: Where the previous read left off; ``None`` for the beginning.
+            limit: At most this many records.
+
+        Raises:
+            NotImplementedError: The adapter has no such stream.
+        """
+        raise NotImplementedError(f"{self.name} has no stream {stream!r}")
+
+    def inbound(self) -> Blueprint | None:
+        """HTTP endpoints the counterpart calls (payment or courier notifications).
+
+        The hub mounts the blueprint at ``/inbound/<destination>``; it publishes what
+        it receives through :attr:`context`. ``None`` (the default): nothing to mount.
+        """
+        return None
+
+    def check(self) -> None:  # noqa: B027 - optional verb: adapters with nothing to check keep it
+        """Reach the counterpart and authenticate; raise an :class:`AdapterError` if not."""
+
+    @abstractmethod
+    def deliver(self, message: Envelope, attempt: Attempt) -> Receipt:
+        """Hand one message to the counterpart.
+
+        Raises:
+            RetriableError: Try again later.
+            RejectedError: Never succeeds; dead letter.
+            ConfigurationError: Our settings are wrong.
+        """
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+    def describe(self) -> dict[str, Any]:
+        """The settings with secrets hidden, for ops."""
+        return redact(self.settings, self.settings_schema)
+
+
+def redact(settings: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``settings`` with every ``writeOnly`` property replaced by ``"***"``."""
+    result = copy.deepcopy(dict(settings))
+    properties = schema.get("properties", {})
+    for key, value in result.items():
+        spec = properties.get(key, {})
+        if spec.get("writeOnly"):
+            result[key] = "***"
+        elif isinstance(value, Mapping) and spec.get("type") == "object":
+            result[key] = redact(value, spec)
+    return result

@@ -1,0 +1,126 @@
+"""Chinese government identifiers: check digits and masking.
+
+Resident ID numbers (GB 11643-1999), unified social credit codes (GB 32100-2015) and
+e-license identifiers (GB/T 36904-2018) carry check characters that JSON Schema cannot
+express. The checks here explain what is wrong without repeating the identifier, because
+error messages end up in logs and in the sender's own logs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from stdnum.cn import ric, uscc
+from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.iso7064 import mod_37_36
+
+__all__ = [
+    "IdentifierError",
+    "check_e_license_id",
+    "check_resident_id",
+    "check_uscc",
+    "mask",
+    "mask_resident_id",
+    "mask_text",
+]
+
+
+class IdentifierError(ValueError):
+    """An identifier failed its check. The message never contains the identifier itself."""
+
+
+_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_SHAPE = re.compile(rf"^[{_USCC_ALPHABET}]{{18}}$")
+_RESIDENT_SHAPE = re.compile(r"^\d{17}[\dX]$")
+_E_LICENSE_SHAPE = re.compile(
+    r"^1\.2\.156\.3005\.2\."
+    rf"(?P<type>[{_USCC_ALPHABET}]{{18}}\d{{3}})\."
+    rf"(?P<issuer>[{_USCC_ALPHABET}]{{18}})\."
+    r"(?P<serial>[0-9A-Z]+)\."
+    r"(?P<version>\d{3})\."
+    r"(?P<check>[0-9A-Z])$"
+)
+
+
+def check_resident_id(value: str) -> None:
+    """Check a resident ID number (公民身份号码).
+
+    Args:
+        value: The 18-character number, upper-case ``X`` for check value 10.
+
+    Raises:
+        IdentifierError: The shape, birth date or check digit is wrong.
+    """
+    if not _RESIDENT_SHAPE.match(value):
+        raise IdentifierError("must be 17 digits followed by a digit or X (18 characters)")
+    try:
+        birth = ric.get_birth_date(value)
+    except StdnumError:
+        raise IdentifierError("birth date part (characters 7-14) is not a real date") from None
+    if birth > dt.date.today():
+        raise IdentifierError("birth date part (characters 7-14) is in the future")
+    if ric.calc_check_digit(value) != value[-1]:
+        raise IdentifierError("check digit (character 18) does not match (GB 11643-1999)")
+
+
+def check_uscc(value: str) -> None:
+    """Check a unified social credit code (统一社会信用代码).
+
+    Args:
+        value: The 18-character code.
+
+    Raises:
+        IdentifierError: The shape or check character is wrong.
+    """
+    if not _USCC_SHAPE.match(value):
+        raise IdentifierError(
+            "must be 18 characters from 0-9 and A-Z without I, O, S, V, Z (GB 32100-2015)"
+        )
+    try:
+        uscc.validate(value)
+    except StdnumError:
+        raise IdentifierError(
+            "check character (character 18) does not match (GB 32100-2015)"
+        ) from None
+
+
+def check_e_license_id(value: str) -> None:
+    """Check an e-license identifier (电子证照标识).
+
+    Args:
+        value: ``1.2.156.3005.2.{type}.{issuer}.{serial}.{version}.{check}``.
+
+    Raises:
+        IdentifierError: The shape, issuer code or check character is wrong.
+    """
+    match = _E_LICENSE_SHAPE.match(value)
+    if not match:
+        raise IdentifierError(
+            "must look like 1.2.156.3005.2.{type code}.{issuer USCC}.{serial}.{version}.{check}"
+        )
+    body = match["type"] + match["issuer"] + match["serial"] + match["version"]
+    if mod_37_36.calc_check_digit(body) != match["check"]:
+        raise IdentifierError("check character does not match (ISO/IEC 7064 MOD 37,36)")
+
+
+def mask_resident_id(value: str) -> str:
+    """Mask a resident ID as ``110105********002X``: region and last four stay."""
+    if len(value) != 18:
+        return mask(value)
+    return value[:6] + "*" * 8 + value[-4:]
+
+
+def mask(value: str, keep_start: int = 2, keep_end: int = 2) -> str:
+    """Mask the middle of any identifier-like string, keeping a little at each end."""
+    if len(value) <= keep_start + keep_end + 2:
+        return "*" * len(value)
+    return value[:keep_start] + "*" * (len(value) - keep_start - keep_end) + value[-keep_end:]
+
+
+_RESIDENT_ANYWHERE = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9A-Za-z])")
+
+
+def mask_text(text: str) -> str:
+    """Mask every resident ID number inside free text (logs, counterpart error bodies)."""
+    return _RESIDENT_ANYWHERE.sub(lambda m: f"{m[1]}********{m[2]}", text)

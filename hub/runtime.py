@@ -1,0 +1,97 @@
+"""The hub as one object: configuration, store, schemas, routes, destinations, dispatcher.
+
+``govhub run`` builds one, starts its web server and dispatcher; tests build one on a
+temporary database. Nothing here happens at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from adapters.sdk import Adapter
+from hub.config import Config
+from hub.dispatcher import Dispatcher
+from hub.ingest import Ingest, Submission
+from hub.registry import build_destinations
+from hub.routing import Router
+from hub.schemas import DEFAULT_SCHEMA_DIR, SchemaRegistry
+from hub.store import Acceptance, Store
+
+__all__ = ["Hub"]
+
+log = logging.getLogger("govhub")
+
+
+class Hub:
+    """Everything one process runs, wired together.
+
+    Args:
+        config: The checked configuration.
+        schema_dir: Where the canonical schemas live.
+
+    Raises:
+        ConfigError: A destination's settings do not fit its adapter.
+    """
+
+    def __init__(self, config: Config, *, schema_dir: Path = DEFAULT_SCHEMA_DIR) -> None:
+        self.config = config
+        self.schemas = SchemaRegistry(schema_dir, uscc_check=config.validation.uscc_check)
+        self.adapters: dict[str, Adapter] = build_destinations(config)
+        self.store = Store(config.database.url)
+        self.router = Router(config.routes)
+        self.dispatcher = Dispatcher(
+            self.store,
+            self.adapters,
+            {d.name: d for d in config.destinations},
+            config.dispatcher,
+        )
+        self.ingest = Ingest(
+            self.store, self.schemas, self.router, on_accepted=self.dispatcher.wake
+        )
+        for name, adapter in self.adapters.items():
+            adapter.bind(_Context(self.ingest, name))
+        self.dispatching = False
+
+    def start_dispatcher(self) -> None:
+        """Start delivering (``govhub run`` and ``govhub worker``)."""
+        self.dispatcher.start()
+        self.dispatching = True
+
+    def close(self) -> None:
+        """Stop delivering and release the database."""
+        if self.dispatching:
+            self.dispatcher.stop()
+            self.dispatching = False
+        else:
+            for adapter in self.adapters.values():
+                adapter.close()
+        self.store.close()
+
+
+class _Context:
+    """An adapter's view of the hub: it publishes as its destination."""
+
+    def __init__(self, ingest: Ingest, destination: str) -> None:
+        self._ingest = ingest
+        self._source = destination
+
+    def publish(
+        self,
+        message_type: str,
+        payload: dict[str, Any],
+        *,
+        correlation_id: str | None = None,
+        client_ref: str | None = None,
+        headers: dict[str, Any] | None = None,
+        channel: str = "adapter",
+    ) -> Acceptance:
+        submission = Submission(
+            type=message_type,
+            payload=payload,
+            client_ref=client_ref,
+            correlation_id=correlation_id,
+            headers=headers or {},
+        )
+        return self._ingest.publish(self._source, submission, channel=channel)

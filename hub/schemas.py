@@ -1,0 +1,341 @@
+"""The schema registry: canonical message types, their JSON Schemas, and validation.
+
+Each ``schemas/messages/<type>.json`` is a JSON Schema 2020-12 document; its file name is
+the message type. Validators are compiled once. Checks JSON Schema cannot express (check
+digits of resident IDs, credit codes and e-license identifiers) are custom formats, so
+they run as part of the same validation and report the same way: a field path and a
+reason, never the offending value (it may be a personal identifier).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError
+from referencing import Registry, Resource
+
+from hub import identifiers
+from hub.envelope import parse_time
+
+__all__ = [
+    "DEFAULT_SCHEMA_DIR",
+    "FieldError",
+    "SchemaRegistry",
+    "Validation",
+    "describe_error",
+    "format_path",
+]
+
+#: ``schemas/`` beside the packages, where an editable install and a checkout find it.
+DEFAULT_SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+
+_TYPE_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+MAX_ERRORS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One reason a document was refused.
+
+    Attributes:
+        path: Dotted path of the field, e.g. ``payload.applicant.id_no``.
+        message: What is wrong, without the value itself.
+    """
+
+    path: str
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        """As the ``errors[]`` item of a problem document."""
+        return {"path": self.path, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class Validation:
+    """The outcome of validating one payload."""
+
+    errors: tuple[FieldError, ...] = ()
+    warnings: tuple[FieldError, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        """True when there are no errors (warnings do not count)."""
+        return not self.errors
+
+
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+def _date_time(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    if not _RFC3339.match(value):
+        return False
+    try:
+        parse_time(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _date(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return len(value) == 10
+
+
+def _identifier(check: Callable[[str], None]) -> Callable[[object], bool]:
+    def checker(value: object) -> bool:
+        if isinstance(value, str):
+            check(value)  # raises IdentifierError, whose message becomes the reason
+        return True
+
+    return checker
+
+
+def _format_checker(uscc_strict: bool) -> FormatChecker:
+    checker = FormatChecker(formats=())
+    checker.checks("date-time")(_date_time)
+    checker.checks("date")(_date)
+    checker.checks("cn-resident-id", raises=identifiers.IdentifierError)(
+        _identifier(identifiers.check_resident_id)
+    )
+    checker.checks("cn-e-license-id", raises=identifiers.IdentifierError)(
+        _identifier(identifiers.check_e_license_id)
+    )
+    checker.checks("cn-uscc", raises=identifiers.IdentifierError)(
+        _identifier(identifiers.check_uscc)
+    )
+    return checker
+
+
+class SchemaRegistry:
+    """The canonical message types and their compiled validators.
+
+    Args:
+        directory: The ``schemas/`` folder (``messages/`` and shared documents under it).
+        uscc_check: ``"strict"`` refuses a credit code whose check character is wrong;
+            ``"warn"`` accepts it with a warning (some early pilot codes fail the check).
+
+    Raises:
+        ValueError: A schema file is not valid JSON Schema or its name is not a type.
+    """
+
+    def __init__(self, directory: Path = DEFAULT_SCHEMA_DIR, *, uscc_check: str = "strict") -> None:
+        self.directory = directory
+        self.uscc_strict = uscc_check == "strict"
+        resources: list[tuple[str, Resource[Any]]] = []
+        for path in sorted(directory.glob("*.json")):
+            document = json.loads(path.read_text(encoding="utf-8"))
+            resources.append((document["$id"], Resource.from_contents(document)))
+        self._schemas: dict[str, dict[str, Any]] = {}
+        for path in sorted((directory / "messages").glob("*.json")):
+            message_type = path.stem
+            if not _TYPE_NAME.match(message_type):
+                raise ValueError(f"{path}: file name is not a dotted message type")
+            document = json.loads(path.read_text(encoding="utf-8"))
+            Draft202012Validator.check_schema(document)
+            self._schemas[message_type] = document
+            resources.append((document["$id"], Resource.from_contents(document)))
+        registry: Registry[Any] = Registry().with_resources(resources)
+        checker = _format_checker(self.uscc_strict)
+        self._validators = {
+            name: Draft202012Validator(schema, registry=registry, format_checker=checker)
+            for name, schema in self._schemas.items()
+        }
+        self.registry = registry
+
+    @property
+    def types(self) -> list[str]:
+        """Every canonical message type, sorted."""
+        return sorted(self._schemas)
+
+    def __contains__(self, message_type: object) -> bool:
+        return message_type in self._schemas
+
+    def schema(self, message_type: str) -> dict[str, Any]:
+        """The JSON Schema document of a type.
+
+        Raises:
+            KeyError: The type is not known.
+        """
+        return self._schemas[message_type]
+
+    def validate(self, message_type: str, payload: Any, *, prefix: str = "payload") -> Validation:
+        """Validate a payload against its type's schema and identifier checks.
+
+        Args:
+            message_type: A type from :attr:`types`.
+            payload: The decoded JSON body.
+            prefix: Put in front of every error path.
+
+        Returns:
+            The errors (at most 20, sorted by path) and warnings.
+        """
+        validator = self._validators.get(message_type)
+        if validator is None:
+            known = ", ".join(self.types)
+            return Validation(errors=(FieldError("type", f"unknown message type; known: {known}"),))
+        errors: list[FieldError] = []
+        warnings: list[FieldError] = []
+        for error in validator.iter_errors(payload):
+            for path, message in describe_errors(error):
+                item = FieldError(
+                    f"{prefix}{path}" if path.startswith("[") else _join(prefix, path), message
+                )
+                if not self.uscc_strict and _is_check_character_only(error):
+                    warnings.append(item)
+                else:
+                    errors.append(item)
+        errors.sort(key=lambda e: e.path)
+        return Validation(errors=tuple(errors[:MAX_ERRORS]), warnings=tuple(warnings))
+
+    def example(self, message_type: str) -> dict[str, Any]:
+        """The valid example payload in ``schemas/examples/<type>.json``."""
+        path = self.directory / "examples" / f"{message_type}.json"
+        document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return document
+
+
+def _is_check_character_only(error: ValidationError) -> bool:
+    return (
+        error.validator == "format"
+        and error.validator_value == "cn-uscc"
+        and isinstance(error.instance, str)
+        and "check character" in str(error.cause or "")
+    )
+
+
+def _join(prefix: str, path: str) -> str:
+    if not prefix:
+        return path
+    if not path:
+        return prefix
+    return f"{prefix}{path}" if path.startswith("[") else f"{prefix}.{path}"
+
+
+def format_path(parts: Iterable[str | int]) -> str:
+    """``["applicant", "id_no"]`` → ``applicant.id_no``; list indexes as ``[0]``."""
+    text = ""
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+_REQUIRED = re.compile(r"^'(?P<name>.+)' is a required property$")
+
+
+def describe_errors(error: ValidationError) -> list[tuple[str, str]]:
+    """Turn one jsonschema error into ``(path, reason)`` pairs that never echo the value.
+
+    jsonschema's own messages repeat the offending value, which may be a whole resident
+    ID; these say what was expected instead.
+    """
+    path = format_path(error.absolute_path)
+    kind = error.validator
+    expected = error.validator_value
+    if kind == "required":
+        match = _REQUIRED.match(error.message)
+        name = match["name"] if match else "?"
+        return [(_join(path, name) if path else name, "is required")]
+    if kind == "additionalProperties" and isinstance(error.instance, Mapping):
+        allowed = set(error.schema.get("properties", {}))
+        patterns = [re.compile(p) for p in error.schema.get("patternProperties", {})]
+        extras = [
+            key
+            for key in error.instance
+            if key not in allowed and not any(p.search(key) for p in patterns)
+        ]
+        return [(_join(path, key), "is not a known field") for key in extras] or [
+            (path, "has fields that are not allowed")
+        ]
+    if kind == "unevaluatedProperties" and isinstance(error.instance, Mapping):
+        return [(path, "has fields that are not allowed")]
+    return [(path, _reason(kind, expected, error))]
+
+
+def describe_error(error: ValidationError) -> tuple[str, str]:
+    """The first ``(path, reason)`` of :func:`describe_errors`."""
+    return describe_errors(error)[0]
+
+
+def _reason(kind: Any, expected: Any, error: ValidationError) -> str:
+    match kind:
+        case "type":
+            names = expected if isinstance(expected, list) else [expected]
+            return "must be " + " or ".join(_TYPE_WORDS.get(str(n), str(n)) for n in names)
+        case "enum":
+            return "must be one of " + ", ".join(
+                json.dumps(v, ensure_ascii=False) for v in expected
+            )
+        case "const":
+            return f"must be {json.dumps(expected, ensure_ascii=False)}"
+        case "format":
+            if error.cause is not None and str(error.cause):
+                return str(error.cause)
+            return _FORMAT_WORDS.get(expected, f"must be a valid {expected}")
+        case "pattern":
+            return f"does not have the expected form (pattern {expected})"
+        case "minLength":
+            return f"must be at least {expected} characters long"
+        case "maxLength":
+            return f"must be at most {expected} characters long"
+        case "minimum":
+            return f"must be at least {expected}"
+        case "maximum":
+            return f"must be at most {expected}"
+        case "exclusiveMinimum":
+            return f"must be greater than {expected}"
+        case "exclusiveMaximum":
+            return f"must be less than {expected}"
+        case "minItems":
+            return f"must have at least {expected} items"
+        case "maxItems":
+            return f"must have at most {expected} items"
+        case "uniqueItems":
+            return "must not repeat items"
+        case "minProperties":
+            return f"must have at least {expected} fields"
+        case "maxProperties":
+            return f"must have at most {expected} fields"
+        case "oneOf" | "anyOf":
+            return "does not match any of the allowed forms"
+        case "not":
+            return "has a form that is not allowed"
+        case "multipleOf":
+            return f"must be a multiple of {expected}"
+    return f"is not valid ({kind})"
+
+
+_TYPE_WORDS = {
+    "object": "an object",
+    "array": "a list",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "null",
+}
+_FORMAT_WORDS = {
+    "date-time": "must be an RFC 3339 date-time with an offset, e.g. 2026-11-27T09:30:00+08:00",
+    "date": "must be a date as YYYY-MM-DD",
+}
+
+
+def validation_errors(errors: Sequence[FieldError]) -> list[dict[str, str]]:
+    """Errors as JSON objects for a problem document."""
+    return [e.to_json() for e in errors]

@@ -1,0 +1,87 @@
+"""Serving WSGI apps with waitress: the hub itself, and the sandboxes beside it."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from waitress.server import create_server
+
+__all__ = ["RunningServer", "serve_in_thread", "start_server"]
+
+WSGIApp = Callable[..., Any]
+
+
+@dataclass
+class RunningServer:
+    """A waitress server on a port; ``url`` is where it listens."""
+
+    server: Any
+    thread: threading.Thread | None
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        """``http://host:port``."""
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self, *, wait: bool = False) -> None:
+        """Stop accepting, close every connection, and end the serving loop.
+
+        waitress has no public shutdown: its loop runs while any channel (the listening
+        socket, keep-alive connections, its trigger) is open, so close them all, as
+        WebTest's ``StopableWSGIServer`` does.
+        """
+        server = self.server
+        server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
+        for _ in range(100):
+            channels = list(server._map.values())
+            if not channels:
+                break
+            for channel in channels:
+                with contextlib.suppress(Exception):
+                    channel.close()
+        # The loop notices within its 1 s poll timeout; the port is free already.
+        if wait and self.thread is not None:
+            self.thread.join(timeout=10)
+
+
+def start_server(
+    app: WSGIApp,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    threads: int = 8,
+    max_body_bytes: int = 64 * 1024 * 1024,
+    ident: str = "govhub",
+) -> RunningServer:
+    """Bind a waitress server (port 0 picks a free one) without running its loop yet."""
+    server = create_server(
+        app,
+        host=host,
+        port=port,
+        threads=threads,
+        ident=ident,
+        max_request_body_size=max_body_bytes,
+        channel_timeout=120,
+        connection_limit=1000,
+        clear_untrusted_proxy_headers=True,
+    )
+    return RunningServer(server=server, thread=None, host=host, port=int(server.effective_port))
+
+
+def serve_in_thread(
+    app: WSGIApp, host: str = "127.0.0.1", port: int = 0, **options: Any
+) -> RunningServer:
+    """Start a waitress server in a daemon thread; returns once it is bound."""
+    running = start_server(app, host, port, **options)
+    thread = threading.Thread(
+        target=running.server.run, name=f"waitress-{running.port}", daemon=True
+    )
+    thread.start()
+    running.thread = thread
+    return running

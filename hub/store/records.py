@@ -1,0 +1,217 @@
+"""What the store hands out: plain, immutable records."""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.envelope import Envelope, format_time
+
+__all__ = [
+    "OPERATOR",
+    "ROLES",
+    "Acceptance",
+    "AttemptView",
+    "Claim",
+    "Client",
+    "DeliveryView",
+    "MessageView",
+    "Outcome",
+    "Page",
+]
+
+OPERATOR = "operator"
+#: ``client`` posts and reads its own messages; ``operator`` reads everything and repairs.
+ROLES = ("client", OPERATOR)
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """A caller of the hub: a departmental system, an operator's tool, a job."""
+
+    id: int
+    name: str
+    allow: tuple[str, ...]
+    role: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None = None
+
+    @property
+    def is_operator(self) -> bool:
+        """Operators read every message and replay dead letters."""
+        return self.role == OPERATOR
+
+    def may_send(self, message_type: str) -> bool:
+        """Whether this client may send ``message_type`` (its allow list takes globs)."""
+        return any(fnmatch.fnmatchcase(message_type, pattern) for pattern in self.allow)
+
+    def to_json(self) -> dict[str, Any]:
+        """For ``clients list --json`` (no key material)."""
+        return {
+            "name": self.name,
+            "allow": list(self.allow),
+            "role": self.role,
+            "created_at": format_time(self.created_at),
+            "revoked_at": format_time(self.revoked_at),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Acceptance:
+    """The answer to an accepted message; the same answer comes back for a duplicate."""
+
+    message_id: str
+    correlation_id: str | None
+    deliveries: tuple[tuple[str, str], ...]
+    created: bool
+    warnings: tuple[dict[str, str], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The body of ``202 Accepted`` (and of ``200`` for a duplicate)."""
+        body: dict[str, Any] = {
+            "id": self.message_id,
+            "status": "accepted",
+            "correlation_id": self.correlation_id,
+            "deliveries": [{"id": d, "destination": name} for d, name in self.deliveries],
+        }
+        if self.warnings:
+            body["warnings"] = list(self.warnings)
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptView:
+    """One try at delivering."""
+
+    number: int
+    worker: str
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    duration_ms: int
+    outcome: str
+    status_code: int | None
+    error: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        """As shown by the API."""
+        return {
+            "number": self.number,
+            "started_at": format_time(self.started_at),
+            "finished_at": format_time(self.finished_at),
+            "duration_ms": self.duration_ms,
+            "outcome": self.outcome,
+            "status_code": self.status_code,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryView:
+    """A message's journey to one destination."""
+
+    id: str
+    message_id: str
+    destination: str
+    route: str | None
+    status: str
+    attempts: int
+    next_attempt_at: dt.datetime | None
+    last_error: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    delivered_at: dt.datetime | None
+    receipt: dict[str, Any] | None = None
+    history: tuple[AttemptView, ...] = ()
+    message_type: str | None = None
+    correlation_id: str | None = None
+
+    def to_json(self, *, with_history: bool = True) -> dict[str, Any]:
+        """As shown by the API."""
+        body: dict[str, Any] = {
+            "id": self.id,
+            "message_id": self.message_id,
+            "destination": self.destination,
+            "route": self.route,
+            "status": self.status,
+            "attempts": self.attempts,
+            "next_attempt_at": format_time(self.next_attempt_at)
+            if self.status == "pending"
+            else None,
+            "last_error": self.last_error,
+            "created_at": format_time(self.created_at),
+            "updated_at": format_time(self.updated_at),
+            "delivered_at": format_time(self.delivered_at),
+        }
+        if self.message_type is not None:
+            body["message_type"] = self.message_type
+            body["correlation_id"] = self.correlation_id
+        if with_history:
+            body["history"] = [a.to_json() for a in self.history]
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class MessageView:
+    """A stored message, its status and (when asked for) its deliveries."""
+
+    envelope: Envelope
+    channel: str
+    status: str
+    updated_at: dt.datetime
+    deliveries: tuple[DeliveryView, ...] = ()
+
+    def to_json(self, *, with_payload: bool = True) -> dict[str, Any]:
+        """As shown by the API."""
+        body = self.envelope.to_json()
+        if not with_payload:
+            body.pop("payload")
+            body.pop("headers")
+        body["channel"] = self.channel
+        body["status"] = self.status
+        body["updated_at"] = format_time(self.updated_at)
+        if with_payload:
+            body["deliveries"] = [d.to_json() for d in self.deliveries]
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A delivery this worker holds a lease on, with the message to deliver."""
+
+    delivery_id: str
+    destination: str
+    attempts: int
+    envelope: Envelope
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What came of one attempt.
+
+    Attributes:
+        status: ``delivered``, ``retry`` or ``dead``.
+        started_at: When the attempt began.
+        finished_at: When it ended.
+        next_attempt_at: For ``retry``: when to try again.
+        status_code: The counterpart's HTTP status, when there was one.
+        error: What went wrong, safe to show ops.
+        receipt: What the counterpart gave back (ids, waybills...), for ``delivered``.
+    """
+
+    status: str
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    next_attempt_at: dt.datetime | None = None
+    status_code: int | None = None
+    error: str | None = None
+    receipt: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a keyset-paginated list; ``next`` is the ``after`` of the next page."""
+
+    items: list[Any] = field(default_factory=list)
+    next: str | None = None

@@ -1,0 +1,164 @@
+"""The store's tables, in SQLAlchemy Core, portable between SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "JSONType",
+    "UTCDateTime",
+    "attempts",
+    "audit",
+    "clients",
+    "deliveries",
+    "messages",
+    "metadata",
+]
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware datetimes, stored as UTC (SQLite keeps no offset of its own)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("the store only takes timezone-aware datetimes")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        moment: dt.datetime = value
+        return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("type", String(100), nullable=False),
+    Column("source", String(100), nullable=False),
+    Column("client_ref", String(200)),
+    Column("correlation_id", String(200)),
+    Column("channel", String(20), nullable=False),
+    # pending | delivered | dead | unrouted: derived from the deliveries, kept for filtering
+    Column("status", String(20), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("payload", JSONType, nullable=False),
+    Column("headers", JSONType, nullable=False),
+    UniqueConstraint("source", "client_ref"),
+    Index(None, "type", "id"),
+    Index(None, "correlation_id", "id"),
+    Index(None, "status", "id"),
+    Index(None, "source", "id"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    # seq orders deliveries by acceptance; id is what the outside world sees
+    Column("seq", BigId, primary_key=True, autoincrement=True),
+    Column("id", String(26), nullable=False, unique=True),
+    Column("message_id", String(26), ForeignKey("messages.id", ondelete="CASCADE"), nullable=False),
+    Column("destination", String(100), nullable=False),
+    Column("route", String(200)),
+    Column("correlation_id", String(200)),
+    # pending | inflight | delivered | dead
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime()),
+    Column("lease_owner", String(64)),
+    Column("lease_expires_at", UTCDateTime()),
+    Column("last_error", Text),
+    Column("receipt", JSONType),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("delivered_at", UTCDateTime()),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "destination", "correlation_id", "seq"),
+    Index(None, "message_id"),
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column(
+        "delivery_id",
+        String(26),
+        ForeignKey("deliveries.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("number", Integer, nullable=False),
+    Column("worker", String(64), nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime(), nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+    # delivered | retry | dead
+    Column("outcome", String(20), nullable=False),
+    Column("status_code", Integer),
+    Column("error", Text),
+    Index(None, "delivery_id", "number"),
+)
+
+clients = Table(
+    "clients",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("key_id", String(32), nullable=False, unique=True),
+    Column("key_hash", String(64), nullable=False),
+    Column("allow", JSONType, nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime()),
+)
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(50), nullable=False),
+    Column("target", String(200)),
+    Column("detail", JSONType),
+    Index(None, "at"),
+)

@@ -1,0 +1,427 @@
+"""The OpenAPI 3.1 description of the HTTP API, served at ``/api/v1/openapi.json``.
+
+Paths are declared next to nothing else: a test checks that every route of the app is
+described here and that the document is valid OpenAPI 3.1. Later parts of the hub add
+their paths with :func:`add_paths`.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify
+
+from hub import __version__
+from hub.runtime import Hub
+
+__all__ = ["add_paths", "blueprint", "build_spec"]
+
+blueprint = Blueprint("openapi", __name__)
+
+_EXTRA_PATHS: dict[str, dict[str, Any]] = {}
+_EXTRA_SCHEMAS: dict[str, dict[str, Any]] = {}
+
+
+def add_paths(
+    paths: dict[str, dict[str, Any]], schemas: dict[str, dict[str, Any]] | None = None
+) -> None:
+    """Describe more paths (and component schemas) in the spec."""
+    for path, operations in paths.items():
+        _EXTRA_PATHS.setdefault(path, {}).update(operations)
+    _EXTRA_SCHEMAS.update(schemas or {})
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
+
+
+def _json(schema_ref: str, description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}},
+    }
+
+
+_AUTH_ERRORS = {"401": _problem("Missing, unknown or revoked API key.")}
+_PAGING = [
+    {
+        "name": "limit",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+    },
+    {
+        "name": "after",
+        "in": "query",
+        "description": "The `next` of the previous page.",
+        "schema": {"type": "string"},
+    },
+]
+
+
+def build_spec(message_types: list[str]) -> dict[str, Any]:
+    """The OpenAPI document for a hub that knows ``message_types``."""
+    paths: dict[str, Any] = {
+        "/api/v1/messages": {
+            "post": {
+                "summary": "Submit a message",
+                "operationId": "postMessage",
+                "tags": ["messages"],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/MessageRequest"}
+                        }
+                    },
+                },
+                "responses": {
+                    "202": _json("Acceptance", "Stored with its deliveries; delivery follows."),
+                    "200": _json(
+                        "Acceptance", "The same `id` was accepted before: the first answer."
+                    ),
+                    "400": _problem("Malformed JSON."),
+                    **_AUTH_ERRORS,
+                    "403": _problem("The client may not send this type."),
+                    "413": _problem("The body is over the size cap."),
+                    "415": _problem("The body is not application/json."),
+                    "422": _problem(
+                        "Unknown type, schema violation or identifier check; see `errors[].path`."
+                    ),
+                },
+            },
+            "get": {
+                "summary": "List messages, newest first",
+                "operationId": "listMessages",
+                "tags": ["messages"],
+                "parameters": [
+                    {
+                        "name": "type",
+                        "in": "query",
+                        "description": "Exact type or prefix glob (`case.*`).",
+                        "schema": {"type": "string"},
+                    },
+                    {"name": "correlation_id", "in": "query", "schema": {"type": "string"}},
+                    {
+                        "name": "status",
+                        "in": "query",
+                        "schema": {
+                            "type": "string",
+                            "enum": ["pending", "delivered", "dead", "unrouted"],
+                        },
+                    },
+                    {
+                        "name": "source",
+                        "in": "query",
+                        "description": "Operators only.",
+                        "schema": {"type": "string"},
+                    },
+                    *_PAGING,
+                ],
+                "responses": {
+                    "200": _json("MessagePage", "A page of messages (without payloads)."),
+                    "400": _problem("A bad query parameter."),
+                    **_AUTH_ERRORS,
+                },
+            },
+        },
+        "/api/v1/messages/{id}": {
+            "get": {
+                "summary": "A message with its deliveries and attempts",
+                "operationId": "getMessage",
+                "tags": ["messages"],
+                "parameters": [
+                    {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {
+                    "200": _json("Message", "The message."),
+                    **_AUTH_ERRORS,
+                    "404": _problem("No such message, or not the caller's."),
+                },
+            }
+        },
+        "/api/v1/dead-letters": {
+            "get": {
+                "summary": "Dead letters, newest first",
+                "operationId": "listDeadLetters",
+                "tags": ["dead letters"],
+                "parameters": [
+                    {"name": "destination", "in": "query", "schema": {"type": "string"}},
+                    {"name": "type", "in": "query", "schema": {"type": "string"}},
+                    {
+                        "name": "source",
+                        "in": "query",
+                        "description": "Operators only.",
+                        "schema": {"type": "string"},
+                    },
+                    *_PAGING,
+                ],
+                "responses": {
+                    "200": _json("DeliveryPage", "A page of dead deliveries."),
+                    "400": _problem("A bad query parameter."),
+                    **_AUTH_ERRORS,
+                },
+            }
+        },
+        "/api/v1/dead-letters/{delivery_id}/replay": {
+            "post": {
+                "summary": "Replay one dead letter (operator)",
+                "operationId": "replayDeadLetter",
+                "tags": ["dead letters"],
+                "parameters": [
+                    {
+                        "name": "delivery_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "requestBody": {
+                    "required": False,
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/ReplayRequest"}
+                        }
+                    },
+                },
+                "responses": {
+                    "202": {
+                        "description": "Pending again, due now.",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    },
+                    **_AUTH_ERRORS,
+                    "403": _problem("Needs the operator role."),
+                    "404": _problem("No such delivery."),
+                    "409": _problem("The delivery is not dead."),
+                },
+            }
+        },
+        "/api/v1/dead-letters/replay": {
+            "post": {
+                "summary": "Replay dead letters in bulk (operator)",
+                "operationId": "replayDeadLetters",
+                "tags": ["dead letters"],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/ReplayRequest"}
+                        }
+                    },
+                },
+                "responses": {
+                    "202": {
+                        "description": "The ids replayed.",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    },
+                    **_AUTH_ERRORS,
+                    "403": _problem("Needs the operator role."),
+                    "422": _problem("Neither ids nor a filter."),
+                },
+            }
+        },
+        "/api/v1/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "operationId": "openapi",
+                "tags": ["meta"],
+                "security": [],
+                "responses": {
+                    "200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}
+                },
+            }
+        },
+        "/healthz": {
+            "get": {
+                "summary": "Liveness",
+                "operationId": "healthz",
+                "tags": ["meta"],
+                "security": [],
+                "responses": {"200": {"description": "Alive", "content": {"application/json": {}}}},
+            }
+        },
+        "/readyz": {
+            "get": {
+                "summary": "Readiness, with the check that failed",
+                "operationId": "readyz",
+                "tags": ["meta"],
+                "security": [],
+                "responses": {
+                    "200": {"description": "Ready", "content": {"application/json": {}}},
+                    "503": {"description": "Not ready", "content": {"application/json": {}}},
+                },
+            }
+        },
+    }
+    for path, operations in _EXTRA_PATHS.items():
+        paths.setdefault(path, {}).update(copy.deepcopy(operations))
+    envelope_fields = {
+        "id": {"type": "string"},
+        "type": {"type": "string", "enum": message_types},
+        "source": {"type": "string"},
+        "client_ref": {"type": ["string", "null"]},
+        "correlation_id": {"type": ["string", "null"]},
+        "created_at": {"type": "string", "format": "date-time"},
+        "channel": {"type": "string"},
+        "status": {"type": "string", "enum": ["pending", "delivered", "dead", "unrouted"]},
+        "updated_at": {"type": "string", "format": "date-time"},
+    }
+    schemas: dict[str, Any] = {
+        "Problem": {
+            "type": "object",
+            "required": ["type", "title", "status"],
+            "properties": {
+                "type": {"type": "string", "format": "uri"},
+                "title": {"type": "string"},
+                "status": {"type": "integer"},
+                "detail": {"type": "string"},
+                "instance": {"type": "string"},
+                "errors": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["path", "message"],
+                        "properties": {"path": {"type": "string"}, "message": {"type": "string"}},
+                    },
+                },
+            },
+        },
+        "MessageRequest": {
+            "type": "object",
+            "required": ["type", "payload"],
+            "additionalProperties": False,
+            "properties": {
+                "type": {"type": "string", "enum": message_types},
+                "payload": {
+                    "type": "object",
+                    "description": "Valid against schemas/messages/<type>.json.",
+                },
+                "id": {
+                    "type": "string",
+                    "maxLength": 200,
+                    "description": "Your id: the idempotency key.",
+                },
+                "correlation_id": {
+                    "type": "string",
+                    "maxLength": 200,
+                    "description": "Defaults to payload.case_no.",
+                },
+                "headers": {"type": "object"},
+            },
+        },
+        "Acceptance": {
+            "type": "object",
+            "required": ["id", "status", "deliveries"],
+            "properties": {
+                "id": {"type": "string"},
+                "status": {"const": "accepted"},
+                "correlation_id": {"type": ["string", "null"]},
+                "deliveries": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"id": {"type": "string"}, "destination": {"type": "string"}},
+                    },
+                },
+                "warnings": {"type": "array", "items": {"type": "object"}},
+            },
+        },
+        "Attempt": {
+            "type": "object",
+            "properties": {
+                "number": {"type": "integer"},
+                "started_at": {"type": "string", "format": "date-time"},
+                "finished_at": {"type": "string", "format": "date-time"},
+                "duration_ms": {"type": "integer"},
+                "outcome": {"type": "string", "enum": ["delivered", "retry", "dead"]},
+                "status_code": {"type": ["integer", "null"]},
+                "error": {"type": ["string", "null"]},
+            },
+        },
+        "Delivery": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "message_id": {"type": "string"},
+                "destination": {"type": "string"},
+                "route": {"type": ["string", "null"]},
+                "status": {"type": "string", "enum": ["pending", "inflight", "delivered", "dead"]},
+                "attempts": {"type": "integer"},
+                "next_attempt_at": {"type": ["string", "null"], "format": "date-time"},
+                "last_error": {"type": ["string", "null"]},
+                "delivered_at": {"type": ["string", "null"], "format": "date-time"},
+                "history": {"type": "array", "items": {"$ref": "#/components/schemas/Attempt"}},
+            },
+        },
+        "Message": {
+            "type": "object",
+            "properties": {
+                **envelope_fields,
+                "payload": {"type": "object"},
+                "headers": {"type": "object"},
+                "deliveries": {"type": "array", "items": {"$ref": "#/components/schemas/Delivery"}},
+            },
+        },
+        "MessageSummary": {"type": "object", "properties": envelope_fields},
+        "MessagePage": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {"$ref": "#/components/schemas/MessageSummary"},
+                },
+                "next": {"type": ["string", "null"]},
+            },
+        },
+        "DeliveryPage": {
+            "type": "object",
+            "properties": {
+                "items": {"type": "array", "items": {"$ref": "#/components/schemas/Delivery"}},
+                "next": {"type": ["string", "null"]},
+            },
+        },
+        "ReplayRequest": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "ids": {"type": "array", "items": {"type": "string"}},
+                "destination": {"type": "string"},
+                "type": {"type": "string"},
+                "reason": {"type": "string"},
+            },
+        },
+        **copy.deepcopy(_EXTRA_SCHEMAS),
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "GovHub API",
+            "version": __version__,
+            "description": "The integration hub of the city's Internet + government services.",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"apiKey": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "apiKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "`govhub clients add` prints a key.",
+                }
+            },
+            "schemas": schemas,
+        },
+    }
+
+
+@blueprint.get("/api/v1/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI document."""
+    hub: Hub = current_app.extensions["govhub"]
+    return jsonify(build_spec(hub.schemas.types))

@@ -1,0 +1,89 @@
+"""Fixtures shared by every test: no network beyond 127.0.0.1, receivers, hubs."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import Receiver, start_receiver
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _is_local(address: Any) -> bool:
+    if isinstance(address, str):  # AF_UNIX (PostgreSQL's socket)
+        return True
+    host = address[0]
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class NetworkBlocked(OSError):
+    """A test tried to reach beyond 127.0.0.1."""
+
+
+def _guarded_connect(self: socket.socket, address: Any) -> None:
+    if not _is_local(address):
+        raise NetworkBlocked(f"tests are offline: refused connection to {address!r}")
+    _real_connect(self, address)
+
+
+def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
+    if not _is_local(address):
+        raise NetworkBlocked(f"tests are offline: refused connection to {address!r}")
+    return _real_connect_ex(self, address)
+
+
+def _guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+    if host not in (None, "localhost") and not _is_local((host, 0)):
+        raise NetworkBlocked(f"tests are offline: refused to resolve {host!r}")
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test is offline: only loopback addresses can be reached or resolved."""
+    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
+    monkeypatch.setattr(socket, "getaddrinfo", _guarded_getaddrinfo)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on 127.0.0.1."""
+    running = start_receiver()
+    yield running
+    running.gate.set()
+    running.server.stop()
+
+
+@pytest.fixture
+def make_receiver() -> Iterator[Callable[[], Receiver]]:
+    """A factory for more receivers, all stopped at the end."""
+    made: list[Receiver] = []
+
+    def make() -> Receiver:
+        made.append(start_receiver())
+        return made[-1]
+
+    yield make
+    for running in made:
+        running.gate.set()
+        running.server.stop()
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    """A fresh SQLite database file."""
+    return f"sqlite:///{tmp_path / 'govhub.db'}"
