@@ -1,0 +1,132 @@
+"""The store: one transaction per message, leases, ordering, migrations."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+
+from hub.envelope import Envelope, new_id, utcnow
+from hub.store import Outcome, Store
+from hub.store.tables import metadata
+
+
+def _envelope(case: str | None = "C-1", ref: str | None = None) -> Envelope:
+    return Envelope(
+        id=new_id(),
+        type="case.submitted",
+        source="dept",
+        payload={"case_no": case},
+        created_at=utcnow(),
+        client_ref=ref,
+        correlation_id=case,
+    )
+
+
+@pytest.fixture
+def store(db_url: str) -> Store:
+    return Store(db_url)
+
+
+def test_migrations_match_the_tables_the_code_uses(store: Store) -> None:
+    with store.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), metadata)
+    assert differences == []
+
+
+def test_sqlite_runs_in_wal_with_full_sync(store: Store) -> None:
+    with store.engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
+
+
+def test_migrating_twice_is_harmless(db_url: str) -> None:
+    Store(db_url).close()
+    Store(db_url).close()
+
+
+def test_a_failed_write_leaves_nothing_behind(store: Store) -> None:
+    envelope = _envelope()
+    with pytest.raises(Exception, match="NOT NULL"):
+        # a delivery without a destination violates the schema after the message row went in
+        store.accept(envelope, channel="rest", targets=[(None, "r")])  # type: ignore[list-item]
+    assert store.get_message(envelope.id) is None
+
+
+def test_claims_follow_acceptance_order_and_hold_back_a_case_in_flight(store: Store) -> None:
+    first, second, other = _envelope("A"), _envelope("A"), _envelope("B")
+    for envelope in (first, second, other):
+        store.accept(envelope, channel="rest", targets=[("dest", "r")])
+    claims = store.claim("w1", capacity={"dest": 10}, lease_s=30, limit=10)
+    assert [c.envelope.id for c in claims] == [first.id, other.id]
+    assert store.claim("w2", capacity={"dest": 10}, lease_s=30, limit=10) == []
+    now = utcnow()
+    assert store.finish(claims[0], "w1", "t", Outcome("delivered", now, now))
+    [next_claim] = store.claim("w2", capacity={"dest": 10}, lease_s=30, limit=10)
+    assert next_claim.envelope.id == second.id
+
+
+def test_capacity_limits_claims_per_destination(store: Store) -> None:
+    for n in range(5):
+        store.accept(_envelope(f"case-{n}"), channel="rest", targets=[("a", "r"), ("b", "r")])
+    claims = store.claim("w", capacity={"a": 2, "b": 0}, lease_s=30, limit=10)
+    assert [c.destination for c in claims] == ["a", "a"]
+
+
+def test_an_expired_lease_is_taken_over_and_the_old_owner_cannot_finish(store: Store) -> None:
+    store.accept(_envelope(), channel="rest", targets=[("dest", "r")])
+    [claim] = store.claim("dead-worker", capacity={"dest": 1}, lease_s=0.05, limit=1)
+    assert store.claim("w2", capacity={"dest": 1}, lease_s=30, limit=1) == []
+    with store.write() as connection:  # let the lease run out without waiting for it
+        connection.execute(text("UPDATE deliveries SET lease_expires_at = '2000-01-01 00:00:00'"))
+    [taken] = store.claim("w2", capacity={"dest": 1}, lease_s=30, limit=1)
+    assert taken.delivery_id == claim.delivery_id
+    now = utcnow()
+    assert not store.finish(claim, "dead-worker", "t", Outcome("delivered", now, now))
+    assert store.finish(taken, "w2", "t", Outcome("delivered", now, now))
+
+
+def test_retry_is_persisted_as_next_attempt_at(store: Store) -> None:
+    store.accept(_envelope(), channel="rest", targets=[("dest", "r")])
+    [claim] = store.claim("w", capacity={"dest": 1}, lease_s=30, limit=1)
+    now = utcnow()
+    later = now + dt.timedelta(hours=1)
+    store.finish(
+        claim, "w", "t", Outcome("retry", now, now, next_attempt_at=later, error="HTTP 503")
+    )
+    assert store.claim("w", capacity={"dest": 1}, lease_s=30, limit=1) == []
+    reopened = Store(store.url)  # a restart reads the same schedule
+    assert reopened.next_due() == later.replace(microsecond=later.microsecond)
+    view = reopened.get_message(claim.envelope.id)
+    assert view is not None
+    assert view.deliveries[0].status == "pending"
+    assert view.deliveries[0].last_error == "HTTP 503"
+
+
+def test_release_gives_leases_back_without_an_attempt(store: Store) -> None:
+    store.accept(_envelope(), channel="rest", targets=[("dest", "r")])
+    store.claim("w", capacity={"dest": 1}, lease_s=30, limit=1)
+    assert store.release("w") == 1
+    [claim] = store.claim("w", capacity={"dest": 1}, lease_s=30, limit=1)
+    assert claim.attempts == 0
+
+
+def test_api_keys_are_stored_hashed(store: Store) -> None:
+    _client, key = store.add_client("dept", allow=["case.*"])
+    with store.read() as connection:
+        stored = connection.execute(text("SELECT key_id, key_hash FROM clients")).one()
+    assert key.split("_", 2)[2] not in stored.key_hash
+    assert store.authenticate(key) is not None
+    assert store.authenticate(key + "x") is None
+    assert store.authenticate("ghk_" + stored.key_id + "_guess") is None
+
+
+def test_file_database_survives_reopening(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    envelope = _envelope()
+    Store(url).accept(envelope, channel="rest", targets=[])
+    assert Store(url).get_message(envelope.id) is not None
