@@ -38,6 +38,14 @@ def test_resident_id_failures_say_why_without_the_number(value: str, reason: str
     assert value not in str(caught.value)
 
 
+def test_credit_codes_may_start_with_letter_department_codes() -> None:
+    # 登记管理部门代码 Y (others) and N (agriculture) are letters; the check still applies
+    check_uscc("Y1371000MB2855005U")
+    check_uscc("N2370100MA3C4D5E68")
+    with pytest.raises(IdentifierError, match="check character"):
+        check_uscc("Y1371000MB2855005T")
+
+
 @pytest.mark.parametrize(
     ("value", "reason"),
     [

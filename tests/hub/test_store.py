@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy import text
 
 from hub.envelope import Envelope, new_id, utcnow
 from hub.store import Outcome, Store
+from hub.store.store import AUTH_CACHE_S
 from hub.store.tables import metadata
 
 
@@ -130,3 +132,14 @@ def test_file_database_survives_reopening(tmp_path: Path) -> None:
     envelope = _envelope()
     Store(url).accept(envelope, channel="rest", targets=[])
     assert Store(url).get_message(envelope.id) is not None
+
+
+def test_a_revocation_by_another_process_takes_effect_within_the_cache_time(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _client, key = store.add_client("dept", allow=["case.*"])
+    assert store.authenticate(key) is not None
+    assert Store(store.url).revoke_client("dept")  # the CLI, in its own process
+    clock = time.monotonic()
+    monkeypatch.setattr(time, "monotonic", lambda: clock + AUTH_CACHE_S + 0.1)
+    assert store.authenticate(key) is None
