@@ -81,7 +81,7 @@ def test_capacity_limits_claims_per_destination(store: Store) -> None:
 
 def test_an_expired_lease_is_taken_over_and_the_old_owner_cannot_finish(store: Store) -> None:
     store.accept(_envelope(), channel="rest", targets=[("dest", "r")])
-    [claim] = store.claim("dead-worker", capacity={"dest": 1}, lease_s=0.05, limit=1)
+    [claim] = store.claim("dead-worker", capacity={"dest": 1}, lease_s=30, limit=1)
     assert store.claim("w2", capacity={"dest": 1}, lease_s=30, limit=1) == []
     with store.write() as connection:  # let the lease run out without waiting for it
         connection.execute(text("UPDATE deliveries SET lease_expires_at = '2000-01-01 00:00:00'"))
