@@ -73,7 +73,7 @@ def test_migrating_twice_is_harmless(stores: Callable[[], Store]) -> None:
 
 def test_a_failed_write_leaves_nothing_behind(store: Store) -> None:
     envelope = _envelope()
-    with pytest.raises(Exception, match="(?i)not.null"):
+    with pytest.raises(Exception, match=r"(?i)not.null"):
         # a delivery without a destination violates the schema after the message row went in
         store.accept(envelope, channel="rest", targets=[(None, "r")])  # type: ignore[list-item]
     assert store.get_message(envelope.id) is None
