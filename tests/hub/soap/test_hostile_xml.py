@@ -211,7 +211,7 @@ def test_deeply_nested_document_is_refused(
         (b"", "no body"),
         (b"<not-closed>", "not well-formed"),
         (b"<a>\xff</a>", "not valid utf-8"),
-        ('<?xml version="1.0" encoding="x-klingon"?><a/>'.encode(), "not supported"),
+        (b'<?xml version="1.0" encoding="x-klingon"?><a/>', "not supported"),
         (b'<?xml version="1.0" encoding="rot13"?><a/>', "not supported"),
         (b"<Body/>", "not a SOAP envelope"),
     ],
