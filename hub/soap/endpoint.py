@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
@@ -21,6 +22,7 @@ from hub.soap.envelope import (
     open_envelope,
     response_envelope,
 )
+from hub.soap.model import ModelError
 from hub.soap.service import SoapService
 from hub.soap.settings import SoapSettings, soap_settings
 from hub.soap.wsse import WSSE_NS, Authenticator
@@ -147,7 +149,7 @@ class SoapEndpoint:
         return Response(fault_envelope(version, fault), status, content_type=version.content_type)
 
 
-def _check_must_understand(version: SoapVersion, headers: list[Any] | Any) -> None:
+def _check_must_understand(version: SoapVersion, headers: Sequence[etree._Element]) -> None:
     for block in headers:
         flag = block.get(version.tag("mustUnderstand"))
         if flag not in ("1", "true"):
@@ -220,9 +222,16 @@ def soap_call() -> Response:
 
 def register(app: Flask, hub: Hub) -> None:
     """Mount the SOAP endpoint on ``app`` (its contract is generated from ``hub``'s schemas)."""
-    app.extensions[_EXTENSION] = SoapEndpoint(
-        hub, build_contract(hub.schemas), soap_settings(hub.config)
-    )
+
+    def skipped(message_type: str, error: ModelError) -> None:
+        log.error(
+            "SOAP: no typed operation for %s (SubmitMessage takes it as JSON): %s",
+            message_type,
+            error,
+        )
+
+    contract = build_contract(hub.schemas, on_error=skipped)
+    app.extensions[_EXTENSION] = SoapEndpoint(hub, contract, soap_settings(hub.config))
     app.register_blueprint(blueprint)
     add_paths(_OPENAPI_PATHS)
 

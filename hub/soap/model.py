@@ -13,7 +13,7 @@ same shape, at most looser, never stricter.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
@@ -38,6 +38,19 @@ __all__ = [
     "camel",
 ]
 
+#: Named types of the service schema; a message element must not produce one of these.
+SERVICE_TYPES = frozenset(
+    {
+        "AcceptanceType",
+        "AttemptType",
+        "ClientRefType",
+        "DeliveryRefType",
+        "DeliveryStatusType",
+        "FieldErrorType",
+        "MessageTypeType",
+        "PayloadType",
+    }
+)
 _NOT_MERGED = frozenset(
     {"properties", "required", "allOf", "$ref", "if", "then", "else", "$defs", "$id", "$schema"}
     | {"title", "description", "$comment"}
@@ -197,8 +210,16 @@ def soap_names(message_type: str, schema: Mapping[str, Any]) -> tuple[str, str, 
     return element, operation, correlation
 
 
-def build_models(schemas: SchemaRegistry) -> list[MessageModel]:
+def build_models(
+    schemas: SchemaRegistry, *, on_error: Callable[[str, ModelError], None] | None = None
+) -> list[MessageModel]:
     """The model of every canonical type, sorted by type.
+
+    Args:
+        schemas: The canonical types.
+        on_error: Called for a type that cannot be mapped, which is then left out
+            (it stays reachable through ``SubmitMessage`` with a JSON payload); without
+            it, the error is raised.
 
     Raises:
         ModelError: A schema cannot be mapped, or two types claim one name.
@@ -206,24 +227,42 @@ def build_models(schemas: SchemaRegistry) -> list[MessageModel]:
     builder = _Builder(schemas.registry)
     models: list[MessageModel] = []
     for message_type in schemas.types:
-        schema = schemas.schema(message_type)
-        element, operation, correlation = soap_names(message_type, schema)
-        resolver = schemas.registry.resolver(base_uri=schema["$id"])
-        shape = builder.shape(schema, resolver, home=message_type, where=message_type)
-        if not isinstance(shape, Object):
-            raise ModelError(f"{message_type}: a message payload must be an object")
-        title = schema.get("title", message_type)
-        text = f"{title}: {schema['description']}" if schema.get("description") else title
-        models.append(MessageModel(message_type, element, operation, correlation, shape, text))
-    _check_unique(models)
+        try:
+            models.append(_model(builder, schemas, message_type, models))
+        except ModelError as error:
+            if on_error is None:
+                raise
+            on_error(message_type, error)
     return models
 
 
+def _model(
+    builder: _Builder, schemas: SchemaRegistry, message_type: str, earlier: list[MessageModel]
+) -> MessageModel:
+    schema = schemas.schema(message_type)
+    element, operation, correlation = soap_names(message_type, schema)
+    resolver = schemas.registry.resolver(base_uri=schema["$id"])
+    shape = builder.shape(schema, resolver, home=message_type, where=message_type)
+    if not isinstance(shape, Object) or shape.entries is not None:
+        raise ModelError(f"{message_type}: a message payload must be an object with properties")
+    title = schema.get("title", message_type)
+    text = f"{title}: {schema['description']}" if schema.get("description") else title
+    model = MessageModel(message_type, element, operation, correlation, shape, text)
+    _check_unique([*earlier, model])
+    return model
+
+
 def _check_unique(models: list[MessageModel]) -> None:
-    reserved = {"SubmitMessage", "QueryMessage", "FaultDetail"}
+    reserved = {"SubmitMessage", "QueryMessage", "FaultDetail", *SERVICE_TYPES}
     seen: dict[str, str] = {}
     for model in models:
-        for name in (model.element, model.operation, model.operation + "Response"):
+        names = (
+            model.element,
+            f"{model.element}Type",
+            model.operation,
+            f"{model.operation}Response",
+        )
+        for name in names:
             if name in reserved or name in seen:
                 other = seen.get(name, "the service itself")
                 raise ModelError(f"{model.type}: the XML name {name} is used by {other} too")
@@ -254,7 +293,9 @@ class _Builder:
         if uri in self.named:
             return self.named[uri]
         if uri in self.building:
-            raise ModelError(f"{where}: recursive $ref {ref} cannot be mapped to XML")
+            # XSD could name the type, but the mapping walks shapes eagerly: carry a
+            # recursive structure as JSON text instead.
+            return AnyJson()
         resolved = resolver.lookup(ref)
         self.building.add(uri)
         try:
@@ -294,7 +335,8 @@ class _Builder:
             properties = dict(part.get("properties", {}))
             if properties:
                 # Properties defined elsewhere carry their own resolver for nested $refs.
-                target = merged.setdefault("properties", {})
+                # (A copy: the schema itself belongs to the validators.)
+                target = merged["properties"] = dict(merged.get("properties", {}))
                 for name, value in properties.items():
                     target.setdefault(name, _Bound(value, part_resolver))
             if part.get("required"):
@@ -316,7 +358,7 @@ class _Builder:
             items = schema.get("items", True)
             item = self._child(items, resolver, home=home, where=f"{where}[]")
             if isinstance(item, Array):
-                raise ModelError(f"{where}: lists of lists cannot be mapped to XML")
+                item = AnyJson(description="A list, as JSON text (XML has no list of lists).")
             return Array(
                 item=item,
                 min_items=int(schema.get("minItems", 0)),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import copy
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from hub.soap.model import (
     AnyJson,
     Array,
     MessageModel,
+    ModelError,
     Object,
     Scalar,
     Shape,
@@ -95,13 +96,19 @@ class Contract:
         return bundle
 
 
-def build_contract(schemas: SchemaRegistry) -> Contract:
+def build_contract(
+    schemas: SchemaRegistry, *, on_error: Callable[[str, ModelError], None] | None = None
+) -> Contract:
     """Generate the XSDs and the WSDL for the canonical types of ``schemas``.
+
+    Args:
+        schemas: The canonical types.
+        on_error: Skip a type that cannot be mapped (reporting it here) instead of raising.
 
     Raises:
         hub.soap.model.ModelError: A schema cannot be mapped to XML.
     """
-    models = build_models(schemas)
+    models = build_models(schemas, on_error=on_error)
     writer = _TypeWriter()
     type_files: dict[str, etree._Element] = {}
     for model in models:
@@ -128,7 +135,14 @@ def build_contract(schemas: SchemaRegistry) -> Contract:
         for definition in writer.definitions.get(model.type, []):
             root.append(definition)
         contract.documents[f"xsd/{model.type}.xsd"] = _serialise(root)
-    contract.documents[f"xsd/{SERVICE_NAME}.xsd"] = _serialise(_service_schema(models))
+    taken = {name for names in writer.definitions.values() for name in _names(names)}
+    for model in models:
+        if f"{model.element}Type" in taken:
+            raise ModelError(
+                f"{model.type}: its type {model.element}Type has the name of a shared definition"
+            )
+    service = _service_schema(models, schemas.types)
+    contract.documents[f"xsd/{SERVICE_NAME}.xsd"] = _serialise(service)
     contract.documents[f"wsdl/{SERVICE_NAME}.wsdl"] = _serialise(_wsdl(models))
     return contract
 
@@ -168,7 +182,7 @@ class _TypeWriter:
 
     def type_of(self, element: etree._Element, shape: Shape) -> None:
         """Give ``element`` the type of ``shape``: a reference, a built-in, or inline."""
-        if isinstance(shape, Array):  # pragma: no cover - the model refuses lists of lists
+        if isinstance(shape, Array):  # pragma: no cover - the model has no lists of lists
             raise ValueError("lists of lists cannot be mapped")
         if shape.type_name is not None:
             self._define(shape)
@@ -238,6 +252,10 @@ class _TypeWriter:
         _document(definition, shape.description)
         self.definitions.setdefault(shape.home, []).append(definition)
         self.definitions[shape.home].sort(key=lambda e: e.get("name", ""))
+
+
+def _names(definitions: list[etree._Element]) -> list[str]:
+    return [d.get("name", "") for d in definitions]
 
 
 def _is_plain(shape: Scalar) -> bool:
@@ -331,7 +349,7 @@ def _schema_root() -> etree._Element:
 # --------------------------------------------------------------------------- service
 
 
-def _service_schema(models: Sequence[MessageModel]) -> etree._Element:
+def _service_schema(models: Sequence[MessageModel], message_types: Sequence[str]) -> etree._Element:
     root = _schema_root()
     for model in models:
         etree.SubElement(root, _XS + "include", schemaLocation=f"{model.type}.xsd")
@@ -357,8 +375,8 @@ def _service_schema(models: Sequence[MessageModel]) -> etree._Element:
         etree.SubElement(restriction, _XS + facet, value=value)
     types = etree.SubElement(root, _XS + "simpleType", name="MessageTypeType")
     restriction = etree.SubElement(types, _XS + "restriction", base="xs:string")
-    for model in models:
-        etree.SubElement(restriction, _XS + "enumeration", value=model.type)
+    for message_type in message_types:
+        etree.SubElement(restriction, _XS + "enumeration", value=message_type)
 
     field_error = named_complex("FieldErrorType", "A field and what is wrong with it.")
     sub(field_error, "path", "xs:string")

@@ -126,6 +126,7 @@ THING: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "required": ["order_no", "amount_fen", "paid", "tags", "valid_until"],
+    "allOf": [{"properties": {"note": {"type": "string"}}}],
     "properties": {
         "order_no": {"type": "string", "pattern": "^PO[0-9]+$"},
         "amount_fen": {"type": "integer", "minimum": 1},
@@ -141,7 +142,9 @@ THING: dict[str, Any] = {
 
 
 def test_a_new_type_without_annotation_gets_a_derived_operation(tmp_path: Path) -> None:
-    contract = build_contract(extended_schemas(tmp_path, {"demo.thing_happened": THING}))
+    schemas = extended_schemas(tmp_path, {"demo.thing_happened": THING})
+    contract = build_contract(schemas)
+    assert schemas.schema("demo.thing_happened") == THING  # the validators' copy is untouched
     model = next(m for m in contract.models if m.type == "demo.thing_happened")
     assert (model.element, model.operation, model.correlation) == (
         "DemoThingHappened",
@@ -221,3 +224,68 @@ def test_payload_elements_are_in_the_one_namespace() -> None:
     model = MODELS["case.submitted"]
     element = xml_of(model, REGISTRY.example("case.submitted"))
     assert {etree.QName(e).namespace for e in element.iter()} == {NS}
+
+
+ODD: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://schemas.govhub.dev/messages/demo.odd.json",
+    "type": "object",
+    "required": ["case_no", "not an xml name"],
+    "properties": {
+        "case_no": {"type": "string"},
+        "not an xml name": {"type": "string"},
+        "grid": {"type": "array", "items": {"type": "array", "items": {"type": "integer"}}},
+    },
+}
+
+
+def test_a_type_xml_cannot_carry_is_left_to_submit_message_as_json(tmp_path: Path) -> None:
+    from hub.runtime import Hub
+    from hub.soap.envelope import SOAP11_NS
+    from hub.web import create_app
+    from tests.support import hub_config
+
+    schemas = extended_schemas(tmp_path, {"demo.odd": ODD})
+    with pytest.raises(ModelError, match="XML name"):
+        build_contract(schemas)
+    skipped: list[str] = []
+    contract = build_contract(schemas, on_error=lambda t, _e: skipped.append(t))
+    assert skipped == ["demo.odd"]
+    assert (
+        '<xs:enumeration value="demo.odd"/>' in contract.documents["xsd/GovHubService.xsd"].decode()
+    )
+
+    hub = Hub(hub_config(tmp_path), schema_dir=schemas.directory)
+    try:
+        app = create_app(hub)
+        _client, key = hub.store.add_client("dept", allow=["demo.*"])
+        payload = json.dumps({"case_no": "C-1", "not an xml name": "x", "grid": [[1, 2], [3]]})
+        body = (
+            f'<s:Envelope xmlns:s="{SOAP11_NS}"><s:Body><SubmitMessage xmlns="{NS}">'
+            f"<type>demo.odd</type><payload><json>{payload}</json></payload>"
+            "</SubmitMessage></s:Body></s:Envelope>"
+        )
+        response = app.test_client().post(
+            "/soap/GovHubService",
+            data=body.encode(),
+            headers={"Content-Type": "text/xml", "Authorization": f"Bearer {key}"},
+        )
+        assert response.status_code == 200, response.text
+        [stored] = hub.store.list_messages(source="dept").items
+        assert stored.envelope.payload["grid"] == [[1, 2], [3]]
+        assert stored.envelope.correlation_id == "C-1"
+    finally:
+        hub.close()
+
+
+def test_lists_of_lists_travel_as_json_text(tmp_path: Path) -> None:
+    grid = copy.deepcopy(ODD)
+    grid["$id"] = "https://schemas.govhub.dev/messages/demo.grid.json"
+    grid["required"] = ["case_no"]
+    del grid["properties"]["not an xml name"]
+    contract = build_contract(extended_schemas(tmp_path, {"demo.grid": grid}))
+    model = next(m for m in contract.models if m.type == "demo.grid")
+    holder = etree.Element("holder")
+    to_xml(holder, model.element, {"case_no": "C", "grid": [[1, 2], [3]]}, model.shape)
+    assert etree.XMLSchema(contract.validation_schema()).validate(holder[0])
+    assert to_json(holder[0], model.shape, "/") == {"case_no": "C", "grid": [[1, 2], [3]]}
