@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,15 +23,28 @@ from tests.hub.soap.support import (
     submit_case,
     username_token,
 )
-from tests.support import Receiver, RunningHub, example, wait_for
+from tests.support import Receiver, RunningHub, example
 
 PORTS = {"1.1": "GovHubServiceSoap", "1.2": "GovHubServiceSoap12"}
+
+
+_opened: list[Client] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_zeep_sessions() -> Iterator[None]:
+    """zeep keeps a keep-alive session per client: close it, or its socket leaks."""
+    yield
+    while _opened:
+        _opened.pop().transport.session.close()
 
 
 def service(
     hub: RunningHub, version: str, wsse: Any = None, plugins: list[Any] | None = None
 ) -> Any:
+    """A zeep client of the hub's WSDL, bound to the SOAP 1.1 or 1.2 port."""
     client = Client(f"{hub.url}/soap/GovHubService?wsdl", wsse=wsse, plugins=plugins or [])
+    _opened.append(client)
     return client.bind("GovHubService", PORTS[version])
 
 
@@ -136,6 +150,7 @@ def test_an_api_key_in_the_authorization_header_also_works(
     from zeep.transports import Transport
 
     client = Client(f"{soap_hub.url}/soap/GovHubService?wsdl", transport=Transport(session=session))
+    _opened.append(client)
     answer = client.service.SubmitCase(CaseSubmitted=example("case.submitted", case_no="BEARER-1"))
     assert answer.status == "accepted"
     assert soap_hub.message(answer.message_id)["source"] == client_name
@@ -378,4 +393,3 @@ def test_wsdl_address_uses_public_url_when_configured(tmp_path: Any) -> None:
 def test_soap_route_is_in_the_openapi_document(soap_hub: RunningHub) -> None:
     spec = requests.get(f"{soap_hub.url}/api/v1/openapi.json", timeout=10).json()
     assert set(spec["paths"]["/soap/GovHubService"]) == {"get", "post"}
-    wait_for(lambda: True)
