@@ -193,8 +193,11 @@ def _lexical(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         return value
-    if isinstance(value, int | float):
+    if isinstance(value, int):
         return str(value)
+    if isinstance(value, float):
+        # xs:decimal has no exponent: 1e-05 is written 0.00001.
+        return format(Decimal(repr(value)), "f")
     return json.dumps(value, ensure_ascii=False)
 
 

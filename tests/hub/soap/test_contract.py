@@ -159,7 +159,7 @@ def test_a_new_type_without_annotation_gets_a_derived_operation(tmp_path: Path) 
     payload = {
         "order_no": "PO123",
         "amount_fen": 1250,
-        "rate": 0.5,
+        "rate": 1e-05,
         "paid": False,
         "tags": ["a", "b"],
         "valid_until": "长期",
