@@ -70,9 +70,11 @@ def load() -> Config:
 @contextmanager
 def open_store() -> Iterator[Store]:
     """The store of the configured database, migrated."""
+    from hub.keyring import vault_for
+
     config = load()
     try:
-        store = Store(config.database.url)
+        store = Store(config.database.url, vault=vault_for(config))
     except Exception as error:  # a CLI user wants the reason, not a traceback
         fail(f"cannot open the database {config.database.url}: {error}")
     try:

@@ -276,7 +276,17 @@ _SCHEMA: dict[str, Any] = {
 }
 # Sections that later parts of the hub read for themselves (jobs, ops, logging, ...).
 # They are checked by their owners; here they only have to be tables.
-EXTENSION_SECTIONS = ("jobs", "ops", "logging", "payment", "courier", "calendar", "scheduler")
+EXTENSION_SECTIONS = (
+    "jobs",
+    "ops",
+    "logging",
+    "payment",
+    "courier",
+    "calendar",
+    "scheduler",
+    "soap",
+    "security",
+)
 for _section in EXTENSION_SECTIONS:
     _SCHEMA["properties"][_section] = {"type": "object"}
 _VALIDATOR = Draft202012Validator(_SCHEMA)

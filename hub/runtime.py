@@ -14,6 +14,7 @@ from adapters.sdk import Adapter
 from hub.config import Config
 from hub.dispatcher import Dispatcher
 from hub.ingest import Ingest, Submission
+from hub.keyring import vault_for
 from hub.registry import build_destinations
 from hub.routing import Router
 from hub.schemas import DEFAULT_SCHEMA_DIR, SchemaRegistry
@@ -39,7 +40,7 @@ class Hub:
         self.config = config
         self.schemas = SchemaRegistry(schema_dir, uscc_check=config.validation.uscc_check)
         self.adapters: dict[str, Adapter] = build_destinations(config)
-        self.store = Store(config.database.url)
+        self.store = Store(config.database.url, vault=vault_for(config))
         self.router = Router(config.routes)
         self.dispatcher = Dispatcher(
             self.store,

@@ -22,6 +22,7 @@ BLUEPRINT_HOOKS: list[Callable[[Flask, Hub], None]] = []
 
 def create_app(hub: Hub) -> Flask:
     """The Flask app serving ``hub``."""
+    from hub.soap import endpoint as soap
     from hub.web import adapters, api, health, openapi
 
     app = Flask("govhub")
@@ -33,6 +34,7 @@ def create_app(hub: Hub) -> Flask:
     app.register_blueprint(health.blueprint)
     app.register_blueprint(openapi.blueprint)
     app.register_blueprint(adapters.blueprint)
+    soap.register(app, hub)
     for hook in BLUEPRINT_HOOKS:
         hook(app, hub)
     for name, adapter in hub.adapters.items():
