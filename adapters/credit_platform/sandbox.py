@@ -22,6 +22,9 @@ Controls for tests and demos (besides ``/_sandbox/faults`` and ``/_sandbox/reset
 - ``POST /_sandbox/blacklist`` ``{"uscc", "name", "list", "reason"}`` lists a code.
 - ``POST /_sandbox/expire-tokens`` makes every issued token expired.
 - ``GET /_sandbox/records`` what was published, and how many batches came in.
+- ``GET /_sandbox/effects`` one entry per record published or changed (duplicates add none).
+- ``{"fault": "server"}`` / ``{"fault": "client"}`` answer HTTP 200 with ``SYSTEM_ERROR`` /
+  ``PARAM_ERROR``, as the platform reports its own trouble.
 """
 
 from __future__ import annotations
@@ -124,6 +127,7 @@ class CreditPlatformState:
     batches: int = 0
     blacklist: dict[str, BlacklistEntry] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)
+    effects: list[dict[str, Any]] = field(default_factory=list)
 
     def reset(self) -> None:
         """Forget everything but the seeded blacklist and the credentials."""
@@ -136,6 +140,7 @@ class CreditPlatformState:
             self.batches = 0
             self.blacklist.clear()
             self.names.clear()
+            self.effects.clear()
         self.seed()
 
     def seed(self) -> None:
@@ -207,6 +212,7 @@ class CreditPlatformState:
                 received_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             )
             self.records[key] = stored
+            self.effects.append({"kind": "publish", "key": f"{stored.platform_id}@1"})
             if fields.get(f"{kind}_XDR_SHXYM"):
                 self.names.setdefault(fields[f"{kind}_XDR_SHXYM"], fields[f"{kind}_XDR_MC"])
         elif stored.fields == fields:
@@ -216,6 +222,7 @@ class CreditPlatformState:
             stored.fields = dict(fields)
             stored.version += 1
             stored.record_ids.append(record_id)
+            self.effects.append({"kind": "update", "key": f"{stored.platform_id}@{stored.version}"})
         answer = {
             "record_id": record_id,
             "status": "accepted",
@@ -372,7 +379,20 @@ def create_app(
     app = Flask("govhub.sandbox.credit_platform")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["credit_platform"] = state
-    install_faults(app, state.reset)
+
+    def render_fault(kind: str) -> Response | None:
+        # The platform reports its own trouble inside an HTTP 200, as its document says.
+        if kind == "server":
+            return answer("SYSTEM_ERROR", "系统内部错误，请稍后重试")[0]
+        if kind == "client":
+            return answer("PARAM_ERROR", "请求参数错误")[0]
+        return None
+
+    def effects() -> list[dict[str, Any]]:
+        with state.lock:
+            return list(state.effects)
+
+    install_faults(app, state.reset, render_fault=render_fault, effects=effects)
 
     def authenticated(view: F) -> F:
         @wraps(view)
