@@ -7,6 +7,7 @@ Like the real one:
 - ``POST /api/v1/holders/query`` ``{"id_no"}`` looks a holder up by resident ID (in the
   body, never in a URL, so it stays out of access logs): name, card number, card status;
   404 ``HOLDER_NOT_FOUND``;
+- ``GET /api/v1/ping`` answers a signed call (how a client checks its credentials);
 - ``GET /api/v1/cards/<card_no>`` a card's status;
 - ``GET /api/v1/card-status-changes?cursor=&limit=`` the feed of status changes after a
   cursor, oldest first, at most ``limit`` (≤ 500) a page, with ``next_cursor`` and
@@ -15,7 +16,8 @@ Like the real one:
   (Asia/Shanghai) ``yyyy-MM-dd HH:mm:ss`` without an offset;
 - answers carry ``{"code", "message", "data"}``, ``code`` ``"0"`` on success.
 
-Controls (besides ``/_sandbox/faults``, ``/_sandbox/reset``, ``/_sandbox/seed``):
+Controls (besides ``/_sandbox/faults``, ``/_sandbox/reset``, and ``/_sandbox/seed`` with
+stream ``status_changes``, which toggles existing cards between active and lost):
 
 - ``POST /_sandbox/cards/<card_no>/status`` ``{"status": "2"}`` changes a card's status
   (a new entry in the feed);
@@ -264,7 +266,16 @@ def create_app(app_id: str = DEFAULT_APP_ID, app_secret: str = DEFAULT_APP_SECRE
     app = Flask("govhub.sandbox.citizen_card")
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
     app.extensions["citizen_card"] = state
-    install_faults(app, state.reset)
+
+    def render_fault(kind: str) -> Response | None:
+        # The platform reports its own trouble inside an HTTP 200, as its document says.
+        if kind == "server":
+            return answer("SYSTEM_ERROR", "系统内部错误")[0]
+        if kind == "client":
+            return answer("PARAM_ERROR", "请求参数错误")[0]
+        return None
+
+    install_faults(app, state.reset, render_fault=render_fault, seed=state.seed_changes)
 
     @app.before_request
     def _authenticate() -> tuple[Response, int] | None:
@@ -274,6 +285,10 @@ def create_app(app_id: str = DEFAULT_APP_ID, app_secret: str = DEFAULT_APP_SECRE
         if problem is not None:
             return answer(problem, "request signature refused", status=401)
         return None
+
+    @app.get("/api/v1/ping")
+    def ping() -> tuple[Response, int]:
+        return answer("0", "ok", {"time": local_now()})
 
     @app.post("/api/v1/holders/query")
     def holder() -> tuple[Response, int]:

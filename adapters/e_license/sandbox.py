@@ -16,6 +16,7 @@ Like the real one:
   ``AUDIT_REQUIRED``) without them;
 - ``POST /api/v1/licenses/<id>/revocation`` ``{"revoked_at", "reason"}`` revokes
   (idempotent; 404 for a licence it does not hold);
+- ``GET /api/v1/ping`` answers a call with a valid token;
 - errors are ``{"code", "message"}`` with a 4xx/5xx status.
 
 Controls: ``GET /_sandbox/audit`` (holder codes masked), ``GET /_sandbox/licenses``,
@@ -246,7 +247,23 @@ def create_app(
     app = Flask("govhub.sandbox.e_license")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["e_license"] = state
-    install_faults(app, state.reset)
+
+    def render_fault(kind: str) -> Response | None:
+        documents = {
+            "server": ("INTERNAL_ERROR", "证照库内部错误", 500),
+            "client": ("INVALID_REQUEST", "请求不符合接口规范", 400),
+        }
+        if kind not in documents:
+            return None
+        response, status = problem(*documents[kind])
+        response.status_code = status
+        return response
+
+    def effects() -> list[dict[str, Any]]:
+        with state.lock:
+            return list(state.effects)
+
+    install_faults(app, state.reset, render_fault=render_fault, effects=effects)
 
     @app.before_request
     def _authenticate() -> tuple[Response, int] | None:
@@ -270,6 +287,10 @@ def create_app(
         return jsonify(
             {"access_token": access_token, "token_type": "Bearer", "expires_in": lifetime}
         ), 200
+
+    @app.get("/api/v1/ping")
+    def ping() -> tuple[Response, int]:
+        return jsonify({"status": "ok"}), 200
 
     @app.post("/api/v1/licenses")
     def archive() -> tuple[Response, int]:
