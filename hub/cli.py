@@ -541,5 +541,9 @@ def sandbox(name: str, host: str, port: int | None) -> None:
         server.stop()
 
 
+# --------------------------------------------------------------------------- adapters
+
+from hub import cli_adapters as _cli_adapters  # noqa: E402,F401 - registers `govhub adapters`
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -29,6 +29,7 @@ from lxml import etree
 from zeep import Client, Settings, Transport
 from zeep.exceptions import Error as ZeepError
 from zeep.exceptions import Fault, TransportError, ValidationError
+from zeep.helpers import serialize_object
 from zeep.wsse.username import UsernameToken
 
 from adapters.sdk.budget import CallBudget
@@ -49,6 +50,7 @@ __all__ = [
     "WSSE_AUTH_FAULTS",
     "SoapClient",
     "SoapFault",
+    "as_plain",
     "error_from_fault",
 ]
 
@@ -71,6 +73,11 @@ _CLIENT_CODES = frozenset({"Client", "Sender"})
 _SERVER_CODES = frozenset({"Server", "Receiver"})
 _PROTOCOL_CODES = frozenset({"VersionMismatch", "MustUnderstand", "DataEncodingUnknown"})
 _DETAIL_CODE_NAMES = frozenset({"code", "errorcode", "faultcode", "error_code"})
+
+
+def as_plain(answer: Any) -> Any:
+    """A zeep answer as plain dicts and lists (for mapping and for tests)."""
+    return serialize_object(answer, dict)
 
 
 class SoapFault(Fault):
@@ -119,8 +126,9 @@ def error_from_fault(
         status_code: The HTTP status the fault came with.
     """
     codes = _fault_codes(fault)
+    shown = str(fault.code or "?").rsplit("}", 1)[-1]
     text = (masker or Masker()).text(" ".join(str(fault.message or "").split()), 300)
-    reason = f"{counterpart} answered SOAP fault {codes[0] if codes else '?'}: {text}".rstrip(": ")
+    reason = f"{counterpart} answered SOAP fault {shown}: {text}".rstrip(": ")
     for code in codes:
         cls = (fault_codes or {}).get(code)
         if cls is not None:

@@ -25,6 +25,9 @@ _MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
 _WSSE_SECRET = re.compile(
     r"(<(?:[\w-]+:)?(?:Password|Nonce)\b[^>]*>)[^<]*(</(?:[\w-]+:)?(?:Password|Nonce)>)"
 )
+# Base64 blobs (files, XML-in-a-string answers) say nothing to a reader and hide
+# identifiers from the masking: log their size only.
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{120,}={0,2}")
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
 
 
@@ -45,6 +48,7 @@ class Masker:
         for secret in self.secrets:
             text = text.replace(secret, "***")
         text = _WSSE_SECRET.sub(r"\1***\2", text)
+        text = _BASE64_RUN.sub(lambda m: f"<base64, {len(m[0])} characters>", text)
         text = _MOBILE.sub(r"\1****\2", mask_text(text))
         if len(text) > limit:
             text = text[:limit] + f"… ({len(text) - limit} more characters)"
