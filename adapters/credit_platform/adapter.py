@@ -184,7 +184,10 @@ class CreditPlatform(RestAdapter):
             for record_id, outcome in self._upload(chunk).items():
                 for position in pending[record_id]:
                     results[position] = outcome
-        return [r if r is not None else RetriableError("no result") for r in results]
+        return [
+            r if r is not None else RetriableError(f"{self.destination}: no result for this record")
+            for r in results
+        ]
 
     def _upload(self, records: list[dict[str, Any]]) -> dict[str, Receipt | AdapterError]:
         ids = [record["record_id"] for record in records]
