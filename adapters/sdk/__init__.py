@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from adapters.sdk.base import Adapter, AdapterContext, Attempt, Batch, Receipt, Record, redact
+from adapters.sdk.base import (
+    Adapter,
+    AdapterContext,
+    Attempt,
+    Batch,
+    Receipt,
+    Record,
+    TransformSpec,
+    redact,
+)
 from adapters.sdk.errors import AdapterError, ConfigurationError, RejectedError, RetriableError
 
 __all__ = [
@@ -16,5 +25,6 @@ __all__ = [
     "Record",
     "RejectedError",
     "RetriableError",
+    "TransformSpec",
     "redact",
 ]
