@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 import requests
-from flask import Flask, Response, request
 from cryptography.hazmat.primitives.asymmetric import rsa
+from flask import Flask, Response, request
 from sqlalchemy import func, select
 
 from adapters.payment import rsa2
