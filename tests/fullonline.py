@@ -64,3 +64,31 @@ def payment_destination(sandbox_url: str, certs: Path, **extra: Any) -> dict[str
     }
     table.update(extra)
     return table
+
+
+CENTRE = {
+    "name": "威海市政务服务中心",
+    "mobile": "13906310000",
+    "province": "山东省",
+    "city": "威海市",
+    "county": "环翠区",
+    "address": "青岛中路140号",
+}
+
+
+def courier_destination(sandbox_url: str, **extra: Any) -> dict[str, Any]:
+    """A ``courier`` destination for the courier sandbox at ``sandbox_url``."""
+    from adapters.courier.sandbox import DEFAULT_PARTNER_ID, DEFAULT_SECRET
+
+    table: dict[str, Any] = {
+        "name": "courier",
+        "adapter": "courier",
+        "url": sandbox_url,
+        "partner_id": DEFAULT_PARTNER_ID,
+        "secret": DEFAULT_SECRET,
+        "centre": dict(CENTRE),
+        "retry": {"max_attempts": 3, "backoff_initial_s": 0.05, "backoff_max_s": 0.2},
+        "circuit": {"failure_threshold": 50, "open_s": 1},
+    }
+    table.update(extra)
+    return table
