@@ -92,3 +92,18 @@ def courier_destination(sandbox_url: str, **extra: Any) -> dict[str, Any]:
     }
     table.update(extra)
     return table
+
+
+def dev_certs() -> Path:
+    """A directory for generated dev keys, removed when the test run ends.
+
+    The contract suite calls sandbox factories with no arguments, so the keys cannot
+    come from ``tmp_path``; this keeps them out of the working tree all the same.
+    """
+    import atexit
+    import shutil
+    import tempfile
+
+    directory = Path(tempfile.mkdtemp(prefix="govhub-test-certs-"))
+    atexit.register(shutil.rmtree, directory, True)
+    return directory

@@ -244,15 +244,17 @@ class PaymentAdapter(Adapter):
         return reconcile(day, self.statement(day), self.ledger.paid_on(day))
 
     def check(self) -> None:
-        """The keys load and the gateway answers."""
+        """The keys load, and the gateway accepts our signature and answers with its own.
+
+        A query for an order that does not exist is enough: ``ACQ.TRADE_NOT_EXIST`` is a
+        verified, signed answer.
+        """
         self.merchant_key()
         self.platform_key()
         try:
-            self.http.get(self.url + "/gateway", allow_redirects=False)
-        except requests.RequestException as error:
-            raise RetriableError(
-                f"cannot reach {self.destination}: {type(error).__name__}"
-            ) from None
+            self.gateway("govpay.trade.query", {"out_trade_no": "GOVHUB-CHECK"})
+        except RejectedError:
+            return
 
     def close(self) -> None:
         """Close pooled connections."""

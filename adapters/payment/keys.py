@@ -12,15 +12,17 @@ from adapters.sdk import ConfigurationError
 __all__ = ["load_private", "load_public"]
 
 
-def _read(setting: str, key: str) -> tuple[bytes, str]:
+def _read(setting: str, key: str, *, secret: bool) -> tuple[bytes, str]:
     if setting.lstrip().startswith("-----BEGIN"):
         return setting.encode(), f"{key} (inline)"
     path = Path(setting)
+    # a secret setting's value (even a path) is never shown
+    where = key if secret else f"{key} ({path})"
     try:
-        return path.read_bytes(), f"{key} ({path})"
+        return path.read_bytes(), where
     except OSError as error:
         raise ConfigurationError(
-            f"{key} ({path}): cannot be read ({error.strerror}); start the payment sandbox"
+            f"{where}: the file cannot be read ({error.strerror}); start the payment sandbox"
             " or run `govhub certs init` for the dev keys"
         ) from None
 
@@ -31,7 +33,7 @@ def load_private(setting: str, key: str) -> rsa.RSAPrivateKey:
     Raises:
         ConfigurationError: Missing, unreadable, or not an RSA private key (names ``key``).
     """
-    data, where = _read(setting, key)
+    data, where = _read(setting, key, secret=True)
     try:
         loaded = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError):
@@ -47,7 +49,7 @@ def load_public(setting: str, key: str) -> rsa.RSAPublicKey:
     Raises:
         ConfigurationError: Missing, unreadable, or not an RSA public key (names ``key``).
     """
-    data, where = _read(setting, key)
+    data, where = _read(setting, key, secret=False)
     try:
         loaded = serialization.load_pem_public_key(data)
     except (ValueError, TypeError):

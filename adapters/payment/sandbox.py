@@ -244,7 +244,21 @@ def create_app(directory: Path | None = None, app_id: str = DEFAULT_APP_ID) -> F
     app = Flask("govhub.sandbox.payment")
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
     app.extensions["payment_sandbox"] = platform
-    install_faults(app, platform.reset)
+
+    def render_fault(kind: str) -> Response:
+        method = request.form.get("method", "govpay.unknown")
+        if kind == "client":
+            return failure(method, "40004", "ACQ.INVALID_PARAMETER", "sandbox: client fault")
+        return answer(method, {"code": "20000", "msg": "Service Currently Unavailable"})
+
+    def effects() -> list[dict[str, Any]]:
+        with platform.lock:
+            return [
+                {"kind": "order", "key": order.out_trade_no, "trade_no": order.trade_no}
+                for order in platform.orders.values()
+            ]
+
+    install_faults(app, platform.reset, render_fault=render_fault, effects=effects)
 
     def answer(method: str, fields: dict[str, Any]) -> Response:
         flat = {k: str(v) for k, v in fields.items() if v is not None}
