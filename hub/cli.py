@@ -541,5 +541,8 @@ def sandbox(name: str, host: str, port: int | None) -> None:
         server.stop()
 
 
+# Commands that live beside what they manage register themselves on ``main``.
+from certs import cli as _certs_cli  # noqa: E402, F401 - registers `govhub certs`
+
 if __name__ == "__main__":  # pragma: no cover
     main()
