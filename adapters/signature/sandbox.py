@@ -77,6 +77,9 @@ class _Service:
         self.seals: dict[str, _Seal] = {}
         self.issued: dict[int, x509.Certificate] = {}
         self.revoked: dict[int, tuple[dt.datetime, str]] = {}
+        # the default seals' keys outlive a reset (only their certificates are re-issued):
+        # making an RSA key is the slow part of starting
+        self._default_keys: dict[str, Any] = {}
         self.reset()
 
     def reset(self) -> None:
@@ -89,7 +92,12 @@ class _Service:
 
     def issue_seal(self, key_id: str, algorithm_name: str, common_name: str) -> _Seal:
         implementation = algorithm(algorithm_name)
-        private_key = implementation.generate_key()
+        if _DEFAULT_SEALS.get(key_id) == algorithm_name:
+            private_key = self._default_keys.get(key_id)
+            if private_key is None:
+                private_key = self._default_keys[key_id] = implementation.generate_key()
+        else:
+            private_key = implementation.generate_key()
         certificate = self.ca.issue(common_name, implementation.public_key(private_key))
         seal = _Seal(key_id, algorithm_name, private_key, certificate)
         with self.lock:

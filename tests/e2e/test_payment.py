@@ -34,9 +34,10 @@ from tests.support import (
 ORDER = example("payment.requested")
 
 
-@pytest.fixture
-def certs(tmp_path: Path) -> Path:
-    return tmp_path / "certs"
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Key pairs made once for the module (RSA generation is the slow part)."""
+    return tmp_path_factory.mktemp("certs")
 
 
 @pytest.fixture
