@@ -186,8 +186,8 @@ class ProvincialHallAdapter(SoapAdapter):
             if not items or page * page_size >= total:
                 exhausted = True
                 break
-            if len(collected) > limit:
-                break
+            if len(collected) >= limit:
+                break  # enough; the next read asks again from the new cursor
         chosen = collected[:limit]
         if not chosen:
             return Batch(records=[], cursor=None, more=not exhausted)

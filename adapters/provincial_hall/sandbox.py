@@ -19,6 +19,7 @@ hall knows of a case: ``state`` is ``submitted``, ``processing`` or ``completed`
 from __future__ import annotations
 
 import base64
+import bisect
 import datetime as dt
 import os
 import random
@@ -113,6 +114,8 @@ class HallState:
     cases: dict[str, dict[str, Any]] = field(default_factory=dict)
     pushed: set[tuple[str, str]] = field(default_factory=set)
     effects: list[dict[str, Any]] = field(default_factory=list)
+    # (RKSJ, SBLSH) in storage order: stamps only grow, so appending keeps it sorted
+    order: list[tuple[dt.datetime, str]] = field(default_factory=list)
     last_stamp: dt.datetime | None = None
     sequence: int = 0
 
@@ -126,6 +129,7 @@ class HallState:
             self.cases.clear()
             self.pushed.clear()
             self.effects.clear()
+            self.order.clear()
             self.last_stamp = None
             self.sequence = 0
 
@@ -173,6 +177,7 @@ class HallState:
         application.update({k: v for k, v in given.items() if v is not None})
         application["RKSJ"] = _format(stamp)
         self.applications[sblsh] = application
+        self.order.append((stamp, sblsh))
         self.cases[sblsh] = {
             "sblsh": sblsh,
             "state": "submitted",
@@ -187,15 +192,12 @@ class HallState:
     ) -> tuple[int, list[dict[str, Any]]]:
         """Applications stored at or after ``since``, by (RKSJ, SBLSH), one page."""
         with self.lock:
-            found = sorted(
-                (
-                    a
-                    for a in self.applications.values()
-                    if dt.datetime.fromisoformat(a["RKSJ"]) >= since
-                    and (not area or a["XZQHDM"] == area)
-                ),
-                key=lambda a: (dt.datetime.fromisoformat(a["RKSJ"]), a["SBLSH"]),
-            )
+            first = bisect.bisect_left(self.order, (since, ""))
+            found = [
+                self.applications[sblsh]
+                for _stamp, sblsh in self.order[first:]
+                if not area or self.applications[sblsh]["XZQHDM"] == area
+            ]
         start = (page_no - 1) * page_size
         return len(found), [dict(a) for a in found[start : start + page_size]]
 

@@ -266,7 +266,11 @@ class Adapter(ABC):
         return []
 
     def check(self) -> None:  # noqa: B027 - optional verb: adapters with nothing to check keep it
-        """Reach the counterpart and authenticate; raise an :class:`AdapterError` if not."""
+        """Reach the counterpart and authenticate; raise an :class:`AdapterError` if not.
+
+        Wrong credentials raise :class:`ConfigurationError` with a message that says so
+        (never the secret). A check may warm what later calls re-use (a WSDL, a token).
+        """
 
     @abstractmethod
     def deliver(self, message: Envelope, attempt: Attempt) -> Receipt:

@@ -1,7 +1,7 @@
 """Payment orders and notifications; courier shipments and route events.
 
 Revision ID: fullonline_0001
-Revises: 0001
+Revises: adapters_0001
 Create Date: 2026-11-27
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from hub.store.tables import BigId, UTCDateTime
 
 revision = "fullonline_0001"
-down_revision = "0001"
+down_revision = "adapters_0001"
 branch_labels = None
 depends_on = None
 
