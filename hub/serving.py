@@ -23,7 +23,6 @@ class RunningServer:
     thread: threading.Thread | None
     host: str
     port: int
-    stopped: bool = False
 
     @property
     def url(self) -> str:
@@ -37,7 +36,6 @@ class RunningServer:
         socket, keep-alive connections, its trigger) is open, so close them all, as
         WebTest's ``StopableWSGIServer`` does.
         """
-        self.stopped = True
         server = self.server
         server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
         for _ in range(100):
@@ -84,17 +82,9 @@ def serve_in_thread(
 ) -> RunningServer:
     """Start a waitress server in a daemon thread; returns once it is bound."""
     running = start_server(app, host, port, **options)
-
-    def serve() -> None:
-        try:
-            running.server.run()
-        except (OSError, ValueError):
-            # stop() closes the sockets under the loop's select(): EBADF then is the end
-            # of serving, not an error.
-            if not running.stopped:
-                raise
-
-    thread = threading.Thread(target=serve, name=f"waitress-{running.port}", daemon=True)
+    thread = threading.Thread(
+        target=running.server.run, name=f"waitress-{running.port}", daemon=True
+    )
     thread.start()
     running.thread = thread
     return running

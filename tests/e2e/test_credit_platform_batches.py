@@ -118,8 +118,20 @@ def test_a_record_the_platform_rejects_is_the_only_dead_letter_and_shows_the_rea
 
 
 def test_a_platform_that_is_down_gets_every_record_once_when_it_returns(
-    hub: RunningHub, platform: RunningServer
+    tmp_path: Path, platform: RunningServer
 ) -> None:
+    config = hub_config(
+        tmp_path,
+        destinations=[
+            credit_destination(platform, circuit={"failure_threshold": 3, "open_s": 1.5})
+        ],
+        routes=[{"name": "disclosures", "when": {"type": "credit.*"}, "to": ["credit"]}],
+    )
+    with running_hub(config, dispatch=False) as hub:
+        _down_then_back(hub, platform)
+
+
+def _down_then_back(hub: RunningHub, platform: RunningServer) -> None:
     sandbox(platform, "faults", {"down": True})
     key = hub.client("market-supervision", allow=("credit.*",))
     ids = post_disclosures(hub, key, 4)
@@ -128,6 +140,8 @@ def test_a_platform_that_is_down_gets_every_record_once_when_it_returns(
         lambda: hub.hub.dispatcher.circuits()["credit"]["state"] == "open",
         message="the circuit to the credit platform to open",
     )
+    [shown] = hub.get(key, "/api/v1/adapters").json()["items"]
+    assert (shown["name"], shown["circuit"]["state"]) == ("credit", "open")
     assert all(hub.message(m)["status"] == "pending" for m in ids)
 
     sandbox(platform, "faults", {})

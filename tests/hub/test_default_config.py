@@ -19,7 +19,8 @@ def test_default_configuration_builds_with_every_route_and_transform(tmp_path: P
         assert {"signature", "payment", "courier", "e_license"} <= set(hub.adapters)
         assert hub.transforms.for_route("results by courier") == "courier.delivery_order"
         assert (
-            hub.transforms.for_route("licences signed for the library") == "signature.sign_license"
+            hub.transforms.for_route("licences to the e-license library")
+            == "signature.sign_license"
         )
     finally:
         hub.close()
