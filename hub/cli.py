@@ -545,6 +545,8 @@ def sandbox(name: str, host: str, port: int | None) -> None:
 
 # --------------------------------------------------------------------------- adapters
 
+# Commands that live beside what they manage register themselves on ``main``.
+from certs import cli as _certs_cli  # noqa: E402, F401 - registers `govhub certs`
 from hub import cli_adapters as _cli_adapters  # noqa: E402,F401 - registers `govhub adapters`
 
 if __name__ == "__main__":  # pragma: no cover

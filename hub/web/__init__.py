@@ -41,6 +41,9 @@ def create_app(hub: Hub) -> Flask:
         inbound = adapter.inbound()
         if inbound is not None:
             app.register_blueprint(inbound, url_prefix=f"/inbound/{name}", name=f"inbound_{name}")
+            app.extensions.setdefault(openapi.APP_PATHS, {}).update(
+                openapi.blueprint_paths(inbound)
+            )
 
     @app.errorhandler(Problem)
     def _problem(error: Problem) -> Response:
