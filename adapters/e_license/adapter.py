@@ -141,12 +141,12 @@ class ELicenseLibrary(RestAdapter):
             ConfigurationError: The client credentials are wrong.
         """
         if message.type == "license.issued":
-            return self._archive(message.payload)
+            return self._archive(message.payload, message.headers.get("signature"))
         if message.type == "license.revoked":
             return self._revoke(message.payload)
         raise RejectedError(f"{self.destination} (e-license library) does not take {message.type}")
 
-    def _archive(self, payload: dict[str, Any]) -> Receipt:
+    def _archive(self, payload: dict[str, Any], signature: Any = None) -> Receipt:
         license_id = str(payload.get("license_id", ""))
         _check_consistent(payload)
         if not payload.get("file", {}).get("sha256"):
@@ -154,7 +154,11 @@ class ELicenseLibrary(RestAdapter):
                 "license.issued has no file.sha256: the library archives the signed file's"
                 " hash with the metadata"
             )
-        response = self.http.post("/api/v1/licenses", json={"metadata": to_metadata(payload)})
+        body: dict[str, Any] = {"metadata": to_metadata(payload)}
+        if isinstance(signature, dict):
+            # signed on the route (signature.sign_license): the library keeps it with the record
+            body["signature"] = signature
+        response = self.http.post("/api/v1/licenses", json=body)
         answer = response.json()
         duplicate = bool(answer.get("duplicate"))
         return self.receipt_from(

@@ -87,6 +87,7 @@ class Archived:
 
     metadata: dict[str, Any]
     archived_at: str
+    signature: dict[str, Any] | None = None
     status: str = "valid"
     revoked_at: str | None = None
     revocation_reason: str | None = None
@@ -95,6 +96,7 @@ class Archived:
         """As the library answers it."""
         return {
             "metadata": self.metadata,
+            "signature": self.signature,
             "status": self.status,
             "archived_at": self.archived_at,
             "revoked_at": self.revoked_at,
@@ -138,7 +140,9 @@ class ELicenseState:
             expires = self.tokens.get(header[len("Bearer ") :].strip())
         return expires is not None and time.monotonic() < expires
 
-    def archive(self, metadata: dict[str, Any]) -> tuple[str, Archived]:
+    def archive(
+        self, metadata: dict[str, Any], signature: dict[str, Any] | None = None
+    ) -> tuple[str, Archived]:
         """Archive; ``"created"``, ``"duplicate"`` or ``"conflict"`` and the record."""
         license_id = metadata["ZZBS"]
         with self.lock:
@@ -146,7 +150,11 @@ class ELicenseState:
             if existing is not None:
                 same = existing.metadata == metadata
                 return ("duplicate" if same else "conflict"), existing
-            record = Archived(metadata=dict(metadata), archived_at=format_time(utcnow()) or "")
+            record = Archived(
+                metadata=dict(metadata),
+                archived_at=format_time(utcnow()) or "",
+                signature=signature,
+            )
             self.licenses[license_id] = record
             self.effects.append({"kind": "archive", "key": license_id})
             return "created", record
@@ -300,7 +308,10 @@ def create_app(
         if refused is not None:
             return problem(*refused, 400)
         assert isinstance(metadata, dict)
-        outcome, record = state.archive(metadata)
+        signature = body.get("signature") if isinstance(body, dict) else None
+        if signature is not None and not isinstance(signature, dict):
+            return problem("INVALID_REQUEST", "signature must be an object", 400)
+        outcome, record = state.archive(metadata, signature)
         if outcome == "conflict":
             return problem(
                 "LICENSE_EXISTS",

@@ -208,3 +208,42 @@ def test_signed_message_cannot_be_checked_while_the_crl_is_unreachable(
     assert response.status_code == 503
     assert "Retry-After" in response.headers
     assert hub.hub.store.list_messages(type="case.submitted").items == []
+
+
+def test_the_library_keeps_the_route_signature_with_the_archived_licence(
+    tmp_path: Path, certs: Path, signing_server: RunningSandbox
+) -> None:
+    from adapters.e_license.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+    from adapters.e_license.sandbox import create_app as library_app
+
+    with serving(library_app()) as library:
+        config = hub_config(
+            tmp_path,
+            destinations=[
+                signature_destination(signing_server.url, certs),
+                {
+                    "name": "e_license",
+                    "adapter": "e_license",
+                    "url": library.url,
+                    "client_id": DEFAULT_CLIENT_ID,
+                    "client_secret": DEFAULT_CLIENT_SECRET,
+                },
+            ],
+            routes=[
+                {
+                    "name": "licences signed for the library",
+                    "when": {"type": "license.issued"},
+                    "transform": "signature.sign_license",
+                    "to": ["e_license"],
+                }
+            ],
+        )
+        with running_hub(config) as hub:
+            key = hub.client("market_regulation", allow=["license.*"])
+            response = hub.post(key, {"type": "license.issued", "payload": LICENCE})
+            assert response.status_code == 202, response.text
+            assert hub.wait_delivered(response.json()["id"])["status"] == "delivered"
+            [archived] = library.get("/_sandbox/licenses").json()["items"]
+            carried = archived["signature"]
+            signature = _carried({"headers": {"signature": carried}})
+            _signer(hub).verify(canonical_payload(LICENCE), signature)
