@@ -14,6 +14,7 @@ from adapters.sdk import Adapter
 from hub.config import Config
 from hub.dispatcher import Dispatcher
 from hub.ingest import Ingest, Submission
+from hub.observability.metrics import HubMetrics
 from hub.registry import build_destinations
 from hub.routing import Router
 from hub.schemas import DEFAULT_SCHEMA_DIR, SchemaRegistry
@@ -52,6 +53,9 @@ class Hub:
         )
         for name, adapter in self.adapters.items():
             adapter.bind(_Context(self.ingest, name))
+        # Counts what ingest accepts and the dispatcher delivers; the scheduler reports
+        # its runs through ``metrics.job_finished``.
+        self.metrics = HubMetrics(self)
         self.dispatching = False
 
     def start_dispatcher(self) -> None:

@@ -22,6 +22,8 @@ BLUEPRINT_HOOKS: list[Callable[[Flask, Hub], None]] = []
 
 def create_app(hub: Hub) -> Flask:
     """The Flask app serving ``hub``."""
+    from hub import ops
+    from hub.observability import web as observability_web
     from hub.web import api, health, openapi
 
     app = Flask("govhub")
@@ -32,6 +34,8 @@ def create_app(hub: Hub) -> Flask:
     app.register_blueprint(api.blueprint)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(openapi.blueprint)
+    observability_web.install(app, hub)
+    ops.install(app, hub)
     for hook in BLUEPRINT_HOOKS:
         hook(app, hub)
     for name, adapter in hub.adapters.items():

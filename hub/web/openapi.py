@@ -112,7 +112,7 @@ def build_spec(message_types: list[str]) -> dict[str, Any]:
                         "in": "query",
                         "schema": {
                             "type": "string",
-                            "enum": ["pending", "delivered", "dead", "unrouted"],
+                            "enum": ["pending", "delivered", "dead", "discarded", "unrouted"],
                         },
                     },
                     {
@@ -268,7 +268,10 @@ def build_spec(message_types: list[str]) -> dict[str, Any]:
         "correlation_id": {"type": ["string", "null"]},
         "created_at": {"type": "string", "format": "date-time"},
         "channel": {"type": "string"},
-        "status": {"type": "string", "enum": ["pending", "delivered", "dead", "unrouted"]},
+        "status": {
+            "type": "string",
+            "enum": ["pending", "delivered", "dead", "discarded", "unrouted"],
+        },
         "updated_at": {"type": "string", "format": "date-time"},
     }
     schemas: dict[str, Any] = {
@@ -350,7 +353,10 @@ def build_spec(message_types: list[str]) -> dict[str, Any]:
                 "message_id": {"type": "string"},
                 "destination": {"type": "string"},
                 "route": {"type": ["string", "null"]},
-                "status": {"type": "string", "enum": ["pending", "inflight", "delivered", "dead"]},
+                "status": {
+                    "type": "string",
+                    "enum": ["pending", "inflight", "delivered", "dead", "discarded"],
+                },
                 "attempts": {"type": "integer"},
                 "next_attempt_at": {"type": ["string", "null"], "format": "date-time"},
                 "last_error": {"type": ["string", "null"]},
