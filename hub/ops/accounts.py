@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -34,10 +35,15 @@ MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 
-# argon2id with the library's defaults (RFC 9106's second recommendation: 64 MiB, t=3).
+# argon2id with the library's defaults (RFC 9106's low-memory profile: 64 MiB, t=3, p=4).
 _hasher = PasswordHasher()
-# Verified against when the name is unknown, so a wrong name costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("not a password of anyone")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    # Verified against when the name is unknown, so a wrong name costs as long as a wrong
+    # password (made on first use: hashing is deliberately slow, not import-time work).
+    return _hasher.hash("not a password of anyone")
 
 
 class AccountError(ValueError):
@@ -160,7 +166,7 @@ class UserStore:
         """
         with self.store.read() as connection:
             row = connection.execute(select(users).where(users.c.name == name)).first()
-        stored = row.password_hash if row is not None else _DUMMY_HASH
+        stored = row.password_hash if row is not None else _dummy_hash()
         try:
             _hasher.verify(stored, password[:MAX_PASSWORD])
         except (VerifyMismatchError, VerificationError, InvalidHashError):
