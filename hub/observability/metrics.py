@@ -19,15 +19,9 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
@@ -39,7 +33,7 @@ from hub.store.stats import dead_letters_by_destination, oldest_pending
 if TYPE_CHECKING:
     from hub.runtime import Hub
 
-__all__ = ["CIRCUIT_STATES", "CONTENT_TYPE_LATEST", "MULTIPROC_ENV", "HubMetrics"]
+__all__ = ["CIRCUIT_STATES", "MULTIPROC_ENV", "HubMetrics", "StoreCollector"]
 
 log = logging.getLogger("govhub.metrics")
 
@@ -164,17 +158,26 @@ class HubMetrics:
 
     # ------------------------------------------------------------------ scraping
 
-    def render(self) -> bytes:
-        """The Prometheus text exposition of every metric, for ``GET /metrics``."""
+    def render(self, accept: str = "") -> tuple[bytes, str]:
+        """Every metric, for ``GET /metrics``.
+
+        Args:
+            accept: The scraper's ``Accept`` header: Prometheus text 0.0.4 by default,
+                OpenMetrics or text 1.0.0 when asked for.
+
+        Returns:
+            The body and its content type.
+        """
         if self.hub.dispatching:
             for destination in self.hub.dispatcher.breakers:
                 self._refresh_circuit(destination)
+        encode, content_type = choose_encoder(accept)
         if multiprocess_dir() is None:
-            return generate_latest(self.registry)
+            return encode(self.registry), content_type
         registry = CollectorRegistry()
         MultiProcessCollector(registry)
         registry.register(self._store_collector)
-        return generate_latest(registry)
+        return encode(registry), content_type
 
 
 class StoreCollector(Collector):

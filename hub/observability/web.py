@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import hmac
 
-from flask import Blueprint, Flask, Response, current_app
+from flask import Blueprint, Flask, Response, current_app, request
 
-from hub.observability.metrics import CONTENT_TYPE_LATEST
 from hub.ops.settings import ops_settings
 from hub.runtime import Hub
 from hub.web.auth import bearer_token
@@ -33,7 +32,8 @@ def metrics() -> Response:
                 "send the metrics token as `Authorization: Bearer <token>`",
                 headers={"WWW-Authenticate": 'Bearer realm="govhub-metrics"'},
             )
-    return Response(hub.metrics.render(), mimetype=None, content_type=CONTENT_TYPE_LATEST)
+    body, content_type = hub.metrics.render(request.headers.get("Accept", ""))
+    return Response(body, content_type=content_type)
 
 
 def install(app: Flask, hub: Hub) -> None:

@@ -13,12 +13,21 @@ from tests.ops_support import RunningConsole, running_console
 from tests.support import Receiver, hub_config, webhook_destination
 
 
+@pytest.fixture
+def real_password_hashing() -> None:
+    """Ask for this to keep the production argon2id parameters."""
+
+
 @pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+def _cheap_password_hashing(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """argon2id at its real cost takes ~0.4 s a hash here; these tests sign in often.
 
-    The production parameters are pinned by ``test_accounts``.
+    The production parameters are pinned by ``test_accounts`` (``real_password_hashing``).
     """
+    if "real_password_hashing" in request.fixturenames:
+        return
     monkeypatch.setattr(
         hub.ops.accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     )
