@@ -31,6 +31,7 @@ from flask import (
 )
 from flask_babel import Babel, gettext
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from jinja2 import pass_context
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -187,7 +188,12 @@ def _masked_json(document: Any) -> str:
     return json.dumps(mask_document(document), ensure_ascii=False, indent=2, sort_keys=False)
 
 
-blueprint.add_app_template_filter(word, "word")
+@blueprint.app_template_filter("word")
+@pass_context
+def _word(_context: Any, value: object) -> str:
+    # pass_context keeps Jinja from folding ``"late" | word`` into the template at compile
+    # time, in whatever language the first visitor used.
+    return word(value)
 
 
 @blueprint.app_template_filter("percent")

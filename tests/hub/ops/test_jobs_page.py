@@ -28,6 +28,11 @@ def test_jobs_show_schedule_next_due_last_run_and_trouble(console: RunningConsol
     overview = viewer.get("/ops/").text
     assert "hall.pull_applications" in overview  # failed last run
     assert "credit.publish" in overview  # late
+    assert "延迟" in overview
+    viewer.get("/ops/language/en")
+    english = viewer.get("/ops/").text
+    assert ">late<" in english
+    assert "延迟" not in english
 
 
 def test_run_log_lines_are_shown_with_identifiers_masked(console: RunningConsole) -> None:
