@@ -11,8 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from stdnum.cn import ric, uscc
-from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.cn import ric
 from stdnum.iso7064 import mod_37_36
 
 __all__ = [
@@ -55,8 +54,8 @@ def check_resident_id(value: str) -> None:
     if not _RESIDENT_SHAPE.match(value):
         raise IdentifierError("must be 17 digits followed by a digit or X (18 characters)")
     try:
-        birth = ric.get_birth_date(value)
-    except StdnumError:
+        birth = dt.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+    except ValueError:
         raise IdentifierError("birth date part (characters 7-14) is not a real date") from None
     if birth > dt.date.today():
         raise IdentifierError("birth date part (characters 7-14) is in the future")
@@ -64,8 +63,16 @@ def check_resident_id(value: str) -> None:
         raise IdentifierError("check digit (character 18) does not match (GB 11643-1999)")
 
 
+_USCC_VALUES = {ch: index for index, ch in enumerate(_USCC_ALPHABET)}
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
 def check_uscc(value: str) -> None:
     """Check a unified social credit code (统一社会信用代码).
+
+    The check is GB 32100-2015's own (weights 3^i mod 31). ``stdnum.cn.uscc`` is not used
+    here because it insists on digits in the first eight characters, while the registering
+    department and organisation type codes (characters 1-2) may be letters (``Y``, ``N``...).
 
     Args:
         value: The 18-character code.
@@ -77,12 +84,9 @@ def check_uscc(value: str) -> None:
         raise IdentifierError(
             "must be 18 characters from 0-9 and A-Z without I, O, S, V, Z (GB 32100-2015)"
         )
-    try:
-        uscc.validate(value)
-    except StdnumError:
-        raise IdentifierError(
-            "check character (character 18) does not match (GB 32100-2015)"
-        ) from None
+    total = sum(_USCC_VALUES[ch] * weight for ch, weight in zip(value, _USCC_WEIGHTS, strict=False))
+    if _USCC_ALPHABET[(31 - total % 31) % 31] != value[-1]:
+        raise IdentifierError("check character (character 18) does not match (GB 32100-2015)")
 
 
 def check_e_license_id(value: str) -> None:

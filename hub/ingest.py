@@ -117,12 +117,15 @@ class Ingest:
         Raises:
             Invalid: Unknown type, schema violation, identifier check.
         """
-        if submission.client_ref is not None:
-            first = self.store.find_acceptance(source, submission.client_ref)
-            if first is not None:
-                return first
         validation = self.schemas.validate(submission.type, submission.payload)
         if not validation.ok:
+            # A repeated client_ref gets the first answer whatever the body; looking it
+            # up only here keeps the lookup off the path of valid messages, where the
+            # store's unique key catches the repeat instead.
+            if submission.client_ref is not None:
+                first = self.store.find_acceptance(source, submission.client_ref)
+                if first is not None:
+                    return first
             raise Invalid("the message does not match its schema", validation.errors)
         headers = dict(submission.headers)
         if validation.warnings:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
@@ -155,6 +156,9 @@ class SchemaRegistry:
             for name, schema in self._schemas.items()
         }
         self.registry = registry
+        # jsonschema-rs answers "valid?" some 40x faster; the pure-Python validator then
+        # explains what is wrong in our own words for the (rare) invalid message.
+        self._fast = _fast_validators(self._schemas, resources) if self.uscc_strict else {}
 
     @property
     def types(self) -> list[str]:
@@ -187,6 +191,9 @@ class SchemaRegistry:
         if validator is None:
             known = ", ".join(self.types)
             return Validation(errors=(FieldError("type", f"unknown message type; known: {known}"),))
+        fast = self._fast.get(message_type)
+        if fast is not None and fast.is_valid(payload):
+            return Validation()
         errors: list[FieldError] = []
         warnings: list[FieldError] = []
         for error in validator.iter_errors(payload):
@@ -206,6 +213,42 @@ class SchemaRegistry:
         path = self.directory / "examples" / f"{message_type}.json"
         document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         return document
+
+
+def _fast_validators(
+    schemas: Mapping[str, dict[str, Any]], resources: Sequence[tuple[str, Resource[Any]]]
+) -> dict[str, Any]:
+    registry = jsonschema_rs.Registry([(uri, resource.contents) for uri, resource in resources])
+    formats = {
+        "date-time": _date_time,
+        "date": _date,
+        "cn-resident-id": _passes(identifiers.check_resident_id),
+        "cn-uscc": _passes(identifiers.check_uscc),
+        "cn-e-license-id": _passes(identifiers.check_e_license_id),
+    }
+    return {
+        name: jsonschema_rs.Draft202012Validator(
+            schema,
+            registry=registry,
+            formats=formats,
+            validate_formats=True,
+            ignore_unknown_formats=False,
+        )
+        for name, schema in schemas.items()
+    }
+
+
+def _passes(check: Callable[[str], None]) -> Callable[[object], bool]:
+    def passes(value: object) -> bool:
+        if not isinstance(value, str):
+            return True
+        try:
+            check(value)
+        except identifiers.IdentifierError:
+            return False
+        return True
+
+    return passes
 
 
 def _is_check_character_only(error: ValidationError) -> bool:

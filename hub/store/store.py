@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,6 +36,7 @@ from sqlalchemy.sql import ColumnElement
 
 from hub.envelope import Envelope, new_id, utcnow
 from hub.store.dialects import WRITE_OPTION, dialect_for
+from hub.store.group_commit import GroupCommitter
 from hub.store.records import (
     ROLES,
     Acceptance,
@@ -52,7 +54,62 @@ __all__ = ["DuplicateClientError", "Store"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 KEY_PREFIX = "ghk_"
+#: Seconds a successful API-key look-up is remembered.
+AUTH_CACHE_S = 5.0
 _OPEN = ("pending", "inflight")
+
+
+class _PendingMessage:
+    """A message on its way into the store, with the rows that represent it."""
+
+    __slots__ = ("channel", "delivery_rows", "envelope")
+
+    def __init__(
+        self, envelope: Envelope, channel: str, targets: tuple[tuple[str, str], ...]
+    ) -> None:
+        self.envelope = envelope
+        self.channel = channel
+        now = envelope.created_at
+        self.delivery_rows: list[dict[str, Any]] = [
+            {
+                "id": new_id(),
+                "message_id": envelope.id,
+                "destination": destination,
+                "route": route,
+                "correlation_id": envelope.correlation_id,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for destination, route in targets
+        ]
+
+    def message_row(self) -> dict[str, Any]:
+        envelope = self.envelope
+        return {
+            "id": envelope.id,
+            "type": envelope.type,
+            "source": envelope.source,
+            "client_ref": envelope.client_ref,
+            "correlation_id": envelope.correlation_id,
+            "channel": self.channel,
+            "status": "pending" if self.delivery_rows else "unrouted",
+            "created_at": envelope.created_at,
+            "updated_at": envelope.created_at,
+            "payload": envelope.payload,
+            "headers": envelope.headers,
+        }
+
+    def acceptance(self) -> Acceptance:
+        return Acceptance(
+            message_id=self.envelope.id,
+            correlation_id=self.envelope.correlation_id,
+            deliveries=tuple((row["id"], row["destination"]) for row in self.delivery_rows),
+            created=True,
+            warnings=tuple(self.envelope.headers.get("warnings", ())),
+        )
 
 
 class DuplicateClientError(ValueError):
@@ -71,6 +128,10 @@ class Store:
         self.url = url
         self.dialect = dialect_for(url)
         self.engine = self.dialect.create_engine(url)
+        self._auth_cache: dict[str, tuple[Client, float]] = {}
+        self._committer: GroupCommitter[_PendingMessage, Acceptance | None] = GroupCommitter(
+            self._write_messages
+        )
         if migrate:
             self.migrate()
 
@@ -105,7 +166,8 @@ class Store:
             connection.execute(text("SELECT 1"))
 
     def close(self) -> None:
-        """Release every pooled connection."""
+        """Finish pending writes and release every pooled connection."""
+        self._committer.close()
         self.engine.dispose()
 
     # ------------------------------------------------------------------ accepting
@@ -119,6 +181,9 @@ class Store:
     ) -> Acceptance:
         """Store a message and one delivery per target, in one transaction.
 
+        Concurrent calls share transactions (group commit); each returns once its own
+        rows are committed.
+
         Args:
             envelope: The validated message.
             channel: How it came in (``rest``, ``soap``, ``job``, ``notify``...).
@@ -128,56 +193,25 @@ class Store:
             The acceptance; for a ``client_ref`` already stored from the same source, the
             first acceptance with ``created`` false (and nothing written).
         """
-        now = envelope.created_at
-        delivery_rows: list[dict[str, Any]] = [
-            {
-                "id": new_id(),
-                "message_id": envelope.id,
-                "destination": destination,
-                "route": route,
-                "correlation_id": envelope.correlation_id,
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for destination, route in targets
-        ]
-        try:
-            with self.write() as connection:
-                connection.execute(
-                    insert(messages),
-                    {
-                        "id": envelope.id,
-                        "type": envelope.type,
-                        "source": envelope.source,
-                        "client_ref": envelope.client_ref,
-                        "correlation_id": envelope.correlation_id,
-                        "channel": channel,
-                        "status": "pending" if delivery_rows else "unrouted",
-                        "created_at": now,
-                        "updated_at": now,
-                        "payload": envelope.payload,
-                        "headers": envelope.headers,
-                    },
-                )
-                if delivery_rows:
-                    connection.execute(insert(deliveries), delivery_rows)
-        except IntegrityError as error:
-            if envelope.client_ref is None or not self.dialect.is_unique_violation(error):
-                raise
-            first = self.find_acceptance(envelope.source, envelope.client_ref)
-            if first is None:  # pragma: no cover - the unique key said it exists
-                raise
-            return first
-        return Acceptance(
-            message_id=envelope.id,
-            correlation_id=envelope.correlation_id,
-            deliveries=tuple((row["id"], row["destination"]) for row in delivery_rows),
-            created=True,
-            warnings=tuple(envelope.headers.get("warnings", ())),
-        )
+        pending = _PendingMessage(envelope, channel, tuple(targets))
+        acceptance = self._committer.submit(pending)
+        if acceptance is not None:
+            return acceptance
+        assert envelope.client_ref is not None  # only a client_ref can collide
+        first = self.find_acceptance(envelope.source, envelope.client_ref)
+        if first is None:  # pragma: no cover - the unique key said it exists
+            raise RuntimeError("duplicate client_ref vanished")
+        return first
+
+    def _write_messages(self, batch: Sequence[_PendingMessage]) -> list[Acceptance | None]:
+        """Insert a batch of messages with their deliveries; ``None`` for a duplicate."""
+        message_rows = [pending.message_row() for pending in batch]
+        delivery_rows = [row for pending in batch for row in pending.delivery_rows]
+        with self.write() as connection:
+            inserted = self.dialect.insert_accepted(
+                connection, messages, deliveries, message_rows, delivery_rows
+            )
+        return [p.acceptance() if p.envelope.id in inserted else None for p in batch]
 
     def find_acceptance(self, source: str, client_ref: str) -> Acceptance | None:
         """The acceptance of the message ``source`` sent as ``client_ref``, if any."""
@@ -656,7 +690,16 @@ class Store:
         return client, f"{KEY_PREFIX}{key_id}_{secret}"
 
     def authenticate(self, api_key: str) -> Client | None:
-        """The active client owning ``api_key``, or ``None``."""
+        """The active client owning ``api_key``, or ``None``.
+
+        Successful look-ups are remembered for :data:`AUTH_CACHE_S` seconds, so a busy
+        client costs no query per request; a revocation made in this process takes effect
+        at once, one made by another process (the CLI) within that time.
+        """
+        now = time.monotonic()
+        cached = self._auth_cache.get(api_key)
+        if cached is not None and cached[1] > now:
+            return cached[0]
         if not api_key.startswith(KEY_PREFIX) or len(api_key) < len(KEY_PREFIX) + 14:
             return None
         key_id, separator, secret = api_key[len(KEY_PREFIX) :].partition("_")
@@ -668,7 +711,11 @@ class Store:
             ).first()
         if row is None or not hmac.compare_digest(row.key_hash, _hash_secret(secret)):
             return None
-        return _client(row)
+        client = _client(row)
+        if len(self._auth_cache) > 1024:
+            self._auth_cache.clear()
+        self._auth_cache[api_key] = (client, now + AUTH_CACHE_S)
+        return client
 
     def get_client(self, name: str) -> Client | None:
         """The client called ``name`` (revoked or not), or ``None``."""
@@ -693,6 +740,7 @@ class Store:
             ).rowcount
             if changed:
                 _audit(connection, actor, "client.revoke", name, None, now)
+        self._auth_cache.clear()
         return bool(changed)
 
     # ------------------------------------------------------------------ audit

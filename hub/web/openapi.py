@@ -130,13 +130,18 @@ def build_spec(message_types: list[str]) -> dict[str, Any]:
                 },
             },
         },
-        "/api/v1/messages/{id}": {
+        "/api/v1/messages/{message_id}": {
             "get": {
                 "summary": "A message with its deliveries and attempts",
                 "operationId": "getMessage",
                 "tags": ["messages"],
                 "parameters": [
-                    {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+                    {
+                        "name": "message_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
                 ],
                 "responses": {
                     "200": _json("Message", "The message."),

@@ -1,0 +1,194 @@
+"""The store: one transaction per message, leases, ordering, migrations."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+
+from hub.envelope import Envelope, new_id, utcnow
+from hub.store import Outcome, Store
+from hub.store.store import AUTH_CACHE_S
+from hub.store.tables import metadata
+
+
+def _envelope(case: str | None = "C-1", ref: str | None = None) -> Envelope:
+    return Envelope(
+        id=new_id(),
+        type="case.submitted",
+        source="dept",
+        payload={"case_no": case},
+        created_at=utcnow(),
+        client_ref=ref,
+        correlation_id=case,
+    )
+
+
+@pytest.fixture
+def stores(db_url: str) -> Iterator[Callable[[], Store]]:
+    """Open the test database as often as a test needs (each one a "process"); all closed after."""
+    opened: list[Store] = []
+
+    def open_store() -> Store:
+        opened.append(Store(db_url))
+        return opened[-1]
+
+    yield open_store
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def store(stores: Callable[[], Store]) -> Store:
+    return stores()
+
+
+def test_migrations_match_the_tables_the_code_uses(store: Store) -> None:
+    with store.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), metadata)
+    assert differences == []
+
+
+def test_sqlite_runs_in_wal_with_full_sync(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'wal.db'}")
+    try:
+        with store.engine.connect() as connection:
+            assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+            assert connection.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
+    finally:
+        store.close()
+
+
+def test_migrating_twice_is_harmless(stores: Callable[[], Store]) -> None:
+    stores()
+    stores()
+
+
+def test_a_failed_write_leaves_nothing_behind(store: Store) -> None:
+    envelope = _envelope()
+    with pytest.raises(Exception, match=r"(?i)not.null"):
+        # a delivery without a destination violates the schema after the message row went in
+        store.accept(envelope, channel="rest", targets=[(None, "r")])  # type: ignore[list-item]
+    assert store.get_message(envelope.id) is None
+
+
+def test_claims_follow_acceptance_order_and_hold_back_a_case_in_flight(store: Store) -> None:
+    first, second, other = _envelope("A"), _envelope("A"), _envelope("B")
+    for envelope in (first, second, other):
+        store.accept(envelope, channel="rest", targets=[("dest", "r")])
+    claims = store.claim("w1", capacity={"dest": 10}, lease_s=30, limit=10)
+    assert [c.envelope.id for c in claims] == [first.id, other.id]
+    assert store.claim("w2", capacity={"dest": 10}, lease_s=30, limit=10) == []
+    now = utcnow()
+    assert store.finish(claims[0], "w1", "t", Outcome("delivered", now, now))
+    [next_claim] = store.claim("w2", capacity={"dest": 10}, lease_s=30, limit=10)
+    assert next_claim.envelope.id == second.id
+
+
+def test_capacity_limits_claims_per_destination(store: Store) -> None:
+    for n in range(5):
+        store.accept(_envelope(f"case-{n}"), channel="rest", targets=[("a", "r"), ("b", "r")])
+    claims = store.claim("w", capacity={"a": 2, "b": 0}, lease_s=30, limit=10)
+    assert [c.destination for c in claims] == ["a", "a"]
+
+
+def test_an_expired_lease_is_taken_over_and_the_old_owner_cannot_finish(store: Store) -> None:
+    store.accept(_envelope(), channel="rest", targets=[("dest", "r")])
+    [claim] = store.claim("dead-worker", capacity={"dest": 1}, lease_s=30, limit=1)
+    assert store.claim("w2", capacity={"dest": 1}, lease_s=30, limit=1) == []
+    with store.write() as connection:  # let the lease run out without waiting for it
+        connection.execute(text("UPDATE deliveries SET lease_expires_at = '2000-01-01 00:00:00'"))
+    [taken] = store.claim("w2", capacity={"dest": 1}, lease_s=30, limit=1)
+    assert taken.delivery_id == claim.delivery_id
+    now = utcnow()
+    assert not store.finish(claim, "dead-worker", "t", Outcome("delivered", now, now))
+    assert store.finish(taken, "w2", "t", Outcome("delivered", now, now))
+
+
+def test_retry_is_persisted_as_next_attempt_at(store: Store, stores: Callable[[], Store]) -> None:
+    store.accept(_envelope(), channel="rest", targets=[("dest", "r")])
+    [claim] = store.claim("w", capacity={"dest": 1}, lease_s=30, limit=1)
+    now = utcnow()
+    later = now + dt.timedelta(hours=1)
+    store.finish(
+        claim, "w", "t", Outcome("retry", now, now, next_attempt_at=later, error="HTTP 503")
+    )
+    assert store.claim("w", capacity={"dest": 1}, lease_s=30, limit=1) == []
+    reopened = stores()  # a restart reads the same schedule
+    assert reopened.next_due() == later.replace(microsecond=later.microsecond)
+    view = reopened.get_message(claim.envelope.id)
+    assert view is not None
+    assert view.deliveries[0].status == "pending"
+    assert view.deliveries[0].last_error == "HTTP 503"
+
+
+def test_release_gives_leases_back_without_an_attempt(store: Store) -> None:
+    store.accept(_envelope(), channel="rest", targets=[("dest", "r")])
+    store.claim("w", capacity={"dest": 1}, lease_s=30, limit=1)
+    assert store.release("w") == 1
+    [claim] = store.claim("w", capacity={"dest": 1}, lease_s=30, limit=1)
+    assert claim.attempts == 0
+
+
+def test_api_keys_are_stored_hashed(store: Store) -> None:
+    _client, key = store.add_client("dept", allow=["case.*"])
+    with store.read() as connection:
+        stored = connection.execute(text("SELECT key_id, key_hash FROM clients")).one()
+    assert key.split("_", 2)[2] not in stored.key_hash
+    assert store.authenticate(key) is not None
+    assert store.authenticate(key + "x") is None
+    assert store.authenticate("ghk_" + stored.key_id + "_guess") is None
+
+
+def test_database_survives_reopening(stores: Callable[[], Store]) -> None:
+    envelope = _envelope()
+    first = stores()
+    first.accept(envelope, channel="rest", targets=[])
+    first.close()
+    assert stores().get_message(envelope.id) is not None
+
+
+def test_a_revocation_by_another_process_takes_effect_within_the_cache_time(
+    store: Store, stores: Callable[[], Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _client, key = store.add_client("dept", allow=["case.*"])
+    assert store.authenticate(key) is not None
+    assert stores().revoke_client("dept")  # the CLI, in its own process
+    clock = time.monotonic()
+    monkeypatch.setattr(time, "monotonic", lambda: clock + AUTH_CACHE_S + 0.1)
+    assert store.authenticate(key) is None
+
+
+def test_two_workers_claiming_at_once_never_take_the_same_delivery(
+    store: Store, stores: Callable[[], Store]
+) -> None:
+    for n in range(60):
+        store.accept(_envelope(f"case-{n}"), channel="rest", targets=[("dest", "r")])
+    other = stores()
+    taken: dict[str, list[str]] = {"a": [], "b": []}
+
+    def work(name: str, worker_store: Store) -> None:
+        while True:
+            claims = worker_store.claim(name, capacity={"dest": 5}, lease_s=30, limit=5)
+            if not claims:
+                return
+            taken[name] += [c.delivery_id for c in claims]
+
+    threads = [
+        threading.Thread(target=work, args=("a", store)),
+        threading.Thread(target=work, args=("b", other)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    everything = taken["a"] + taken["b"]
+    assert len(everything) == 60
+    assert len(set(everything)) == 60
