@@ -129,9 +129,16 @@ def account_page() -> str | BaseResponse:
     """Change one's own password (the current one is asked again)."""
     if request.method == "GET":
         return render_template("ops/account.html")
-    users = console().users
+    ops = console()
+    users = ops.users
     me = current_user()
+    address = request.remote_addr or "-"
+    # Asking for the current password again is only a guard if it cannot be guessed.
+    if ops.throttle.blocked(me.name, address):
+        flash(gettext("Too many attempts"), "bad")
+        return redirect(url_for("ops.account_page"))
     if users.verify(me.name, request.form.get("current", "")) is None:
+        ops.throttle.failed(me.name, address)
         flash(gettext("The current password is wrong."), "bad")
         return redirect(url_for("ops.account_page"))
     try:
