@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, literal, select
 from sqlalchemy.sql import ColumnElement
 
 from hub.envelope import utcnow
@@ -76,9 +76,17 @@ def _bounds(window: dt.timedelta, count: int, now: dt.datetime) -> list[dt.datet
 
 
 def _bucket_index(column: Any, bounds: Sequence[dt.datetime]) -> ColumnElement[Any]:
-    # The newest bucket first: a row falls into the first bucket whose start it is past.
-    whens = [(column >= bounds[i], i) for i in range(len(bounds) - 2, -1, -1)]
-    return case(*whens, else_=-1)
+    """The bucket a row falls in, as nested ``CASE``: a binary search over the bounds, so
+    each row costs log2(buckets) comparisons (rows are already limited to the window)."""
+
+    def search(low: int, high: int) -> Any:
+        if high - low == 1:
+            return literal(low)
+        middle = (low + high) // 2
+        return case((column >= bounds[middle], search(middle, high)), else_=search(low, middle))
+
+    index: ColumnElement[Any] = search(0, len(bounds) - 1)
+    return index
 
 
 def _series(rows: Sequence[Any], bounds: Sequence[dt.datetime]) -> Series:

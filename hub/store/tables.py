@@ -88,7 +88,7 @@ messages = Table(
     Index(None, "correlation_id", "id"),
     Index(None, "status", "id"),
     Index(None, "source", "id"),
-    Index(None, "created_at"),  # traffic charts (migration ops_0001)
+    Index(None, "created_at", "channel"),  # traffic charts, index-only (migration ops_0001)
 )
 
 deliveries = Table(
@@ -137,7 +137,7 @@ attempts = Table(
     Column("status_code", Integer),
     Column("error", Text),
     Index(None, "delivery_id", "number"),
-    Index(None, "finished_at"),  # traffic charts, throughput (migration ops_0001)
+    Index(None, "finished_at", "outcome"),  # traffic charts, index-only (migration ops_0001)
 )
 
 clients = Table(
