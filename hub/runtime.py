@@ -65,6 +65,7 @@ class Hub:
 
     def close(self) -> None:
         """Stop delivering and release the database."""
+        self.metrics.close()
         if self.dispatching:
             self.dispatcher.stop()
             self.dispatching = False

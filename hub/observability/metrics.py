@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 
 from hub.circuit import CLOSED, HALF_OPEN, OPEN
@@ -149,6 +149,11 @@ class HubMetrics:
         """
         self.job_runs.labels(job, outcome).inc()
         self.job_seconds.labels(job).observe(max(0.0, duration_s))
+
+    def close(self) -> None:
+        """The process is done: in a multi-process set-up, drop its live gauges."""
+        if multiprocess_dir() is not None:
+            mark_process_dead(os.getpid())
 
     def _refresh_circuit(self, destination: str) -> None:
         breaker = self.hub.dispatcher.breakers.get(destination)

@@ -37,7 +37,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from hub.envelope import HUB_TZ
 from hub.identifiers import mask_text
-from hub.ops.accounts import ADMIN, OPERATOR, VIEWER, User, UserStore
+from hub.ops.accounts import ADMIN, OPERATOR, User, UserStore
 from hub.ops.jobs import JOBS_EXTENSION, JobsView
 from hub.ops.masking import mask_document
 from hub.ops.sessions import LoginThrottle, SessionStore, secret_key
@@ -320,6 +320,3 @@ def _scheduler_readiness() -> dict[str, Any] | None:
     if age is None:
         return None
     return heartbeat_check(age, view.heartbeat_limit_s)
-
-
-ROLE_NAMES = (VIEWER, OPERATOR, ADMIN)
