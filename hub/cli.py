@@ -69,9 +69,11 @@ def load() -> Config:
 @contextmanager
 def open_store() -> Iterator[Store]:
     """The store of the configured database, migrated."""
+    from hub.keyring import vault_for
+
     config = load()
     try:
-        store = Store(config.database.url)
+        store = Store(config.database.url, vault=vault_for(config))
     except Exception as error:  # a CLI user wants the reason, not a traceback
         fail(f"cannot open the database {config.database.url}: {error}")
     try:
@@ -547,8 +549,12 @@ def sandbox(name: str, host: str, port: int | None) -> None:
         server.stop()
 
 
-# Commands other parts of the hub own register themselves on the group above.
-from hub.ops import cli as _ops_cli  # noqa: E402, F401
+# --------------------------------------------------------------------------- adapters
+
+# Commands that live beside what they manage register themselves on ``main``.
+from certs import cli as _certs_cli  # noqa: E402, F401 - registers `govhub certs`
+from hub import cli_adapters as _cli_adapters  # noqa: E402,F401 - registers `govhub adapters`
+from hub.ops import cli as _ops_cli  # noqa: E402, F401 - registers `govhub users`, `dlq discard`
 
 if __name__ == "__main__":  # pragma: no cover
     main()

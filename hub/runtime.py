@@ -13,12 +13,15 @@ from typing import Any
 from adapters.sdk import Adapter
 from hub.config import Config
 from hub.dispatcher import Dispatcher
+from hub.envelope import Envelope
 from hub.ingest import Ingest, Submission
+from hub.keyring import vault_for
 from hub.observability.metrics import HubMetrics
 from hub.registry import build_destinations
 from hub.routing import Router
 from hub.schemas import DEFAULT_SCHEMA_DIR, SchemaRegistry
-from hub.store import Acceptance, Store
+from hub.store import Acceptance, Claim, Store
+from hub.transforms import Transforms
 
 __all__ = ["Hub"]
 
@@ -40,23 +43,30 @@ class Hub:
         self.config = config
         self.schemas = SchemaRegistry(schema_dir, uscc_check=config.validation.uscc_check)
         self.adapters: dict[str, Adapter] = build_destinations(config)
-        self.store = Store(config.database.url)
+        self.transforms = Transforms(config, self.adapters, self.schemas)
+        self.store = Store(config.database.url, vault=vault_for(config))
         self.router = Router(config.routes)
         self.dispatcher = Dispatcher(
             self.store,
             self.adapters,
             {d.name: d for d in config.destinations},
             config.dispatcher,
+            prepare=self._prepare if self.transforms else None,
         )
         self.ingest = Ingest(
             self.store, self.schemas, self.router, on_accepted=self.dispatcher.wake
         )
         for name, adapter in self.adapters.items():
             adapter.bind(_Context(self.ingest, name))
+            if type(adapter).screen is not Adapter.screen:
+                self.ingest.screens.append(adapter.screen)
         # Counts what ingest accepts and the dispatcher delivers; the scheduler reports
         # its runs through ``metrics.job_finished``.
         self.metrics = HubMetrics(self)
         self.dispatching = False
+
+    def _prepare(self, claim: Claim) -> Envelope:
+        return self.transforms.apply(claim.route, claim.envelope)
 
     def start_dispatcher(self) -> None:
         """Start delivering (``govhub run`` and ``govhub worker``)."""
@@ -81,6 +91,11 @@ class _Context:
     def __init__(self, ingest: Ingest, destination: str) -> None:
         self._ingest = ingest
         self._source = destination
+
+    @property
+    def store(self) -> Store:
+        """The hub's store (adapters keep their own tables in it)."""
+        return self._ingest.store
 
     def publish(
         self,

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -48,7 +48,10 @@ from hub.store.records import (
     Outcome,
     Page,
 )
-from hub.store.tables import attempts, audit, clients, deliveries, messages
+from hub.store.tables import attempts, audit, clients, deliveries, messages, wsse_nonces
+
+if TYPE_CHECKING:
+    from hub.keyring import KeyVault
 
 __all__ = ["DuplicateClientError", "Store"]
 
@@ -57,6 +60,7 @@ KEY_PREFIX = "ghk_"
 #: Seconds a successful API-key look-up is remembered.
 AUTH_CACHE_S = 5.0
 _OPEN = ("pending", "inflight")
+_NONCE_SWEEP_EVERY = dt.timedelta(seconds=60)
 
 
 class _PendingMessage:
@@ -122,16 +126,20 @@ class Store:
     Args:
         url: SQLAlchemy database URL (``sqlite:///...`` or ``postgresql+psycopg://...``).
         migrate: Bring the schema up to date now (the default; tools that only read may skip).
+        vault: Seals a copy of each new API key, for WS-Security ``PasswordDigest``
+            (see :mod:`hub.keyring`); without one, keys are only stored hashed.
     """
 
-    def __init__(self, url: str, *, migrate: bool = True) -> None:
+    def __init__(self, url: str, *, migrate: bool = True, vault: KeyVault | None = None) -> None:
         self.url = url
+        self.vault = vault
         self.dialect = dialect_for(url)
         self.engine = self.dialect.create_engine(url)
         self._auth_cache: dict[str, tuple[Client, float]] = {}
         self._committer: GroupCommitter[_PendingMessage, Acceptance | None] = GroupCommitter(
             self._write_messages
         )
+        self._next_nonce_sweep = utcnow()
         if migrate:
             self.migrate()
 
@@ -395,6 +403,7 @@ class Store:
                     deliveries.c.destination,
                     deliveries.c.attempts,
                     deliveries.c.seq,
+                    deliveries.c.route.label("delivery_route"),
                     messages,
                 )
                 .join(messages, messages.c.id == deliveries.c.message_id)
@@ -407,6 +416,7 @@ class Store:
                 destination=row.destination,
                 attempts=row.attempts,
                 envelope=_envelope(row),
+                route=row.delivery_route,
             )
             for row in rows
         ]
@@ -674,6 +684,11 @@ class Store:
                         "name": name,
                         "key_id": key_id,
                         "key_hash": _hash_secret(secret),
+                        "key_sealed": (
+                            self.vault.seal(f"{KEY_PREFIX}{key_id}_{secret}")
+                            if self.vault is not None
+                            else None
+                        ),
                         "allow": list(allow),
                         "role": role,
                         "created_at": now,
@@ -716,6 +731,49 @@ class Store:
             self._auth_cache.clear()
         self._auth_cache[api_key] = (client, now + AUTH_CACHE_S)
         return client
+
+    def client_key(self, name: str) -> tuple[Client, str] | None:
+        """An active client and its API key in plaintext, for checking a password digest.
+
+        Returns:
+            ``None`` when there is no such active client, no vault, or the key was
+            issued before keys were sealed (such a client can use ``PasswordText``).
+
+        Raises:
+            hub.keyring.VaultError: The server key does not open the sealed key.
+        """
+        if self.vault is None:
+            return None
+        with self.read() as connection:
+            row = connection.execute(
+                select(clients).where(clients.c.name == name, clients.c.revoked_at.is_(None))
+            ).first()
+        if row is None or not row.key_sealed:
+            return None
+        return _client(row), self.vault.open(row.key_sealed)
+
+    def remember_nonce(self, digest: str, username: str, expires_at: dt.datetime) -> bool:
+        """Record a WS-Security nonce; False if it was seen before (a replay).
+
+        The primary key decides, so two nodes seeing the same nonce at once cannot both
+        accept it. Expired nonces are swept out on the way.
+        """
+        now = utcnow()
+        try:
+            with self.write() as connection:
+                connection.execute(
+                    insert(wsse_nonces),
+                    {"digest": digest, "username": username, "expires_at": expires_at},
+                )
+        except IntegrityError as error:
+            if self.dialect.is_unique_violation(error):
+                return False
+            raise
+        if now >= self._next_nonce_sweep:
+            self._next_nonce_sweep = now + _NONCE_SWEEP_EVERY
+            with self.write() as connection:
+                connection.execute(wsse_nonces.delete().where(wsse_nonces.c.expires_at < now))
+        return True
 
     def get_client(self, name: str) -> Client | None:
         """The client called ``name`` (revoked or not), or ``None``."""

@@ -32,6 +32,7 @@ __all__ = [
     "deliveries",
     "messages",
     "metadata",
+    "wsse_nonces",
 ]
 
 
@@ -147,6 +148,9 @@ clients = Table(
     Column("name", String(100), nullable=False, unique=True),
     Column("key_id", String(32), nullable=False, unique=True),
     Column("key_hash", String(64), nullable=False),
+    # The API key again, encrypted with the server key (hub.keyring): WS-Security
+    # PasswordDigest needs the plaintext to recompute the digest.
+    Column("key_sealed", Text),
     Column("allow", JSONType, nullable=False),
     Column("role", String(20), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
@@ -163,4 +167,15 @@ audit = Table(
     Column("target", String(200)),
     Column("detail", JSONType),
     Index(None, "at"),
+)
+
+# WS-Security nonces seen, so a captured request cannot be replayed; the unique key makes
+# the check hold across processes and nodes. Rows expire with the timestamp window.
+wsse_nonces = Table(
+    "wsse_nonces",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("username", String(100), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Index(None, "expires_at"),
 )

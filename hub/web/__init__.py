@@ -24,7 +24,8 @@ def create_app(hub: Hub) -> Flask:
     """The Flask app serving ``hub``."""
     from hub import ops
     from hub.observability import web as observability_web
-    from hub.web import api, health, openapi
+    from hub.soap import endpoint as soap
+    from hub.web import adapters, api, health, openapi
 
     app = Flask("govhub")
     app.config["MAX_CONTENT_LENGTH"] = hub.config.server.max_body_bytes
@@ -34,6 +35,8 @@ def create_app(hub: Hub) -> Flask:
     app.register_blueprint(api.blueprint)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(openapi.blueprint)
+    app.register_blueprint(adapters.blueprint)
+    soap.register(app, hub)
     observability_web.install(app, hub)
     ops.install(app, hub)
     for hook in BLUEPRINT_HOOKS:
@@ -42,6 +45,9 @@ def create_app(hub: Hub) -> Flask:
         inbound = adapter.inbound()
         if inbound is not None:
             app.register_blueprint(inbound, url_prefix=f"/inbound/{name}", name=f"inbound_{name}")
+            app.extensions.setdefault(openapi.APP_PATHS, {}).update(
+                openapi.blueprint_paths(inbound)
+            )
 
     @app.errorhandler(Problem)
     def _problem(error: Problem) -> Response:

@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import copy
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from flask import Blueprint, Response, current_app, jsonify
 
 from hub import __version__
 from hub.runtime import Hub
 
-__all__ = ["add_paths", "blueprint", "build_spec"]
+__all__ = [
+    "APP_PATHS",
+    "add_paths",
+    "blueprint",
+    "blueprint_paths",
+    "build_spec",
+    "document_blueprint",
+]
 
 blueprint = Blueprint("openapi", __name__)
 
@@ -23,10 +31,26 @@ _EXTRA_PATHS: dict[str, dict[str, Any]] = {}
 _EXTRA_SCHEMAS: dict[str, dict[str, Any]] = {}
 
 
+_BLUEPRINT_PATHS: WeakKeyDictionary[Blueprint, dict[str, dict[str, Any]]] = WeakKeyDictionary()
+#: ``app.extensions`` key of the paths only this app mounts.
+APP_PATHS = "govhub_openapi_paths"
+
+
+def document_blueprint(endpoints: Blueprint, paths: dict[str, dict[str, Any]]) -> None:
+    """Describe the paths of a blueprint only some hubs mount (an adapter's inbound
+    endpoints); the app that registers it puts them in its own spec."""
+    _BLUEPRINT_PATHS[endpoints] = paths
+
+
+def blueprint_paths(endpoints: Blueprint) -> dict[str, dict[str, Any]]:
+    """What :func:`document_blueprint` said of ``endpoints`` (empty if nothing)."""
+    return _BLUEPRINT_PATHS.get(endpoints, {})
+
+
 def add_paths(
     paths: dict[str, dict[str, Any]], schemas: dict[str, dict[str, Any]] | None = None
 ) -> None:
-    """Describe more paths (and component schemas) in the spec."""
+    """Describe more paths (and component schemas) that every hub serves."""
     for path, operations in paths.items():
         _EXTRA_PATHS.setdefault(path, {}).update(operations)
     _EXTRA_SCHEMAS.update(schemas or {})
@@ -64,8 +88,10 @@ _PAGING = [
 ]
 
 
-def build_spec(message_types: list[str]) -> dict[str, Any]:
-    """The OpenAPI document for a hub that knows ``message_types``."""
+def build_spec(
+    message_types: list[str], app_paths: dict[str, dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The OpenAPI document for a hub that knows ``message_types`` and mounts ``app_paths``."""
     paths: dict[str, Any] = {
         "/api/v1/messages": {
             "post": {
@@ -263,7 +289,7 @@ def build_spec(message_types: list[str]) -> dict[str, Any]:
             }
         },
     }
-    for path, operations in _EXTRA_PATHS.items():
+    for path, operations in [*_EXTRA_PATHS.items(), *(app_paths or {}).items()]:
         paths.setdefault(path, {}).update(copy.deepcopy(operations))
     envelope_fields = {
         "id": {"type": "string"},
@@ -435,4 +461,4 @@ def build_spec(message_types: list[str]) -> dict[str, Any]:
 def openapi() -> Response:
     """The OpenAPI document."""
     hub: Hub = current_app.extensions["govhub"]
-    return jsonify(build_spec(hub.schemas.types))
+    return jsonify(build_spec(hub.schemas.types, current_app.extensions.get(APP_PATHS)))

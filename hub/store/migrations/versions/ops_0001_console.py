@@ -3,7 +3,7 @@
 Deliveries gain the terminal status ``discarded`` (a string column: no schema change).
 
 Revision ID: ops_0001
-Revises: 0001
+Revises: fullonline_0001
 Create Date: 2026-11-28
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from hub.store.tables import BigId, UTCDateTime
 
 revision = "ops_0001"
-down_revision = "0001"
+down_revision = "fullonline_0001"
 branch_labels = None
 depends_on = None
 
