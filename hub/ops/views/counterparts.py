@@ -12,7 +12,7 @@ from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext
 from werkzeug.wrappers import Response as BaseResponse
 
-from adapters.sdk import AdapterError
+from hub.adapter_status import destination_overview, record_check, run_check
 from hub.circuit import HALF_OPEN, OPEN
 from hub.identifiers import mask_text
 from hub.observability.logs import log_context
@@ -49,18 +49,35 @@ class Counterpart:
     traffic: DestinationTraffic | None
     settings: dict[str, Any]
     routes: tuple[str, ...]
+    last_check: dict[str, Any] | None = None
+    last_delivery: dict[str, Any] | None = None
 
 
-def health_of(circuit: dict[str, Any] | None, traffic: DestinationTraffic | None) -> str:
-    """Green, amber or red from the circuit state and the last hour's error rate."""
+_RANK = {GREEN: 0, AMBER: 1, RED: 2}
+#: ``hub.adapter_status`` health words (last check, last delivery) as colours.
+_STATUS_COLOUR = {"down": RED, "degraded": AMBER, "ok": GREEN, "unknown": GREEN}
+
+
+def health_of(
+    circuit: dict[str, Any] | None,
+    traffic: DestinationTraffic | None,
+    status: str = "unknown",
+) -> str:
+    """Green, amber or red: the worst of the circuit state, the last hour's error rate and
+    the adapter status (last connection check or delivery, see ``hub.adapter_status``)."""
     rate = traffic.error_rate if traffic else None
-    if (circuit and circuit["state"] == OPEN) or (rate is not None and rate >= RED_ERROR_RATE):
-        return RED
-    if circuit and (circuit["state"] == HALF_OPEN or circuit["consecutive_failures"] > 0):
-        return AMBER
-    if rate is not None and rate > AMBER_ERROR_RATE:
-        return AMBER
-    return GREEN
+    state = circuit["state"] if circuit else None
+    failing = bool(circuit and circuit["consecutive_failures"] > 0)
+    if state == OPEN or (rate is not None and rate >= RED_ERROR_RATE):
+        colour = RED
+    elif state == HALF_OPEN or failing or (rate is not None and rate > AMBER_ERROR_RATE):
+        colour = AMBER
+    else:
+        colour = GREEN
+    other = _STATUS_COLOUR.get(status, GREEN)
+    if circuit and circuit["state"] == HALF_OPEN and other == RED:
+        other = AMBER  # a probe is on its way: not down yet
+    return max(colour, other, key=_RANK.__getitem__)
 
 
 def shown_settings(settings: Any) -> Any:
@@ -81,27 +98,29 @@ def shown_settings(settings: Any) -> Any:
 
 def counterparts(hub: Hub) -> list[Counterpart]:
     """Every configured destination with its health, for the overview and this page."""
-    circuits = hub.dispatcher.circuits() if hub.dispatching else {}
-    backlog = hub.store.backlog()
     dead = dead_letters_by_destination(hub.store)
     traffic = destination_traffic(hub.store, dt.timedelta(hours=1))
     found: list[Counterpart] = []
-    for destination in hub.config.destinations:
-        adapter = hub.adapters[destination.name]
-        circuit = circuits.get(destination.name)
-        used = traffic.get(destination.name)
+    for status in destination_overview(hub):
+        name = status["name"]
+        circuit = status["circuit"]
+        if circuit is not None:
+            circuit = {**circuit, "in_flight": status["in_flight"]}
+        used = traffic.get(name)
         found.append(
             Counterpart(
-                name=destination.name,
-                adapter=adapter.name,
-                version=adapter.version,
-                health=health_of(circuit, used),
+                name=name,
+                adapter=status["adapter"],
+                version=status["version"],
+                health=health_of(circuit, used, status["health"]),
                 circuit=circuit,
-                backlog=backlog.get(destination.name, 0),
-                dead_letters=dead.get(destination.name, 0),
+                backlog=status["backlog"],
+                dead_letters=dead.get(name, 0),
                 traffic=used,
-                settings=shown_settings(mask_document(adapter.describe())),
-                routes=tuple(r.name for r in hub.config.routes if destination.name in r.to),
+                settings=shown_settings(mask_document(hub.adapters[name].describe())),
+                routes=tuple(r.name for r in hub.config.routes if name in r.to),
+                last_check=status["last_check"],
+                last_delivery=status["last_delivery"],
             )
         )
     return found
@@ -126,24 +145,17 @@ def check_counterpart(name: str) -> BaseResponse | tuple[str, int]:
         return render_template(
             "ops/error.html", status=404, title=gettext("Not found"), detail=""
         ), 404
-    with log_context(destination=name, user=current_user().name):
-        try:
-            adapter.check()
-        except AdapterError as error:
-            log.warning("connection check failed: %s", error)
-            flash(
-                gettext(
-                    "%(name)s: check failed: %(error)s", name=name, error=mask_text(str(error))
-                ),
-                "bad",
-            )
-        except Exception as error:  # an adapter bug must not break the page
-            log.exception("connection check raised")
-            flash(
-                gettext("%(name)s: check failed: %(error)s", name=name, error=type(error).__name__),
-                "bad",
-            )
-        else:
+    actor = current_user().name
+    with log_context(destination=name, user=actor):
+        result = run_check(name, adapter)
+        record_check(hub.store, result, actor=actor)
+        if result.ok:
             log.info("connection check passed")
             flash(gettext("%(name)s answered: connection and credentials work.", name=name), "ok")
+        else:
+            log.warning("connection check failed: %s", result.error)
+            flash(
+                gettext("%(name)s: check failed: %(error)s", name=name, error=result.error or ""),
+                "bad",
+            )
     return redirect(url_for("ops.counterparts_page") + f"#{name}")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from hub.adapter_status import last_checks
 from hub.cli import _setup_logging
 from hub.config import ConfigError
 from hub.observability.logs import JsonFormatter
@@ -38,6 +39,15 @@ def test_health_is_green_amber_or_red(
     assert health_of(circuit, traffic) == health
 
 
+def test_a_failed_connection_check_or_delivery_darkens_health() -> None:
+    closed = {"state": "closed", "consecutive_failures": 0}
+    good = DestinationTraffic({"delivered": 10}, 5.0)
+    assert health_of(closed, good, "ok") == "green"
+    assert health_of(closed, good, "degraded") == "amber"
+    assert health_of(None, None, "down") == "red"
+    assert health_of({"state": "half_open", "consecutive_failures": 5}, None, "down") == "amber"
+
+
 def test_settings_shown_hide_secrets_by_name_and_url_credentials() -> None:
     shown = shown_settings(
         {
@@ -65,6 +75,7 @@ def test_operator_checks_a_counterparts_connection(console: RunningConsole) -> N
     assert response.status_code == 302
     page = operator.get("/ops/counterparts").text
     assert "civil_affairs 已应答" in page
+    assert last_checks(console.hub.store)["civil_affairs"]["by"] == "operator"
     assert operator.post("/ops/counterparts/nowhere/check").status_code == 404
 
 
@@ -85,6 +96,7 @@ def test_a_failed_check_says_why(tmp_path: Path) -> None:
         operator.post("/ops/counterparts/gone/check", token_from="/ops/counterparts")
         page = operator.get("/ops/counterparts").text
     assert "gone：检查失败：cannot reach gone: ConnectionError" in page
+    assert 'class="dot amber"' in page  # the failed check, with nothing delivered yet
 
 
 def test_changing_ones_own_password_needs_the_current_one(console: RunningConsole) -> None:
