@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -113,13 +112,14 @@ def main() -> None:
     """GovHub: the integration hub of the city's Internet + government services platform."""
 
 
-def _setup_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+def _setup_logging(config: Config) -> None:
+    """Logs as ``[logging]`` says: JSON lines, or readable text on a terminal."""
+    from hub.observability.logs import configure_logging, logging_settings
+
+    try:
+        configure_logging(logging_settings(config))
+    except ConfigError as error:
+        fail(str(error))
 
 
 # --------------------------------------------------------------------------- run / serve / worker
@@ -129,8 +129,8 @@ def _serve(*, web: bool, dispatch: bool, host: str | None, port: int | None) -> 
     from hub.runtime import Hub
     from hub.serving import start_server
 
-    _setup_logging()
     config = load()
+    _setup_logging(config)
     started = []
     try:
         if config.sandbox.enabled and dispatch:
@@ -142,7 +142,11 @@ def _serve(*, web: bool, dispatch: bool, host: str | None, port: int | None) -> 
     if web:
         from hub.web import create_app
 
-        app = create_app(hub)
+        try:
+            app = create_app(hub)
+        except ConfigError as error:
+            hub.close()
+            fail(str(error))
         try:
             server = start_server(
                 app,
@@ -382,7 +386,9 @@ def messages_show(message_id: str, as_json: bool) -> None:
 @config_option
 @click.option("--type", "message_type", help="Exact type or prefix glob (case.*).")
 @click.option("--correlation-id", help="Business key, usually the case number.")
-@click.option("--status", type=click.Choice(["pending", "delivered", "dead", "unrouted"]))
+@click.option(
+    "--status", type=click.Choice(["pending", "delivered", "dead", "discarded", "unrouted"])
+)
 @click.option("--source", help="The client that sent them.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
 @click.option("--after", help="Continue after this id (the 'next' of the previous page).")
@@ -548,6 +554,7 @@ def sandbox(name: str, host: str, port: int | None) -> None:
 # Commands that live beside what they manage register themselves on ``main``.
 from certs import cli as _certs_cli  # noqa: E402, F401 - registers `govhub certs`
 from hub import cli_adapters as _cli_adapters  # noqa: E402,F401 - registers `govhub adapters`
+from hub.ops import cli as _ops_cli  # noqa: E402, F401 - registers `govhub users`, `dlq discard`
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -27,6 +27,7 @@ from hub.circuit import CircuitBreaker
 from hub.config import Destination as DestinationConfig
 from hub.config import DispatcherConfig, RetryPolicy
 from hub.envelope import Envelope, new_id, utcnow
+from hub.observability.logs import log_context
 from hub.store import Claim, Outcome, Store
 
 __all__ = ["Dispatcher", "retry_delay"]
@@ -123,8 +124,18 @@ class Dispatcher:
     @property
     def alive(self) -> bool:
         """True while the loop runs and has turned over recently."""
-        fresh = time.monotonic() - self.heartbeat < max(10.0, 5 * self.settings.poll_interval_s)
+        age = self.heartbeat_age_s()
+        fresh = age is not None and age < self.heartbeat_limit_s
         return self._thread is not None and self._thread.is_alive() and fresh
+
+    @property
+    def heartbeat_limit_s(self) -> float:
+        """How old the loop's last turn may be before the dispatcher counts as stuck."""
+        return max(10.0, 5 * self.settings.poll_interval_s)
+
+    def heartbeat_age_s(self) -> float | None:
+        """Seconds since the loop last turned over; ``None`` before it first ran."""
+        return None if self.heartbeat == 0.0 else time.monotonic() - self.heartbeat
 
     def circuits(self) -> dict[str, dict[str, Any]]:
         """Circuit state and load per destination, for ``GET /api/v1/adapters``."""
@@ -197,6 +208,15 @@ class Dispatcher:
     # ------------------------------------------------------------------ one delivery
 
     def _work(self, claim: Claim) -> None:
+        with log_context(
+            message_id=claim.envelope.id,
+            correlation_id=claim.envelope.correlation_id,
+            destination=claim.destination,
+            delivery_id=claim.delivery_id,
+        ):
+            self._work_in_context(claim)
+
+    def _work_in_context(self, claim: Claim) -> None:
         try:
             outcome = self._attempt(claim)
             if not self.store.finish(claim, self.owner, _worker_name(), outcome):

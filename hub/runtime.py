@@ -16,6 +16,7 @@ from hub.dispatcher import Dispatcher
 from hub.envelope import Envelope
 from hub.ingest import Ingest, Submission
 from hub.keyring import vault_for
+from hub.observability.metrics import HubMetrics
 from hub.registry import build_destinations
 from hub.routing import Router
 from hub.schemas import DEFAULT_SCHEMA_DIR, SchemaRegistry
@@ -59,6 +60,9 @@ class Hub:
             adapter.bind(_Context(self.ingest, name))
             if type(adapter).screen is not Adapter.screen:
                 self.ingest.screens.append(adapter.screen)
+        # Counts what ingest accepts and the dispatcher delivers; the scheduler reports
+        # its runs through ``metrics.job_finished``.
+        self.metrics = HubMetrics(self)
         self.dispatching = False
 
     def _prepare(self, claim: Claim) -> Envelope:
@@ -71,6 +75,7 @@ class Hub:
 
     def close(self) -> None:
         """Stop delivering and release the database."""
+        self.metrics.close()
         if self.dispatching:
             self.dispatcher.stop()
             self.dispatching = False

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from waitress.server import create_server
@@ -23,6 +23,7 @@ class RunningServer:
     thread: threading.Thread | None
     host: str
     port: int
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     @property
     def url(self) -> str:
@@ -37,6 +38,7 @@ class RunningServer:
         WebTest's ``StopableWSGIServer`` does.
         """
         server = self.server
+        self.stopping.set()
         server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
         for _ in range(100):
             channels = list(server._map.values())
@@ -82,9 +84,17 @@ def serve_in_thread(
 ) -> RunningServer:
     """Start a waitress server in a daemon thread; returns once it is bound."""
     running = start_server(app, host, port, **options)
-    thread = threading.Thread(
-        target=running.server.run, name=f"waitress-{running.port}", daemon=True
-    )
+
+    def serve() -> None:
+        try:
+            running.server.run()
+        except OSError:
+            # stop() closes sockets from another thread; a select() that was waiting on
+            # one of them fails with EBADF. That is the loop ending, not an error.
+            if not running.stopping.is_set():
+                raise
+
+    thread = threading.Thread(target=serve, name=f"waitress-{running.port}", daemon=True)
     thread.start()
     running.thread = thread
     return running

@@ -606,6 +606,35 @@ class Store:
                 )
         return [row.id for row in replayed]
 
+    def discard(self, delivery_ids: Sequence[str], *, actor: str, reason: str) -> list[str]:
+        """Give up on dead letters for good: ``discarded`` is terminal and never replayed.
+
+        The reason goes to the audit trail, with who decided.
+
+        Returns:
+            The ids that were dead and are now discarded (others are left alone).
+
+        Raises:
+            ValueError: The reason is empty.
+        """
+        if not reason.strip():
+            raise ValueError("discarding needs a reason")
+        if not delivery_ids:
+            return []
+        now = utcnow()
+        with self.write() as connection:
+            discarded = connection.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_(list(delivery_ids)), deliveries.c.status == "dead")
+                .values(status="discarded", next_attempt_at=None, updated_at=now)
+                .returning(deliveries.c.id, deliveries.c.message_id)
+            ).all()
+            for message_id in {row.message_id for row in discarded}:
+                _refresh_message_status(connection, message_id, now)
+            for row in discarded:
+                _audit(connection, actor, "dlq.discard", row.id, {"reason": reason}, now)
+        return [row.id for row in discarded]
+
     def dead_letter_ids(
         self,
         *,
@@ -634,7 +663,7 @@ class Store:
     # ------------------------------------------------------------------ clients
 
     def add_client(
-        self, name: str, *, allow: Sequence[str], role: str = "client"
+        self, name: str, *, allow: Sequence[str], role: str = "client", actor: str = "cli"
     ) -> tuple[Client, str]:
         """Register a client and return it with its API key (shown once, stored hashed).
 
@@ -666,7 +695,7 @@ class Store:
                     },
                 ).scalar_one()
                 _audit(
-                    connection, "cli", "client.add", name, {"allow": list(allow), "role": role}, now
+                    connection, actor, "client.add", name, {"allow": list(allow), "role": role}, now
                 )
         except IntegrityError as error:
             if self.dialect.is_unique_violation(error):
@@ -816,6 +845,8 @@ def _refresh_message_status(connection: Connection, message_id: str, now: dt.dat
             status=case(
                 (having(*_OPEN), "pending"),
                 (having("dead"), "dead"),
+                # every delivery ended, none delivered: ops gave up on all of them
+                (~having("delivered"), "discarded"),
                 else_="delivered",
             ),
             updated_at=now,

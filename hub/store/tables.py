@@ -78,7 +78,7 @@ messages = Table(
     Column("client_ref", String(200)),
     Column("correlation_id", String(200)),
     Column("channel", String(20), nullable=False),
-    # pending | delivered | dead | unrouted: derived from the deliveries, kept for filtering
+    # pending | delivered | dead | discarded | unrouted: derived from the deliveries
     Column("status", String(20), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
@@ -89,6 +89,7 @@ messages = Table(
     Index(None, "correlation_id", "id"),
     Index(None, "status", "id"),
     Index(None, "source", "id"),
+    Index(None, "created_at", "channel"),  # traffic charts, index-only (migration ops_0001)
 )
 
 deliveries = Table(
@@ -101,7 +102,7 @@ deliveries = Table(
     Column("destination", String(100), nullable=False),
     Column("route", String(200)),
     Column("correlation_id", String(200)),
-    # pending | inflight | delivered | dead
+    # pending | inflight | delivered | dead | discarded (ops gave up, with a reason in audit)
     Column("status", String(20), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", UTCDateTime()),
@@ -137,6 +138,7 @@ attempts = Table(
     Column("status_code", Integer),
     Column("error", Text),
     Index(None, "delivery_id", "number"),
+    Index(None, "finished_at", "outcome"),  # traffic charts, index-only (migration ops_0001)
 )
 
 clients = Table(

@@ -23,6 +23,8 @@ BLUEPRINT_HOOKS: list[Callable[[Flask, Hub], None]] = []
 
 def create_app(hub: Hub) -> Flask:
     """The Flask app serving ``hub``."""
+    from hub import ops
+    from hub.observability import web as observability_web
     from hub.soap import endpoint as soap
     from hub.web import adapters, api, health, openapi
 
@@ -36,6 +38,8 @@ def create_app(hub: Hub) -> Flask:
     app.register_blueprint(openapi.blueprint)
     app.register_blueprint(adapters.blueprint)
     soap.register(app, hub)
+    observability_web.install(app, hub)
+    ops.install(app, hub)
     for hook in BLUEPRINT_HOOKS:
         hook(app, hub)
     for name, adapter in hub.adapters.items():

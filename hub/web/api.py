@@ -19,8 +19,8 @@ __all__ = ["MESSAGE_STATUSES", "blueprint"]
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 
-MESSAGE_STATUSES = ("pending", "delivered", "dead", "unrouted")
-DELIVERY_STATUSES = ("pending", "inflight", "delivered", "dead")
+MESSAGE_STATUSES = ("pending", "delivered", "dead", "discarded", "unrouted")
+DELIVERY_STATUSES = ("pending", "inflight", "delivered", "dead", "discarded")
 MAX_PAGE = 200
 
 REQUEST_SCHEMA: dict[str, Any] = {

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
 
+from hub.observability.heartbeats import heartbeat_check
 from hub.runtime import Hub
 
 __all__ = ["blueprint"]
@@ -21,7 +22,11 @@ def healthz() -> Response:
 
 @blueprint.get("/readyz")
 def readyz() -> tuple[Response, int]:
-    """Ready to take traffic: the database answers and the dispatcher (if run here) turns."""
+    """Ready to take traffic: the database answers and the dispatcher (if run here) turns.
+
+    More checks (the scheduler's heartbeat) come from ``extensions["govhub_readiness"]``;
+    the body names every check, and says why a failed one failed.
+    """
     hub: Hub = current_app.extensions["govhub"]
     checks: dict[str, Any] = {}
     try:
@@ -30,12 +35,16 @@ def readyz() -> tuple[Response, int]:
     except Exception as error:
         checks["database"] = {"ok": False, "error": type(error).__name__}
     if hub.dispatching:
-        alive = hub.dispatcher.alive
-        checks["dispatcher"] = (
-            {"ok": alive} if alive else {"ok": False, "error": "no recent heartbeat"}
+        dispatcher = hub.dispatcher
+        checks["dispatcher"] = heartbeat_check(
+            dispatcher.heartbeat_age_s(), dispatcher.heartbeat_limit_s
         )
+        if not dispatcher.alive and checks["dispatcher"]["ok"]:
+            checks["dispatcher"] = {"ok": False, "error": "the dispatcher thread has stopped"}
     for name, check in current_app.extensions.get("govhub_readiness", {}).items():
-        checks[name] = check()
+        result = check()
+        if result is not None:  # None: the component does not run in this process
+            checks[name] = result
     ready = all(c["ok"] for c in checks.values())
     return jsonify(
         {"status": "ready" if ready else "not ready", "checks": checks}

@@ -138,7 +138,7 @@ def build_spec(
                         "in": "query",
                         "schema": {
                             "type": "string",
-                            "enum": ["pending", "delivered", "dead", "unrouted"],
+                            "enum": ["pending", "delivered", "dead", "discarded", "unrouted"],
                         },
                     },
                     {
@@ -299,7 +299,10 @@ def build_spec(
         "correlation_id": {"type": ["string", "null"]},
         "created_at": {"type": "string", "format": "date-time"},
         "channel": {"type": "string"},
-        "status": {"type": "string", "enum": ["pending", "delivered", "dead", "unrouted"]},
+        "status": {
+            "type": "string",
+            "enum": ["pending", "delivered", "dead", "discarded", "unrouted"],
+        },
         "updated_at": {"type": "string", "format": "date-time"},
     }
     schemas: dict[str, Any] = {
@@ -381,7 +384,10 @@ def build_spec(
                 "message_id": {"type": "string"},
                 "destination": {"type": "string"},
                 "route": {"type": ["string", "null"]},
-                "status": {"type": "string", "enum": ["pending", "inflight", "delivered", "dead"]},
+                "status": {
+                    "type": "string",
+                    "enum": ["pending", "inflight", "delivered", "dead", "discarded"],
+                },
                 "attempts": {"type": "integer"},
                 "next_attempt_at": {"type": ["string", "null"], "format": "date-time"},
                 "last_error": {"type": ["string", "null"]},

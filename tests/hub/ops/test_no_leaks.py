@@ -1,0 +1,177 @@
+"""No console page shows a whole resident ID or a secret: every page is rendered and scanned."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import requests
+
+from tests.ops_support import (
+    OTHER_RESIDENT_ID,
+    PASSWORD,
+    RESIDENT_ID,
+    FakeJobs,
+    OpsClient,
+    RunningConsole,
+    running_console,
+    signed_in,
+)
+from tests.support import Receiver, example, hub_config
+
+WEBHOOK_SECRET = "webhook-secret-0123456789abcdef"
+HEADER_TOKEN = "header-token-9876543210"
+URL_PASSWORD = "url-password-4242"
+
+
+@pytest.fixture
+def leaky(tmp_path: Path, receiver: Receiver) -> Iterator[tuple[RunningConsole, list[str]]]:
+    """A hub full of personal data and secrets, and the secrets to look for."""
+    url = receiver.url.replace("http://", f"http://ops:{URL_PASSWORD}@")
+    config = hub_config(
+        tmp_path,
+        destinations=[
+            {
+                "name": "civil_affairs",
+                "adapter": "webhook",
+                "url": url,
+                "secret": WEBHOOK_SECRET,
+                "headers": {"Authorization": f"Bearer {HEADER_TOKEN}"},
+                "retry": {"max_attempts": 1},
+            }
+        ],
+        routes=[{"name": "cases", "when": {"type": "case.*"}, "to": ["civil_affairs"]}],
+    )
+    receiver.secret = WEBHOOK_SECRET
+    with running_console(config, "admin", "operator", "viewer") as console:
+        console.use_jobs(FakeJobs())
+        api_key = console.client("dept")
+        submitted = example("case.submitted", case_no="WH-2026-001000")
+        submitted["applicant"]["id_no"] = RESIDENT_ID
+        submitted["applicant"]["mobile"] = "13812345678"
+        first = console.post(api_key, {"type": "case.submitted", "payload": submitted}).json()
+        console.wait_delivered(first["id"])
+        receiver.respond_with(400)
+        changed = example(
+            "case.status_changed",
+            case_no="WH-2026-001001",
+            opinion=f"申请人{OTHER_RESIDENT_ID}材料不全",
+        )
+        second = console.post(
+            api_key,
+            {"type": "case.status_changed", "payload": changed, "id": f"ref-{RESIDENT_ID}"},
+        ).json()
+        dead = console.wait_delivered(second["id"])
+        assert dead["status"] == "dead"
+        operator = signed_in(console, "operator")
+        operator.post(
+            "/ops/dead-letters/discard",
+            {"ids": dead["deliveries"][0]["id"], "reason": f"applicant {RESIDENT_ID} withdrew"},
+        )
+        secret_key = console.app.config["SECRET_KEY"]
+        yield (
+            console,
+            [
+                RESIDENT_ID,
+                OTHER_RESIDENT_ID,
+                WEBHOOK_SECRET,
+                HEADER_TOKEN,
+                URL_PASSWORD,
+                api_key,
+                api_key.split("_")[-1],
+                PASSWORD,
+                secret_key,
+                "13812345678",
+            ],
+        )
+
+
+def _pages(console: RunningConsole) -> list[str]:
+    """A URL for every GET page of the console, with real ids filled in."""
+    message_ids = [m.envelope.id for m in console.hub.store.list_messages().items]
+    values = {
+        "message_id": message_ids,
+        "job_id": ["hall.pull_applications", "credit.publish"],
+        "run_id": ["run-1", "run-2"],
+    }
+    pages: list[str] = []
+    skipped = {"ops.static", "ops.language", "ops.login"}
+    for rule in console.app.url_map.iter_rules():
+        if not rule.endpoint.startswith("ops.") or "GET" not in (rule.methods or ()):
+            continue
+        if rule.endpoint in skipped:
+            continue
+        unknown = set(rule.arguments) - set(values)
+        assert not unknown, f"{rule.rule}: teach this test values for {unknown}"
+        if not rule.arguments:
+            pages.append(rule.rule)
+            continue
+        for message_id in values["message_id"]:
+            for job_id in values["job_id"]:
+                for run_id in values["run_id"]:
+                    filled = {"message_id": message_id, "job_id": job_id, "run_id": run_id}
+                    path = rule.rule
+                    for name in rule.arguments:
+                        path = path.replace(f"<{name}>", quote(filled[name]))
+                    if path not in pages:
+                        pages.append(path)
+    searches = [
+        f"/ops/messages?id={message_ids[0]}",
+        "/ops/messages?case_no=WH-2026-001001",
+        "/ops/messages?status=discarded",
+        "/ops/dead-letters?error=HTTP",
+        "/ops/audit?action=dlq.",
+    ]
+    return pages + searches
+
+
+def test_no_page_shows_a_whole_resident_id_or_a_secret(
+    leaky: tuple[RunningConsole, list[str]],
+) -> None:
+    console, secrets = leaky
+    admin = signed_in(console, "admin")
+    pages = _pages(console)
+    assert len(pages) > 15
+    rendered: dict[str, str] = {}
+    for language in ("zh", "en"):
+        admin.get(f"/ops/language/{language}")
+        for path in pages:
+            response = admin.get(path)
+            assert response.status_code in (200, 404), (path, response.status_code)
+            rendered[f"{language} {path}"] = response.text
+    rendered["login"] = OpsClient(console.url).get("/ops/login").text
+    for path in ("/metrics", "/readyz", "/api/v1/openapi.json"):
+        rendered[path] = requests.get(console.url + path, timeout=10).text
+    for where, html in rendered.items():
+        for secret in secrets:
+            assert secret not in html, f"{where} shows {secret[:6]}…"
+    # The pages did show the data, masked.
+    message_pages = "".join(html for where, html in rendered.items() if "/ops/messages/" in where)
+    assert "110105********002X" in message_pages
+    assert "110105********0048" in message_pages
+    assert "138****5678" in message_pages
+    counterparts = rendered["zh /ops/counterparts"]
+    assert '"secret": "***"' in counterparts
+    assert "http://***@127.0.0.1" in counterparts
+    assert "withdrew" in rendered["zh /ops/audit"]
+
+
+def test_a_new_api_key_is_shown_once_and_never_listed(
+    leaky: tuple[RunningConsole, list[str]],
+) -> None:
+    console, _ = leaky
+    admin = signed_in(console, "admin")
+    created = admin.post(
+        "/ops/admin/clients",
+        {"name": "tax_bureau", "allow": "case.*", "role": "client"},
+        token_from="/ops/admin/clients",
+    )
+    assert created.status_code == 201
+    key = created.text.split('<pre class="key">')[1].split("</pre>")[0]
+    assert key.startswith("ghk_")
+    assert console.hub.store.authenticate(key) is not None
+    assert key not in admin.get("/ops/admin/clients").text
+    [record] = [r for r in console.hub.store.audit_trail() if r["target"] == "tax_bureau"]
+    assert record["actor"] == "admin"
