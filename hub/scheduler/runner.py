@@ -328,9 +328,30 @@ class JobRunner:
         )
         run.thread = thread
         with self._lock:
-            self._live[job.id] = run
-        thread.start()
+            # Under the lock: stop() sees either no run, or a run whose thread has started.
+            launching = not self._stopping.is_set()
+            if launching:
+                self._live[job.id] = run
+                thread.start()
+        if not launching:
+            self._abandon_unstarted(run)
+            return
         self._wake.set()  # housekeeping now watches this run's deadline
+
+    def _abandon_unstarted(self, run: _LiveRun) -> None:
+        try:
+            self.store.finish(
+                run.run_id,
+                "failed",
+                now=self.clock(),
+                counts=(0, 0, 0),
+                error="not started: the hub was stopping",
+                log=run.log.lines(),
+                cursor_after=run.ctx.cursor.get(),
+            )
+            self.store.release(run.job.id, self.node, run.run_id)
+        except Exception:
+            log.exception("could not record run %s as not started", run.run_id)
 
     # ------------------------------------------------------------------ one run
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from hub.runtime import Hub
 from hub.scheduler import JobCancelled, JobContext, Misfire, seconds
 from hub.scheduler.scheduler import Scheduler
 from tests.scheduling import (
@@ -38,7 +39,7 @@ def test_two_runners_on_one_database_run_each_due_time_once(tmp_path: Path) -> N
         try:
             due_times = [_now_ish() - dt.timedelta(seconds=n) for n in range(8, 0, -1)]
             claimed: list[str | None] = []
-            for due in due_times:
+            for index, due in enumerate(due_times):
                 barrier = threading.Barrier(2)
 
                 def race(
@@ -54,7 +55,7 @@ def test_two_runners_on_one_database_run_each_due_time_once(tmp_path: Path) -> N
                     thread.start()
                 for thread in threads:
                     thread.join()
-                wait_for(lambda: not any(r.live_runs() for r in runners), 10, "runs to end")
+                wait_for(lambda n=index + 1: _all_finished(first, n), 10, "the run to end")
             runs = runs_of(first, "test.probe")
         finally:
             for runner in runners:
@@ -488,6 +489,12 @@ def test_cancellation_is_not_swallowed_by_a_broad_except(tmp_path: Path) -> None
     assert swallowed == []
     assert issubclass(JobCancelled, BaseException)
     assert not issubclass(JobCancelled, Exception)
+
+
+def _all_finished(hub: Hub, count: int) -> bool:
+    """True once ``count`` runs of the probe job exist and every one has ended."""
+    runs = hub.jobs.runs("test.probe").items
+    return len(runs) == count and all(run.finished for run in runs)
 
 
 def _case() -> dict[str, object]:
