@@ -118,6 +118,7 @@ def _setup_logging() -> None:
         stream=sys.stderr,
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # GovHub logs what matters
 
 
 # --------------------------------------------------------------------------- run / serve / worker

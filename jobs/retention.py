@@ -33,14 +33,14 @@ from hub.scheduler.store import JobStore
 def retention(ctx: JobContext) -> None:
     """Delete delivered messages and job runs past their age; never undelivered or dead ones."""
     now = ctx.now()
-    keep_messages = dt.timedelta(days=ctx.settings["keep_messages_days"])
-    keep_runs = dt.timedelta(days=ctx.settings["keep_runs_days"])
+    message_days = ctx.settings["keep_messages_days"]
+    run_days = ctx.settings["keep_runs_days"]
     messages = purge_messages(
         ctx.store,
-        before=now - keep_messages,
+        before=now - dt.timedelta(days=message_days),
         include_unrouted=ctx.settings["include_unrouted"],
         between_batches=ctx.check,
     )
-    ctx.log.info("deleted %d finished message(s) older than %s", messages, keep_messages)
-    runs = JobStore(ctx.store).purge_runs(now - keep_runs)
-    ctx.log.info("deleted %d job run(s) older than %s", runs, keep_runs)
+    ctx.log.info("deleted %d finished message(s) older than %g days", messages, message_days)
+    runs = JobStore(ctx.store).purge_runs(now - dt.timedelta(days=run_days))
+    ctx.log.info("deleted %d job run(s) older than %g days", runs, run_days)
