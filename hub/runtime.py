@@ -95,6 +95,10 @@ class Hub:
                 calendar=self.calendar,
             ),
         )
+        # Metrics, where this hub has them, count every run that ends.
+        metrics = getattr(self, "metrics", None)
+        if metrics is not None and hasattr(metrics, "job_finished"):
+            self.scheduler.runner.observers.append(metrics.job_finished)
         self.scheduler.start()
 
     def close(self) -> None:

@@ -215,11 +215,31 @@ class JobCatalog:
             "paused_by": state.paused_by,
             "pause_reason": state.pause_reason,
             "next_due": format_time(job.next_due(now)) if scheduled else None,
+            "late": scheduled and self._late(job, state, now),
             "running": running,
             "last_run": last.to_json(with_log=False) if last else None,
             "cursor": state.cursor,
             "cursor_updated_at": format_time(state.cursor_updated_at),
         }
+
+    def late(self, job_id: str) -> bool:
+        """True when a due time passed (beyond the misfire grace) and nobody claimed it.
+
+        That means no scheduler is running the job, or it is far behind.
+        """
+        job = self.get(job_id)
+        state = self.store.state(job_id)
+        return job.active and not state.paused and self._late(job, state, self.clock())
+
+    def _late(self, job: ScheduledJob, state: JobState, now: dt.datetime) -> bool:
+        last = self.store.last_scheduled_due(job.id)
+        if last is None:
+            return False  # never ran here yet: nothing to be late against
+        if state.resumed_at is not None:
+            last = max(last, state.resumed_at)
+        settings = job.settings
+        horizon = now - dt.timedelta(seconds=settings.misfire_grace_s)
+        return settings.trigger.latest_due(settings.zone, last, horizon) is not None
 
     # ------------------------------------------------------------------ runs
 
@@ -236,7 +256,7 @@ class JobCatalog:
 
     # ------------------------------------------------------------------ operators' requests
 
-    def request_run(self, job_id: str, *, actor: str) -> RunView:
+    def request_run(self, job_id: str, *, actor: str, audit: bool = True) -> RunView:
         """Queue a run now; a scheduler (here or on another node) starts it.
 
         A manual run is queued even while the job is paused: pausing stops the
@@ -258,30 +278,41 @@ class JobCatalog:
                 job_id, now, node=None, now=now, trigger="manual", requested_by=actor
             )
             if run_id is not None:
-                self.store.store.audit(actor, "job.run", job_id, {"run_id": run_id})
+                if audit:
+                    self.store.store.audit(actor, "job.run", job_id, {"run_id": run_id})
                 run = self.store.get_run(run_id)
                 assert run is not None
                 return run
         raise RuntimeError("could not queue the run; try again")  # pragma: no cover
 
-    def pause(self, job_id: str, *, actor: str, reason: str | None = None) -> dict[str, Any]:
+    def pause(
+        self, job_id: str, *, actor: str, reason: str | None = None, audit: bool = True
+    ) -> dict[str, Any]:
         """Stop scheduling a job (a running run finishes); survives restarts.
+
+        Args:
+            job_id: The job.
+            actor: Who asked (stored with the pause).
+            reason: Why, for people.
+            audit: Write the audit trail (callers that audit themselves say no).
 
         Raises:
             KeyError: No such job.
         """
         self.get(job_id)
-        self.store.set_paused(job_id, True, actor=actor, reason=reason, now=self.clock())
+        self.store.set_paused(
+            job_id, True, actor=actor, reason=reason, now=self.clock(), audit=audit
+        )
         return self.describe([job_id])[0]
 
-    def resume(self, job_id: str, *, actor: str) -> dict[str, Any]:
+    def resume(self, job_id: str, *, actor: str, audit: bool = True) -> dict[str, Any]:
         """Schedule a paused job again from its next due time.
 
         Raises:
             KeyError: No such job.
         """
         self.get(job_id)
-        self.store.set_paused(job_id, False, actor=actor, now=self.clock())
+        self.store.set_paused(job_id, False, actor=actor, now=self.clock(), audit=audit)
         return self.describe([job_id])[0]
 
 

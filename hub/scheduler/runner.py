@@ -52,6 +52,7 @@ class _LiveRun:
     # running → finished, or running → timed_out → finished, or → abandoned at shutdown
     state: str = "running"
     warned_overrun: bool = False
+    began: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -98,6 +99,8 @@ class JobRunner:
         self.clock = clock
         self.node = node or node_id()
         self.heartbeat = 0.0
+        #: Called with ``(job_id, outcome, duration_s)`` when a run ends (metrics).
+        self.observers: list[Callable[[str, str, float], None]] = []
         self._lock = threading.Lock()
         self._live: dict[str, _LiveRun] = {}
         self._logs: dict[int, RunLog] = {}
@@ -387,6 +390,7 @@ class JobRunner:
                     log=run.log.lines(),
                     cursor_after=run.ctx.cursor.get(),
                 )
+                self._notify(run, status)
             elif previous == "timed_out":
                 overrun = time.monotonic() - run.deadline
                 run.log.add("WARNING", f"the run's thread ended {overrun:.1f} s after its timeout")
@@ -469,6 +473,15 @@ class JobRunner:
                 with run.lock:
                     run.state = "running"  # try again on the next round
                 raise
+            self._notify(run, "timed_out")
+
+    def _notify(self, run: _LiveRun, outcome: str) -> None:
+        duration = time.monotonic() - run.began
+        for observer in self.observers:
+            try:
+                observer(run.job.id, outcome, duration)
+            except Exception:
+                log.exception("a run observer failed")
 
     def _renew(self, now: dt.datetime) -> None:
         with self._lock:

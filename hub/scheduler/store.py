@@ -131,8 +131,9 @@ class JobStore:
         actor: str,
         now: dt.datetime,
         reason: str | None = None,
+        audit: bool = True,
     ) -> JobState:
-        """Pause or resume a job; stored, so it survives a restart. Audited."""
+        """Pause or resume a job; stored, so it survives a restart. Audited unless told not."""
         self.ensure([job_id], now)
         values: dict[str, Any] = {"paused": paused, "updated_at": now}
         if paused:
@@ -141,12 +142,13 @@ class JobStore:
             values.update(paused_at=None, paused_by=None, pause_reason=None, resumed_at=now)
         with self.store.write() as connection:
             connection.execute(update(job_state).where(job_state.c.job_id == job_id).values(values))
-        self.store.audit(
-            actor,
-            "job.pause" if paused else "job.resume",
-            job_id,
-            {"reason": reason} if reason else None,
-        )
+        if audit:
+            self.store.audit(
+                actor,
+                "job.pause" if paused else "job.resume",
+                job_id,
+                {"reason": reason} if reason else None,
+            )
         return self.state(job_id)
 
     # ------------------------------------------------------------------ claiming due times

@@ -9,6 +9,7 @@ from jsonschema import Draft202012Validator
 
 from hub.runtime import Hub
 from hub.scheduler.catalog import JobUnavailable, ScheduledJob
+from hub.scheduler.console import CONSOLE_EXTENSION, ConsoleJobs
 from hub.scheduler.records import RUN_STATUSES
 from hub.schemas import FieldError, describe_errors
 from hub.web.auth import require_operator
@@ -29,8 +30,9 @@ _PAUSE_VALIDATOR = Draft202012Validator(PAUSE_SCHEMA)
 
 
 def install(app: Flask, hub: Hub) -> None:
-    """Add the jobs API to the app, and the scheduler to its readiness checks."""
+    """Add the jobs API, the console's view of the jobs, and the scheduler's readiness."""
     app.register_blueprint(blueprint)
+    app.extensions.setdefault(CONSOLE_EXTENSION, ConsoleJobs(hub))
 
     def scheduler_ready() -> dict[str, Any]:
         if hub.scheduler is None:
@@ -411,6 +413,11 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
             "paused_by": {"type": ["string", "null"]},
             "pause_reason": {"type": ["string", "null"]},
             "next_due": _TIME,
+            "late": {
+                "type": "boolean",
+                "description": "A due time passed beyond the misfire grace and no"
+                " scheduler claimed it.",
+            },
             "running": {
                 "type": ["object", "null"],
                 "properties": {"run_id": {"type": "string"}, "node": {"type": "string"}},
