@@ -547,8 +547,10 @@ def sandbox(name: str, host: str, port: int | None) -> None:
         server.stop()
 
 
-# The command groups of other parts of the hub, each in its own module.
-from hub import cli_jobs  # noqa: E402, F401
+# --------------------------------------------------------------------------- other groups
+
+from hub import cli_adapters as _cli_adapters  # noqa: E402,F401 - registers `govhub adapters`
+from hub import cli_jobs as _cli_jobs  # noqa: E402,F401 - registers `govhub jobs`
 
 if __name__ == "__main__":  # pragma: no cover
     main()

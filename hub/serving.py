@@ -70,6 +70,9 @@ def start_server(
         channel_timeout=120,
         connection_limit=1000,
         clear_untrusted_proxy_headers=True,
+        # poll() reports a socket closed by stop() as POLLNVAL; select() raised EBADF in
+        # the serving thread instead (seen when tests stop many servers).
+        asyncore_use_poll=True,
     )
     return RunningServer(server=server, thread=None, host=host, port=int(server.effective_port))
 

@@ -16,7 +16,16 @@ if TYPE_CHECKING:
 
     from hub.store import Acceptance
 
-__all__ = ["Adapter", "AdapterContext", "Attempt", "Batch", "Receipt", "Record", "redact"]
+__all__ = [
+    "Adapter",
+    "AdapterContext",
+    "Attempt",
+    "Batch",
+    "Receipt",
+    "Record",
+    "redact",
+    "secret_values",
+]
 
 
 class AdapterContext(Protocol):
@@ -120,6 +129,8 @@ class Adapter(ABC):
             ``"writeOnly": true`` are secrets and are never shown or logged.
         accepts: Message types (globs allowed) it can deliver.
         produces: Message types its reads yield for sync jobs.
+        streams: What :meth:`read` can read: stream name → the message type its records
+            become (every one of them is in :attr:`produces`).
 
     Args:
         destination: The destination's name.
@@ -131,10 +142,25 @@ class Adapter(ABC):
     settings_schema: ClassVar[dict[str, Any]] = {"type": "object"}
     accepts: ClassVar[tuple[str, ...]] = ()
     produces: ClassVar[tuple[str, ...]] = ()
+    streams: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, destination: str, settings: Mapping[str, Any]) -> None:
         self.destination = destination
         self.settings = dict(settings)
+
+    @classmethod
+    def spec(cls) -> dict[str, Any]:
+        """What the adapter is and takes, for ``govhub adapters list`` and docs."""
+        doc = (cls.__doc__ or "").strip().splitlines()
+        return {
+            "name": cls.name,
+            "version": cls.version,
+            "description": doc[0] if doc else "",
+            "accepts": list(cls.accepts),
+            "produces": list(cls.produces),
+            "streams": dict(cls.streams),
+            "settings_schema": cls.settings_schema,
+        }
 
     @classmethod
     def can_deliver(cls, message_type: str) -> bool:
@@ -170,7 +196,11 @@ class Adapter(ABC):
         return None
 
     def check(self) -> None:  # noqa: B027 - optional verb: adapters with nothing to check keep it
-        """Reach the counterpart and authenticate; raise an :class:`AdapterError` if not."""
+        """Reach the counterpart and authenticate; raise an :class:`AdapterError` if not.
+
+        Wrong credentials raise :class:`ConfigurationError` with a message that says so
+        (never the secret). A check may warm what later calls re-use (a WSDL, a token).
+        """
 
     @abstractmethod
     def deliver(self, message: Envelope, attempt: Attempt) -> Receipt:
@@ -188,6 +218,26 @@ class Adapter(ABC):
     def describe(self) -> dict[str, Any]:
         """The settings with secrets hidden, for ops."""
         return redact(self.settings, self.settings_schema)
+
+    def secret_values(self) -> list[str]:
+        """The values of every ``writeOnly`` setting: what logs and errors must never show."""
+        return secret_values(self.settings, self.settings_schema)
+
+
+def secret_values(settings: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
+    """Every string value of a ``writeOnly`` property of ``settings``, nested ones too."""
+    found: list[str] = []
+    properties = schema.get("properties", {})
+    for key, value in settings.items():
+        spec = properties.get(key, {})
+        if spec.get("writeOnly"):
+            if isinstance(value, str):
+                found.append(value)
+            elif isinstance(value, Mapping):
+                found.extend(str(v) for v in value.values() if isinstance(v, str))
+        elif isinstance(value, Mapping):
+            found.extend(secret_values(value, spec))
+    return found
 
 
 def redact(settings: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,9 +7,9 @@ from typing import Any, ClassVar
 
 import requests
 
-from adapters.sdk import Adapter, Attempt, Receipt, RetriableError
+from adapters.sdk import Adapter, Attempt, ConfigurationError, Receipt, RetriableError
 from adapters.sdk.http import TimeoutSession, raise_for_status
-from adapters.webhook.signature import HEADER, sign
+from adapters.webhook.signature import EVENT_HEADER, HEADER, sign
 from hub import __version__
 from hub.envelope import Envelope
 
@@ -83,13 +83,46 @@ class WebhookAdapter(Adapter):
         return Receipt(status_code=response.status_code, detail=f"HTTP {response.status_code}")
 
     def check(self) -> None:
-        """Reachable means any HTTP answer at all (receivers need not implement OPTIONS)."""
+        """POST a signed ping (``X-GovHub-Event: ping``), as GitHub does for its webhooks.
+
+        A receiver that checks signatures answers 401/403 to a wrong secret: that is our
+        configuration. Any other answer below 500 means reachable (receivers need not
+        know pings); 5xx or no answer means the receiver is in trouble.
+
+        Raises:
+            ConfigurationError: The receiver refused the signature, or redirected.
+            RetriableError: No answer, or a 5xx.
+        """
+        body = json.dumps(
+            {"ping": True, "destination": self.destination}, separators=(",", ":")
+        ).encode()
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            HEADER: sign(self.secret, body),
+            EVENT_HEADER: "ping",
+        }
         try:
-            self.http.options(self.url, allow_redirects=False)
+            response = self.http.post(self.url, data=body, headers=headers, allow_redirects=False)
         except requests.RequestException as error:
             raise RetriableError(
                 f"cannot reach {self.destination}: {type(error).__name__}"
             ) from None
+        if response.status_code in (401, 403):
+            raise ConfigurationError(
+                f"{self.destination} refused the signature (HTTP {response.status_code}):"
+                " check the destination's secret",
+                status_code=response.status_code,
+            )
+        if 300 <= response.status_code < 400:
+            raise ConfigurationError(
+                f"{self.destination} redirected (HTTP {response.status_code}): check the url",
+                status_code=response.status_code,
+            )
+        if response.status_code >= 500:
+            raise RetriableError(
+                f"{self.destination} answered HTTP {response.status_code}",
+                status_code=response.status_code,
+            )
 
     def close(self) -> None:
         """Close pooled connections."""

@@ -1,8 +1,9 @@
 """A departmental business system (委办局业务系统) that receives the hub's webhooks.
 
 It checks ``X-GovHub-Signature``, drops duplicates by ``Idempotency-Key`` as a careful
-receiver does, and keeps what it received in memory for people and tests to look at
-(``GET /received``).
+receiver does, answers the hub's signed pings (``X-GovHub-Event: ping``) without storing
+them, and keeps what it received in memory for people and tests to look at
+(``GET /received``; ``GET /_sandbox/effects`` lists one effect per distinct delivery).
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 
 from adapters.sdk.sandbox import SandboxInfo, install_faults
-from adapters.webhook.signature import HEADER, SignatureError, verify
+from adapters.webhook.signature import EVENT_HEADER, HEADER, SignatureError, verify
 
-__all__ = ["DEFAULT_SECRET", "SANDBOX", "create_app"]
+__all__ = ["DEFAULT_SECRET", "SANDBOX", "SECRET_ENV", "create_app"]
 
 #: The sandbox's secret when none is set; the default configuration uses the same one.
 DEFAULT_SECRET = "sandbox-department-secret-0001"  # noqa: S105 - a sandbox's public test value
+#: The environment variable that sets the sandbox's secret.
+SECRET_ENV = "GOVHUB_DEPARTMENT_SECRET"  # noqa: S105 - a variable's name, not a secret
+MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
 def create_app(secret: str | None = None) -> Flask:
@@ -30,20 +34,28 @@ def create_app(secret: str | None = None) -> Flask:
         secret: The HMAC key shared with the hub's ``webhook`` destination; defaults to
             ``$GOVHUB_DEPARTMENT_SECRET`` or :data:`DEFAULT_SECRET`.
     """
-    key = secret or os.environ.get("GOVHUB_DEPARTMENT_SECRET", DEFAULT_SECRET)
+    key = secret or os.environ.get(SECRET_ENV, DEFAULT_SECRET)
     app = Flask("govhub.sandbox.department")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     lock = threading.Lock()
     received: list[dict[str, Any]] = []
     seen: set[str] = set()
-    counters = {"requests": 0, "duplicates": 0}
+    counters = {"requests": 0, "duplicates": 0, "pings": 0}
 
     def reset() -> None:
         with lock:
             received.clear()
             seen.clear()
-            counters.update(requests=0, duplicates=0)
+            counters.update(requests=0, duplicates=0, pings=0)
 
-    install_faults(app, reset)
+    def effects() -> list[dict[str, Any]]:
+        with lock:
+            return [
+                {"kind": item["envelope"].get("type"), "key": item["idempotency_key"]}
+                for item in received
+            ]
+
+    install_faults(app, reset, effects=effects)
 
     @app.post("/govhub")
     def receive() -> tuple[Response, int]:
@@ -52,8 +64,19 @@ def create_app(secret: str | None = None) -> Flask:
             verify(key, body, request.headers.get(HEADER))
         except SignatureError as error:
             return jsonify({"error": str(error)}), 401
-        envelope = json.loads(body)
+        if request.headers.get(EVENT_HEADER) == "ping":
+            with lock:
+                counters["pings"] += 1
+            return jsonify({"pong": True}), 200
+        try:
+            envelope = json.loads(body)
+        except ValueError:
+            return jsonify({"error": "the body is not JSON"}), 400
+        if not isinstance(envelope, dict) or not isinstance(envelope.get("type"), str):
+            return jsonify({"error": "the body is not an envelope"}), 400
         idempotency_key = request.headers.get("Idempotency-Key", "")
+        if not idempotency_key:
+            return jsonify({"error": "Idempotency-Key is required"}), 400
         with lock:
             counters["requests"] += 1
             if idempotency_key in seen:

@@ -6,9 +6,11 @@ import hashlib
 import hmac
 import time
 
-__all__ = ["HEADER", "SignatureError", "sign", "verify"]
+__all__ = ["EVENT_HEADER", "HEADER", "SignatureError", "sign", "verify"]
 
 HEADER = "X-GovHub-Signature"
+#: ``ping`` on the hub's connectivity checks (``govhub adapters check``): nothing to store.
+EVENT_HEADER = "X-GovHub-Event"
 
 
 class SignatureError(ValueError):

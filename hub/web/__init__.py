@@ -22,7 +22,7 @@ BLUEPRINT_HOOKS: list[Callable[[Flask, Hub], None]] = []
 
 def create_app(hub: Hub) -> Flask:
     """The Flask app serving ``hub``."""
-    from hub.web import api, health, jobs, openapi
+    from hub.web import adapters, api, health, jobs, openapi
 
     app = Flask("govhub")
     app.config["MAX_CONTENT_LENGTH"] = hub.config.server.max_body_bytes
@@ -32,6 +32,7 @@ def create_app(hub: Hub) -> Flask:
     app.register_blueprint(api.blueprint)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(openapi.blueprint)
+    app.register_blueprint(adapters.blueprint)
     jobs.install(app, hub)
     for hook in BLUEPRINT_HOOKS:
         hook(app, hub)

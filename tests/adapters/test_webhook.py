@@ -1,0 +1,22 @@
+"""The webhook adapter passes the adapter contract against the department sandbox."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from adapters.sdk import AdapterError, RejectedError
+from adapters.sdk.testing import AdapterContract
+from adapters.webhook.adapter import WebhookAdapter
+from adapters.webhook.sandbox import DEFAULT_SECRET, create_app
+
+
+class TestWebhookContract(AdapterContract):
+    adapter = WebhookAdapter
+    sandbox = create_app
+    examples = ("case.submitted", "case.status_changed", "case.completed")
+    # The webhook contract (docs/architecture.md): every 4xx but 408 and 429 is a dead
+    # letter, 401 included, because the receiver may refuse one message's signature.
+    expected_errors: ClassVar[dict[str, type[AdapterError]]] = {"401": RejectedError}
+
+    def settings(self, url: str) -> dict[str, Any]:
+        return {"url": f"{url}/govhub", "secret": DEFAULT_SECRET}
