@@ -138,12 +138,18 @@ class Destination:
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """Where messages go: ``when`` matches the type (exact or glob) and dotted paths."""
+    """Where messages go: ``when`` matches the type (exact or glob) and dotted paths.
+
+    ``transform`` (``"<destination>.<name>"``, optional) names a transform offered by a
+    configured destination's adapter: the route's destinations get the message as that
+    transform rewrites it (signed, or turned into another type), see ``hub.transforms``.
+    """
 
     name: str
     type_pattern: str
     conditions: Mapping[str, tuple[Any, ...]]
     to: tuple[str, ...]
+    transform: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,6 +274,11 @@ _SCHEMA: dict[str, Any] = {
                         "type": "array",
                         "minItems": 1,
                         "items": {"type": "string"},
+                    },
+                    "transform": {
+                        "type": "string",
+                        "pattern": "^[a-z][a-z0-9_]*\\.[a-z][a-z0-9_]*$",
+                        "description": "<destination>.<transform>",
                     },
                 },
             },
@@ -428,7 +439,11 @@ def _route(item: Mapping[str, Any], file: str, index: int) -> Route:
             )
         conditions[path] = tuple(expected) if isinstance(expected, list) else (expected,)
     return Route(
-        name=item["name"], type_pattern=type_pattern, conditions=conditions, to=tuple(item["to"])
+        name=item["name"],
+        type_pattern=type_pattern,
+        conditions=conditions,
+        to=tuple(item["to"]),
+        transform=item.get("transform"),
     )
 
 
@@ -454,4 +469,14 @@ def _check_names(
                     file,
                     f"routes[{index}].to[{position}]",
                     f"no destination is called {target!r} (destinations: {known})",
+                )
+        if route.transform is not None:
+            provider = route.transform.split(".", 1)[0]
+            if provider not in seen:
+                known = ", ".join(sorted(seen)) or "none are configured"
+                raise ConfigError(
+                    file,
+                    f"routes[{index}].transform",
+                    f"no destination is called {provider!r} to provide {route.transform!r}"
+                    f" (destinations: {known})",
                 )

@@ -26,7 +26,7 @@ from adapters.sdk import Adapter, Attempt, ConfigurationError, RejectedError, Re
 from hub.circuit import CircuitBreaker
 from hub.config import Destination as DestinationConfig
 from hub.config import DispatcherConfig, RetryPolicy
-from hub.envelope import new_id, utcnow
+from hub.envelope import Envelope, new_id, utcnow
 from hub.store import Claim, Outcome, Store
 
 __all__ = ["Dispatcher", "retry_delay"]
@@ -68,6 +68,8 @@ class Dispatcher:
         adapters: The built destinations by name.
         destinations: Their configuration (retry, circuit, ``max_in_flight``).
         settings: Worker count, poll interval, lease length, claim batch.
+        prepare: Turns a claim into the message its adapter gets (route transforms);
+            it may raise the adapter errors, which count as the attempt's outcome.
     """
 
     def __init__(
@@ -76,8 +78,10 @@ class Dispatcher:
         adapters: Mapping[str, Adapter],
         destinations: Mapping[str, DestinationConfig],
         settings: DispatcherConfig,
+        prepare: Callable[[Claim], Envelope] | None = None,
     ) -> None:
         self.store = store
+        self.prepare = prepare
         self.adapters = dict(adapters)
         self.destinations = dict(destinations)
         self.settings = settings
@@ -220,8 +224,9 @@ class Dispatcher:
             "delivery_id": claim.delivery_id,
         }
         try:
+            message = claim.envelope if self.prepare is None else self.prepare(claim)
             receipt = adapter.deliver(
-                claim.envelope, Attempt(claim.delivery_id, claim.destination, number)
+                message, Attempt(claim.delivery_id, claim.destination, number)
             )
         except RejectedError as error:
             breaker.succeeded()  # the counterpart is up; this message is the problem

@@ -6,16 +6,20 @@ message gets the same answer whichever way it came in.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from adapters.sdk import RetriableError
 from hub.envelope import Envelope, new_id, utcnow
 from hub.routing import Router
 from hub.schemas import FieldError, SchemaRegistry
 from hub.store import Acceptance, Client, Store
 
-__all__ = ["Forbidden", "Ingest", "IngestError", "Invalid", "Submission"]
+__all__ = ["Forbidden", "Ingest", "IngestError", "Invalid", "Submission", "Unavailable"]
+
+#: Looks at a message before it is accepted: reasons to refuse it (none: accept).
+Screen = Callable[[Envelope], Sequence[FieldError]]
 
 
 class IngestError(Exception):
@@ -42,6 +46,21 @@ class Invalid(IngestError):
 
     status = 422
     title = "Unprocessable message"
+
+
+class Unavailable(IngestError):
+    """A check the message needs cannot run now (its counterpart is down): retry later.
+
+    Attributes:
+        retry_after: Seconds the sender should wait, when known.
+    """
+
+    status = 503
+    title = "Service unavailable"
+
+    def __init__(self, detail: str, retry_after: float | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +104,8 @@ class Ingest:
         self.router = router
         self.on_accepted = on_accepted
         self.observers: list[Callable[[Envelope, str], None]] = []
+        #: Called for every valid message before it is stored (signature checks...).
+        self.screens: list[Screen] = []
 
     def submit(self, client: Client, submission: Submission, *, channel: str) -> Acceptance:
         """Accept a client's message, or refuse it with a reason.
@@ -141,6 +162,7 @@ class Ingest:
             correlation_id=correlation_id,
             headers=headers,
         )
+        self._screen(envelope)
         targets = self.router.targets(envelope)
         acceptance = self.store.accept(envelope, channel=channel, targets=targets)
         if acceptance.created:
@@ -149,3 +171,13 @@ class Ingest:
             if targets:
                 self.on_accepted()
         return acceptance
+
+    def _screen(self, envelope: Envelope) -> None:
+        reasons: list[FieldError] = []
+        for screen in self.screens:
+            try:
+                reasons.extend(screen(envelope))
+            except RetriableError as error:
+                raise Unavailable(str(error), error.retry_after) from None
+        if reasons:
+            raise Invalid("the message was refused by a check", tuple(reasons))

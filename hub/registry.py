@@ -76,13 +76,15 @@ def check_routes(config: Config, adapters: Mapping[str, type[Adapter]]) -> None:
     """Refuse a route whose message types its destination's adapter cannot deliver.
 
     Only plain (non-glob) route types can be checked; ``case.*`` to a webhook is fine.
+    Routes with a transform are checked by ``hub.transforms`` (what the destinations get
+    is the transform's output).
 
     Raises:
         ConfigError: A destination cannot take a type routed to it.
     """
     file = str(config.path or "<config>")
     for index, route in enumerate(config.routes):
-        if any(ch in route.type_pattern for ch in "*?["):
+        if any(ch in route.type_pattern for ch in "*?[") or route.transform is not None:
             continue
         for position, name in enumerate(route.to):
             adapter = adapters.get(name)

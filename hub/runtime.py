@@ -14,13 +14,15 @@ from typing import TYPE_CHECKING, Any
 from adapters.sdk import Adapter
 from hub.config import Config
 from hub.dispatcher import Dispatcher
+from hub.envelope import Envelope
 from hub.ingest import Ingest, Submission
 from hub.registry import build_destinations
 from hub.routing import Router
 from hub.scheduler.catalog import JobCatalog
 from hub.scheduler.context import JobServices
 from hub.schemas import DEFAULT_SCHEMA_DIR, SchemaRegistry
-from hub.store import Acceptance, Store
+from hub.store import Acceptance, Claim, Store
+from hub.transforms import Transforms
 from hub.workdays import WorkingCalendar
 
 if TYPE_CHECKING:
@@ -55,6 +57,7 @@ class Hub:
         self.config = config
         self.schemas = SchemaRegistry(schema_dir, uscc_check=config.validation.uscc_check)
         self.adapters: dict[str, Adapter] = build_destinations(config)
+        self.transforms = Transforms(config, self.adapters, self.schemas)
         self.calendar = WorkingCalendar.from_config(config)
         self.store = Store(config.database.url)
         try:
@@ -69,13 +72,19 @@ class Hub:
             self.adapters,
             {d.name: d for d in config.destinations},
             config.dispatcher,
+            prepare=self._prepare if self.transforms else None,
         )
         self.ingest = Ingest(
             self.store, self.schemas, self.router, on_accepted=self.dispatcher.wake
         )
         for name, adapter in self.adapters.items():
             adapter.bind(_Context(self.ingest, name))
+            if type(adapter).screen is not Adapter.screen:
+                self.ingest.screens.append(adapter.screen)
         self.dispatching = False
+
+    def _prepare(self, claim: Claim) -> Envelope:
+        return self.transforms.apply(claim.route, claim.envelope)
 
     def start_dispatcher(self) -> None:
         """Start delivering (``govhub run`` and ``govhub worker``)."""
@@ -121,6 +130,11 @@ class _Context:
     def __init__(self, ingest: Ingest, destination: str) -> None:
         self._ingest = ingest
         self._source = destination
+
+    @property
+    def store(self) -> Store:
+        """The hub's store (adapters keep their own tables in it)."""
+        return self._ingest.store
 
     def publish(
         self,

@@ -22,6 +22,7 @@ from adapters.sdk.base import (
     Batch,
     Receipt,
     Record,
+    TransformSpec,
     redact,
     secret_values,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "RejectedError",
     "ResultCodes",
     "RetriableError",
+    "TransformSpec",
     "redact",
     "secret_values",
 ]

@@ -14,7 +14,8 @@ from hub.envelope import Envelope
 if TYPE_CHECKING:
     from flask import Blueprint
 
-    from hub.store import Acceptance
+    from hub.schemas import FieldError
+    from hub.store import Acceptance, Store
 
 __all__ = [
     "Adapter",
@@ -23,6 +24,7 @@ __all__ = [
     "Batch",
     "Receipt",
     "Record",
+    "TransformSpec",
     "redact",
     "secret_values",
 ]
@@ -47,6 +49,38 @@ class AdapterContext(Protocol):
         message. Raises ``hub.ingest.Invalid`` when the payload does not fit its schema.
         """
         ...
+
+    @property
+    def store(self) -> Store:
+        """The hub's store, for adapters that keep their own tables (orders, events).
+
+        Such tables live in the same database, use ``hub.store.tables.metadata`` and come
+        with an Alembic migration; write them with ``store.write()``.
+        """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class TransformSpec:
+    """A transform an adapter offers to routes (``transform = "<destination>.<name>"``).
+
+    A route's transform rewrites each message on its way to the route's destinations,
+    when the delivery is attempted, so it may call the counterpart and is retried like
+    a delivery. See :meth:`Adapter.transform`.
+
+    Attributes:
+        accepts: Message types (globs allowed) it takes.
+        produces: The type it returns; ``None`` when it keeps the input's type.
+        description: One line for people.
+    """
+
+    accepts: tuple[str, ...]
+    produces: str | None = None
+    description: str = ""
+
+    def takes(self, message_type: str) -> bool:
+        """Whether ``message_type`` is among :attr:`accepts`."""
+        return any(fnmatch.fnmatchcase(message_type, pattern) for pattern in self.accepts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +163,7 @@ class Adapter(ABC):
             ``"writeOnly": true`` are secrets and are never shown or logged.
         accepts: Message types (globs allowed) it can deliver.
         produces: Message types its reads yield for sync jobs.
+        transforms: Transforms it offers to routes, by name (see :meth:`transform`).
         streams: What :meth:`read` can read: stream name → the message type its records
             become (every one of them is in :attr:`produces`).
 
@@ -142,6 +177,7 @@ class Adapter(ABC):
     settings_schema: ClassVar[dict[str, Any]] = {"type": "object"}
     accepts: ClassVar[tuple[str, ...]] = ()
     produces: ClassVar[tuple[str, ...]] = ()
+    transforms: ClassVar[Mapping[str, TransformSpec]] = {}
     streams: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, destination: str, settings: Mapping[str, Any]) -> None:
@@ -194,6 +230,40 @@ class Adapter(ABC):
         it receives through :attr:`context`. ``None`` (the default): nothing to mount.
         """
         return None
+
+    def transform(self, name: str, message: Envelope) -> Envelope:
+        """Rewrite a message for a route that names ``<destination>.<name>``.
+
+        Called by the dispatcher just before the route's destination gets the message
+        (the stored message is not changed). The result is validated against its type's
+        schema before it is delivered.
+
+        Args:
+            name: One of :attr:`transforms`.
+            message: The stored message.
+
+        Returns:
+            The message to deliver instead (same id).
+
+        Raises:
+            RetriableError: The transform needs a counterpart that is not answering.
+            RejectedError: This message can never be transformed (dead letter).
+        """
+        raise NotImplementedError(f"{self.name} has no transform {name!r}")
+
+    def screen(self, message: Envelope) -> list[FieldError]:
+        """Look at every message the hub is about to accept; refuse it by returning reasons.
+
+        Adapters that override this are asked for every message from every channel,
+        after schema validation and before anything is stored, so it must be cheap for
+        messages it does not care about. A non-empty list refuses the message (422 with
+        those ``errors``).
+
+        Raises:
+            RetriableError: It cannot decide now (its counterpart is down): the sender is
+                told to try again (503).
+        """
+        return []
 
     def check(self) -> None:  # noqa: B027 - optional verb: adapters with nothing to check keep it
         """Reach the counterpart and authenticate; raise an :class:`AdapterError` if not.

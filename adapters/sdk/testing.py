@@ -41,6 +41,7 @@ from __future__ import annotations
 import inspect
 import logging
 import re
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
@@ -56,7 +57,7 @@ from hub.envelope import Envelope, new_id, utcnow
 from hub.registry import adapter_classes, with_defaults
 from hub.schemas import DEFAULT_SCHEMA_DIR, SchemaRegistry
 from hub.serving import RunningServer, serve_in_thread
-from hub.store import Acceptance
+from hub.store import Acceptance, Store
 
 __all__ = ["DEFAULT_EXPECTED_ERRORS", "AdapterContract", "SandboxClient"]
 
@@ -127,10 +128,29 @@ class SandboxClient:
 
 
 class _RecordingContext:
-    """Stands in for the hub's context; the contract never publishes."""
+    """Stands in for the hub's context; the contract never publishes.
+
+    Adapters that keep their own tables (payment orders, shipments) get a store on a
+    temporary SQLite file, made on first use and removed by :meth:`close`.
+    """
 
     def __init__(self) -> None:
         self.published: list[tuple[str, dict[str, Any]]] = []
+        self._store: Store | None = None
+        self._directory: tempfile.TemporaryDirectory[str] | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._directory = tempfile.TemporaryDirectory(prefix="govhub-contract-")
+            self._store = Store(f"sqlite:///{self._directory.name}/contract.db")
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+        if self._directory is not None:
+            self._directory.cleanup()
 
     def publish(
         self,
@@ -218,7 +238,7 @@ class AdapterContract:
     @pytest.fixture
     def make_adapter(self, sandbox_client: SandboxClient) -> Iterator[Callable[..., Adapter]]:
         """Builds adapters against the sandbox: ``make_adapter(settings=None, **changes)``."""
-        made: list[Adapter] = []
+        made: list[tuple[Adapter, _RecordingContext]] = []
 
         def make(settings: dict[str, Any] | None = None, **changes: Any) -> Adapter:
             chosen = dict(settings if settings is not None else self.settings(sandbox_client.url))
@@ -227,13 +247,15 @@ class AdapterContract:
             errors = list(Draft202012Validator(self.adapter.settings_schema).iter_errors(chosen))
             assert not errors, f"the contract's settings do not fit the schema: {errors[0].message}"
             adapter = self.adapter("contract", chosen)
-            adapter.bind(_RecordingContext())
-            made.append(adapter)
+            context = _RecordingContext()
+            adapter.bind(context)
+            made.append((adapter, context))
             return adapter
 
         yield make
-        for adapter in made:
+        for adapter, context in made:
             adapter.close()
+            context.close()
 
     # ------------------------------------------------------------------ helpers
 

@@ -184,6 +184,7 @@ class Claim:
     destination: str
     attempts: int
     envelope: Envelope
+    route: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -361,6 +361,7 @@ class Store:
                     deliveries.c.destination,
                     deliveries.c.attempts,
                     deliveries.c.seq,
+                    deliveries.c.route.label("delivery_route"),
                     messages,
                 )
                 .join(messages, messages.c.id == deliveries.c.message_id)
@@ -373,6 +374,7 @@ class Store:
                 destination=row.destination,
                 attempts=row.attempts,
                 envelope=_envelope(row),
+                route=row.delivery_route,
             )
             for row in rows
         ]

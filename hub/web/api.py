@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from jsonschema import Draft202012Validator
 
-from hub.ingest import IngestError, Submission
+from hub.ingest import IngestError, Submission, Unavailable
 from hub.runtime import Hub
 from hub.schemas import FieldError, describe_errors
 from hub.web.auth import require_client, require_operator
@@ -132,8 +132,15 @@ def post_message() -> tuple[Response, int]:
     try:
         acceptance = hub.ingest.submit(client, submission, channel="rest")
     except IngestError as error:
-        slug = {403: "forbidden", 422: "schema-violation"}.get(error.status, "bad-request")
-        raise Problem(error.status, slug, error.title, error.detail, errors=error.errors) from None
+        slug = {403: "forbidden", 422: "schema-violation", 503: "unavailable"}.get(
+            error.status, "bad-request"
+        )
+        headers = {}
+        if isinstance(error, Unavailable) and error.retry_after is not None:
+            headers["Retry-After"] = str(max(1, round(error.retry_after)))
+        raise Problem(
+            error.status, slug, error.title, error.detail, errors=error.errors, headers=headers
+        ) from None
     response = jsonify(acceptance.to_json())
     response.headers["Location"] = f"/api/v1/messages/{acceptance.message_id}"
     return response, 202 if acceptance.created else 200

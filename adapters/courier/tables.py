@@ -1,0 +1,53 @@
+"""The hub's record of courier orders (waybills) and their route events.
+
+In the hub's database (``hub.store.tables.metadata``); migration
+``fullonline_0001_payments_shipments``. ``shipment_events`` has the dedup key the
+courier's pushes need: one row per waybill + event code + event time.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Index, String, Table, UniqueConstraint
+
+from hub.store.tables import BigId, UTCDateTime, metadata
+
+__all__ = ["shipment_events", "shipments"]
+
+shipments = Table(
+    "shipments",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("destination", String(100), nullable=False),
+    Column("order_no", String(64), nullable=False),
+    Column("case_no", String(64), nullable=False),
+    # pickup | delivery
+    Column("direction", String(10), nullable=False),
+    Column("waybill_no", String(20)),
+    # ordered | in_transit | delivered | returned
+    Column("state", String(20), nullable=False),
+    Column("last_code", String(8)),
+    Column("last_event_at", UTCDateTime()),
+    Column("message_id", String(26)),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("destination", "order_no"),
+    UniqueConstraint("destination", "waybill_no"),
+    Index(None, "destination", "state"),
+)
+
+shipment_events = Table(
+    "shipment_events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("destination", String(100), nullable=False),
+    Column("waybill_no", String(20), nullable=False),
+    Column("code", String(8), nullable=False),
+    Column("occurred_at", UTCDateTime(), nullable=False),
+    Column("description", String(200), nullable=False),
+    Column("place", String(200)),
+    # push | poll
+    Column("channel", String(10), nullable=False),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("message_id", String(26)),
+    UniqueConstraint("destination", "waybill_no", "code", "occurred_at"),
+)
