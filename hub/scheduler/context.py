@@ -301,6 +301,11 @@ class JobContext:
         self.check()
         self.counts.read += count
 
+    def count_published(self, count: int = 1) -> None:
+        """Count messages published on the job's behalf (by an adapter it drives)."""
+        self.check()
+        self.counts.published += count
+
     def count_failed(self, count: int = 1, reason: str | None = None) -> None:
         """Count records that could not be handled (and log why)."""
         self.check()

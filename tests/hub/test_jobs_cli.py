@@ -58,7 +58,8 @@ def test_pause_and_resume_from_the_cli_are_stored(config_file: Path) -> None:
     assert paused.exit_code == 0, paused.output
     assert "hub.retention: paused" in paused.output
     listed = json.loads(_cli(config_file, "jobs", "list", "--json").output)
-    assert listed["items"][0]["pause_reason"] == "migration"
+    [retention] = [j for j in listed["items"] if j["id"] == "hub.retention"]
+    assert retention["pause_reason"] == "migration"
     resumed = json.loads(_cli(config_file, "jobs", "resume", "hub.retention", "--json").output)
     assert resumed["state"] == "scheduled"
 
@@ -97,5 +98,6 @@ def test_an_unknown_job_is_an_error_that_lists_the_known_ones(config_file: Path)
     result = _cli(config_file, "jobs", "run", "hall.pull")
     assert result.exit_code == 1
     assert "no job is called 'hall.pull'" in result.output
-    assert "known jobs: hub.retention" in result.output
+    assert "known jobs: " in result.output
+    assert "hub.retention" in result.output.split("known jobs: ")[1]
     assert _cli(config_file, "jobs", "log", "nope").exit_code == 1
