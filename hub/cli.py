@@ -552,6 +552,7 @@ def sandbox(name: str, host: str, port: int | None) -> None:
 # Commands that live beside what they manage register themselves on ``main``.
 from certs import cli as _certs_cli  # noqa: E402, F401 - registers `govhub certs`
 from hub import cli_adapters as _cli_adapters  # noqa: E402,F401 - registers `govhub adapters`
+from hub import cli_demo as _cli_demo  # noqa: E402,F401 - registers `govhub demo`
 from hub import cli_jobs as _cli_jobs  # noqa: E402,F401 - registers `govhub jobs`
 
 if __name__ == "__main__":  # pragma: no cover
