@@ -163,6 +163,8 @@ def _serve(*, web: bool, dispatch: bool, host: str | None, port: int | None) -> 
             )
     if dispatch:
         hub.start_dispatcher()
+        if hub.jobs.settings.enabled:
+            hub.start_scheduler()
     for running in started:
         click.echo(f"sandbox {running[0]} on {running[1].url}")
     click.echo(f"database {config.database.url}")
@@ -170,6 +172,9 @@ def _serve(*, web: bool, dispatch: bool, host: str | None, port: int | None) -> 
         click.echo(f"GovHub {__version__} listening on {server.url}", nl=True)
     else:
         click.echo("GovHub worker running (no web server)")
+    if hub.scheduler is not None:
+        names = ", ".join(job.id for job in hub.jobs.active()) or "none"
+        click.echo(f"scheduler {hub.scheduler.node} running jobs: {names}")
     sys.stdout.flush()
 
     def _terminate(_signum: int, _frame: Any) -> None:
@@ -224,7 +229,7 @@ def start_sandboxes(config: Config) -> list[tuple[str, Any]]:
     "--port", type=int, help="Listen on this port instead of [server] port (0: any free port)."
 )
 def run(host: str | None, port: int | None) -> None:
-    """Run everything in one process: web, dispatcher and (if enabled) the sandboxes."""
+    """Run everything in one process: web, dispatcher, scheduler and (if enabled) sandboxes."""
     _serve(web=True, dispatch=True, host=host, port=port)
 
 
@@ -240,7 +245,7 @@ def serve(host: str | None, port: int | None) -> None:
 @main.command()
 @config_option
 def worker() -> None:
-    """Run the dispatcher only (several nodes on one PostgreSQL)."""
+    """Run the dispatcher and the scheduler only (several nodes on one PostgreSQL)."""
     _serve(web=False, dispatch=True, host=None, port=None)
 
 
@@ -549,11 +554,13 @@ def sandbox(name: str, host: str, port: int | None) -> None:
         server.stop()
 
 
-# --------------------------------------------------------------------------- adapters
+# --------------------------------------------------------------------------- other groups
 
 # Commands that live beside what they manage register themselves on ``main``.
 from certs import cli as _certs_cli  # noqa: E402, F401 - registers `govhub certs`
 from hub import cli_adapters as _cli_adapters  # noqa: E402,F401 - registers `govhub adapters`
+from hub import cli_demo as _cli_demo  # noqa: E402,F401 - registers `govhub demo`
+from hub import cli_jobs as _cli_jobs  # noqa: E402,F401 - registers `govhub jobs`
 from hub.ops import cli as _ops_cli  # noqa: E402, F401 - registers `govhub users`, `dlq discard`
 
 if __name__ == "__main__":  # pragma: no cover

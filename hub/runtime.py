@@ -1,4 +1,4 @@
-"""The hub as one object: configuration, store, schemas, routes, destinations, dispatcher.
+"""The hub as one object: configuration, store, schemas, routes, destinations, dispatcher, jobs.
 
 ``govhub run`` builds one, starts its web server and dispatcher; tests build one on a
 temporary database. Nothing here happens at import time.
@@ -7,8 +7,9 @@ temporary database. Nothing here happens at import time.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapters.sdk import Adapter
 from hub.config import Config
@@ -19,9 +20,16 @@ from hub.keyring import vault_for
 from hub.observability.metrics import HubMetrics
 from hub.registry import build_destinations
 from hub.routing import Router
+from hub.scheduler.catalog import JobCatalog
+from hub.scheduler.context import JobServices
 from hub.schemas import DEFAULT_SCHEMA_DIR, SchemaRegistry
 from hub.store import Acceptance, Claim, Store
 from hub.transforms import Transforms
+from hub.workdays import WorkingCalendar
+
+if TYPE_CHECKING:
+    from hub.scheduler.scheduler import Scheduler
+    from hub.scheduler.spec import JobSpec
 
 __all__ = ["Hub"]
 
@@ -34,17 +42,32 @@ class Hub:
     Args:
         config: The checked configuration.
         schema_dir: Where the canonical schemas live.
+        job_specs: The jobs to know; ``None`` finds the installed ones (entry points).
 
     Raises:
-        ConfigError: A destination's settings do not fit its adapter.
+        ConfigError: A destination's settings do not fit its adapter, or ``[jobs]``,
+            ``[scheduler]`` or ``[calendar]`` is wrong.
     """
 
-    def __init__(self, config: Config, *, schema_dir: Path = DEFAULT_SCHEMA_DIR) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        schema_dir: Path = DEFAULT_SCHEMA_DIR,
+        job_specs: Iterable[JobSpec] | None = None,
+    ) -> None:
         self.config = config
         self.schemas = SchemaRegistry(schema_dir, uscc_check=config.validation.uscc_check)
         self.adapters: dict[str, Adapter] = build_destinations(config)
         self.transforms = Transforms(config, self.adapters, self.schemas)
+        self.calendar = WorkingCalendar.from_config(config)
         self.store = Store(config.database.url, vault=vault_for(config))
+        try:
+            self.jobs = JobCatalog(config, self.store, specs=job_specs)
+        except Exception:
+            self.store.close()
+            raise
+        self.scheduler: Scheduler | None = None
         self.router = Router(config.routes)
         self.dispatcher = Dispatcher(
             self.store,
@@ -73,8 +96,30 @@ class Hub:
         self.dispatcher.start()
         self.dispatching = True
 
+    def start_scheduler(self) -> None:
+        """Start firing the jobs' due times (``govhub run`` and ``govhub worker``)."""
+        from hub.scheduler.scheduler import Scheduler
+
+        self.scheduler = Scheduler(
+            self.jobs,
+            JobServices(
+                store=self.store,
+                ingest=self.ingest,
+                adapters=self.adapters,
+                calendar=self.calendar,
+            ),
+        )
+        # Metrics, where this hub has them, count every run that ends.
+        metrics = getattr(self, "metrics", None)
+        if metrics is not None and hasattr(metrics, "job_finished"):
+            self.scheduler.runner.observers.append(metrics.job_finished)
+        self.scheduler.start()
+
     def close(self) -> None:
-        """Stop delivering and release the database."""
+        """Stop the scheduler and delivering, and release the database."""
+        if self.scheduler is not None:
+            self.scheduler.stop()  # first: running jobs still publish
+            self.scheduler = None
         self.metrics.close()
         if self.dispatching:
             self.dispatcher.stop()

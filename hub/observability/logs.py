@@ -193,6 +193,7 @@ def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -
     root.setLevel(settings.level)
     # Alembic narrates every migration at INFO; it is noise in a service log.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # GovHub logs what matters
     for name, level in (settings.levels or {}).items():
         logging.getLogger(name).setLevel(level)
     return handler

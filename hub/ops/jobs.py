@@ -9,7 +9,10 @@ Without one, the Jobs page says that no scheduler is configured. The console rec
 run/pause/resume in the audit trail itself, with who did it; ``actor`` is passed on so the
 scheduler can also note who started a run.
 
-Heartbeat: when the scheduler runs in this process, ``heartbeat_age_s()`` returns the
+Health: a view may also offer ``health() -> dict | None``, which ``/readyz`` then uses
+as the scheduler check as it is (``None``: no scheduler here).
+
+Heartbeat: otherwise, when the scheduler runs in this process, ``heartbeat_age_s()`` returns the
 seconds since its loop last turned over and ``/readyz`` checks it against
 ``heartbeat_limit_s``; it returns ``None`` when the scheduler does not run here (a
 ``govhub serve`` node), and then ``/readyz`` leaves the scheduler out.

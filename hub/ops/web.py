@@ -316,6 +316,10 @@ def _scheduler_readiness() -> dict[str, Any] | None:
     view: JobsView | None = current_app.extensions.get(JOBS_EXTENSION)
     if view is None:
         return None
+    health = getattr(view, "health", None)
+    if callable(health):  # a scheduler that judges itself (thread alive, heartbeat fresh)
+        judged: dict[str, Any] | None = health()
+        return judged
     age = view.heartbeat_age_s()
     if age is None:
         return None

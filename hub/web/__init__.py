@@ -26,7 +26,7 @@ def create_app(hub: Hub) -> Flask:
     from hub import ops
     from hub.observability import web as observability_web
     from hub.soap import endpoint as soap
-    from hub.web import adapters, api, health, openapi
+    from hub.web import adapters, api, health, jobs, openapi
 
     app = Flask("govhub")
     app.config["MAX_CONTENT_LENGTH"] = hub.config.server.max_body_bytes
@@ -40,6 +40,7 @@ def create_app(hub: Hub) -> Flask:
     soap.register(app, hub)
     observability_web.install(app, hub)
     ops.install(app, hub)
+    jobs.install(app, hub)
     for hook in BLUEPRINT_HOOKS:
         hook(app, hub)
     for name, adapter in hub.adapters.items():

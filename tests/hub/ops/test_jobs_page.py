@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import requests
 
+from hub.ops.jobs import JOBS_EXTENSION
 from tests.ops_support import RESIDENT_ID, FakeJobs, RunningConsole, signed_in
 
 
+def test_the_hubs_own_scheduler_is_shown_by_default(console: RunningConsole) -> None:
+    viewer = signed_in(console, "viewer")
+    page = viewer.get("/ops/jobs").text
+    assert "hub.retention" in page  # needs no counterpart, so it runs on every hub
+    assert "未配置调度器" not in page
+    # jobs whose counterpart is not configured are not shown
+    assert viewer.get("/ops/jobs/hall.pull_applications").status_code == 404
+
+
 def test_without_a_scheduler_the_page_says_so(console: RunningConsole) -> None:
+    console.app.extensions.pop(JOBS_EXTENSION)
     viewer = signed_in(console, "viewer")
     assert "未配置调度器" in viewer.get("/ops/jobs").text
     assert "未配置调度器" in viewer.get("/ops/").text

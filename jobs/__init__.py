@@ -1,0 +1,1 @@
+"""GovHub's built-in scheduled jobs, one module each (entry points of ``govhub.jobs``)."""
