@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -51,7 +52,12 @@ def _ms(text: str) -> float:
 
 
 def run_wrk(url: str, body: str, key: str, seconds: int, connections: int, name: str) -> Result:
-    env = {**os.environ, "GOVHUB_BENCH_BODY": body, "GOVHUB_BENCH_KEY": key}
+    env = {
+        **os.environ,
+        "GOVHUB_BENCH_BODY": body,
+        "GOVHUB_BENCH_KEY": key,
+        "GOVHUB_BENCH_RUN": uuid.uuid4().hex,
+    }
     output = subprocess.run(
         [
             "wrk",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import signal
 import sys
@@ -181,6 +182,11 @@ def _serve(*, web: bool, dispatch: bool, host: str | None, port: int | None) -> 
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _terminate)
+    # Everything built so far (modules, schemas, the app) lives as long as the process:
+    # moving it out of the collector's sight spares every later collection a full walk
+    # over it (measured: about 10 % more durable ingest throughput).
+    gc.collect()
+    gc.freeze()
     try:
         if server is not None:
             server.server.run()

@@ -194,6 +194,9 @@ def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -
     # Alembic narrates every migration at INFO; it is noise in a service log.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # GovHub logs what matters
+    # waitress warns "Task queue depth is N" whenever a request waits for a worker thread:
+    # routine under load, and one log line per request when it matters least.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     for name, level in (settings.levels or {}).items():
         logging.getLogger(name).setLevel(level)
     return handler

@@ -11,6 +11,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, request
 from lxml import etree
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
+from werkzeug.wrappers import Request
 
 from hub.runtime import Hub
 from hub.soap.envelope import (
@@ -32,12 +33,12 @@ from hub.web.auth import bearer_token
 from hub.web.openapi import add_paths
 from hub.web.problems import Problem
 
-__all__ = ["PATH", "SoapEndpoint", "register"]
+__all__ = ["ENDPOINT_EXTENSION", "PATH", "SoapEndpoint", "register"]
 
 log = logging.getLogger("govhub.soap")
 
 PATH = f"/soap/{SERVICE_NAME}"
-_EXTENSION = "govhub_soap"
+ENDPOINT_EXTENSION = "govhub_soap"
 _MEDIA_TYPES = {SOAP11.media_type: SOAP11, SOAP12.media_type: SOAP12}
 _UNDERSTOOD = {f"{{{WSSE_NS}}}Security"}
 _ACTOR_NEXT = "http://schemas.xmlsoap.org/soap/actor/next"
@@ -91,9 +92,14 @@ class SoapEndpoint:
 
     # ------------------------------------------------------------------ requests
 
-    def call(self) -> Response:
-        """Answer one POSTed SOAP request with a response or a fault."""
-        announced = _MEDIA_TYPES.get(request.mimetype or "")
+    def call(self, incoming: Request) -> Response:
+        """Answer one POSTed SOAP request with a response or a fault.
+
+        Args:
+            incoming: The request (Flask's, or a plain werkzeug one on the hot path,
+                :mod:`hub.web.fastpath`: nothing here needs Flask's request context).
+        """
+        announced = _MEDIA_TYPES.get(incoming.mimetype or "")
         version = announced or SOAP11
         try:
             if announced is None:
@@ -106,34 +112,34 @@ class SoapEndpoint:
                     status=415,
                 )
             root = parse(
-                self._body(),
-                request.mimetype_params.get("charset"),
+                self._body(incoming),
+                incoming.mimetype_params.get("charset"),
                 max_depth=self.settings.max_depth,
             )
             opened = open_envelope(root, announced)
             version = opened.version
             _check_must_understand(opened.version, opened.headers)
-            client = self.authenticator.authenticate(opened.headers, bearer_token())
+            client = self.authenticator.authenticate(opened.headers, bearer_token(incoming))
             answer = self.service.handle(client, opened.operation)
         except SoapFault as fault:
             return self._fault(version, fault)
         except XmlRefused as refused:
             return self._fault(version, SoapFault(str(refused), code="malformed-xml"))
         except Exception:
-            log.exception("SOAP request failed on %s", request.path)
+            log.exception("SOAP request failed on %s", incoming.path)
             return self._fault(
                 version,
                 SoapFault("the hub failed; the error is logged", code="internal", sender=False),
             )
         return Response(response_envelope(version, answer), 200, content_type=version.content_type)
 
-    def _body(self) -> bytes:
+    def _body(self, incoming: Request) -> bytes:
         cap = self.settings.max_body_bytes
         too_large = SoapFault(f"the request is larger than {cap} bytes", code="too-large")
-        if request.content_length is not None and request.content_length > cap:
+        if incoming.content_length is not None and incoming.content_length > cap:
             raise too_large
         try:
-            body = request.stream.read(cap + 1)
+            body = incoming.stream.read(cap + 1)
         except (RequestEntityTooLarge, ClientDisconnected):
             raise too_large from None
         if len(body) > cap:
@@ -188,7 +194,7 @@ def _relocate(source: bytes, address: str) -> bytes:
 
 
 def _endpoint() -> SoapEndpoint:
-    endpoint: SoapEndpoint = current_app.extensions[_EXTENSION]
+    endpoint: SoapEndpoint = current_app.extensions[ENDPOINT_EXTENSION]
     return endpoint
 
 
@@ -217,7 +223,7 @@ def contract_document() -> Response:
 @blueprint.post(PATH)
 def soap_call() -> Response:
     """A SOAP 1.1 or 1.2 request."""
-    return _endpoint().call()
+    return _endpoint().call(request)
 
 
 def register(app: Flask, hub: Hub) -> None:
@@ -231,7 +237,7 @@ def register(app: Flask, hub: Hub) -> None:
         )
 
     contract = build_contract(hub.schemas, on_error=skipped)
-    app.extensions[_EXTENSION] = SoapEndpoint(hub, contract, soap_settings(hub.config))
+    app.extensions[ENDPOINT_EXTENSION] = SoapEndpoint(hub, contract, soap_settings(hub.config))
     app.register_blueprint(blueprint)
     add_paths(_OPENAPI_PATHS)
 

@@ -77,10 +77,12 @@ def _object(element: etree._Element, shape: Object, path: str) -> dict[str, Any]
     result: dict[str, Any] = {}
     counts: dict[str, int] = {}
     for child in _children(element, path):
-        name = etree.QName(child).localname
+        namespace, _, name = (
+            child.tag[1:].partition("}") if child.tag[0] == "{" else ("", "", child.tag)
+        )
         field = shape.field(name)
         child_path = f"{path}/{name}"
-        if field is None or etree.QName(child).namespace != NS:
+        if field is None or namespace != NS:
             raise MappingError(child_path, "is not a known field")
         counts[name] = counts.get(name, 0) + 1
         if isinstance(field.shape, Array):
@@ -122,6 +124,8 @@ def _children(element: etree._Element, path: str) -> list[etree._Element]:
 
 
 def _text(element: etree._Element, path: str) -> str:
+    if not len(element):  # no children at all: the common case
+        return element.text or ""
     if any(isinstance(child.tag, str) for child in element):
         raise MappingError(path, "must hold text, not elements")
     # Comments inside a value split its text; join the pieces as XML itself does.

@@ -146,10 +146,10 @@ class Object:
 
     def field(self, name: str) -> Field | None:
         """The property called ``name``."""
-        for item in self.fields:
-            if item.name == name:
-                return item
-        return None
+        index: dict[str, Field] | None = self.__dict__.get("_index")
+        if index is None or len(index) != len(self.fields):  # built once, after the model is
+            index = self.__dict__["_index"] = {item.name: item for item in self.fields}
+        return index.get(name)
 
 
 Shape = Scalar | Union | AnyJson | Array | Object

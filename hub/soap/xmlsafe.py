@@ -15,6 +15,7 @@ WHATWG Encoding Standard does: systems that declare GB2312 routinely send GBK ch
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 import threading
 
@@ -136,9 +137,12 @@ def parse(body: bytes, charset: str | None = None, *, max_depth: int = 64) -> et
 
 
 def _check_depth(root: etree._Element, max_depth: int) -> None:
-    pending = [(root, 1)]
-    while pending:
-        element, depth = pending.pop()
-        if depth > max_depth:
-            raise XmlRefused(f"the document is nested deeper than {max_depth} elements")
-        pending.extend((child, depth + 1) for child in element if isinstance(child.tag, str))
+    if _deeper_than(max_depth)(root):
+        raise XmlRefused(f"the document is nested deeper than {max_depth} elements")
+
+
+@functools.cache
+def _deeper_than(max_depth: int) -> etree.XPath:
+    # Is there an element max_depth + 1 levels down? libxml2 answers without a Python
+    # loop over every element (the root is level 1).
+    return etree.XPath("boolean(" + "/*" * (max_depth + 1) + ")")

@@ -140,6 +140,9 @@ class Store:
             self._write_messages
         )
         self._next_nonce_sweep = utcnow()
+        self._nonce_committer: GroupCommitter[tuple[str, str, dt.datetime], bool] = GroupCommitter(
+            self._write_nonces
+        )
         if migrate:
             self.migrate()
 
@@ -176,6 +179,7 @@ class Store:
     def close(self) -> None:
         """Finish pending writes and release every pooled connection."""
         self._committer.close()
+        self._nonce_committer.close()
         self.engine.dispose()
 
     # ------------------------------------------------------------------ accepting
@@ -759,21 +763,33 @@ class Store:
         accept it. Expired nonces are swept out on the way.
         """
         now = utcnow()
-        try:
-            with self.write() as connection:
-                connection.execute(
-                    insert(wsse_nonces),
-                    {"digest": digest, "username": username, "expires_at": expires_at},
-                )
-        except IntegrityError as error:
-            if self.dialect.is_unique_violation(error):
-                return False
-            raise
+        # Concurrent requests share one transaction (and one fsync), as messages do.
+        fresh = self._nonce_committer.submit((digest, username, expires_at))
+        if not fresh:
+            return False
         if now >= self._next_nonce_sweep:
             self._next_nonce_sweep = now + _NONCE_SWEEP_EVERY
             with self.write() as connection:
                 connection.execute(wsse_nonces.delete().where(wsse_nonces.c.expires_at < now))
         return True
+
+    def _write_nonces(self, batch: Sequence[tuple[str, str, dt.datetime]]) -> list[bool]:
+        rows = [{"digest": d, "username": u, "expires_at": e} for d, u, e in batch]
+        with self.write() as connection:
+            inserted = set(
+                connection.execute(
+                    self.dialect.insert_ignoring_duplicates(wsse_nonces).returning(
+                        wsse_nonces.c.digest
+                    ),
+                    rows,
+                ).scalars()
+            )
+        fresh: list[bool] = []
+        seen: set[str] = set()
+        for digest, _username, _expires in batch:  # the same nonce twice in one batch: once
+            fresh.append(digest in inserted and digest not in seen)
+            seen.add(digest)
+        return fresh
 
     def get_client(self, name: str) -> Client | None:
         """The client called ``name`` (revoked or not), or ``None``."""

@@ -9,7 +9,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from hub.runtime import Hub
-from hub.web.fastpath import IngestFastPath
+from hub.web.fastpath import ENDPOINT_EXTENSION, IngestFastPath
 from hub.web.problems import Problem, problem_response
 
 __all__ = ["BLUEPRINT_HOOKS", "create_app"]
@@ -73,5 +73,7 @@ def create_app(hub: Hub) -> Flask:
             500, "internal", "Internal error", "the hub failed; the error is logged"
         )
 
-    app.wsgi_app = IngestFastPath(app.wsgi_app, hub)  # type: ignore[method-assign]
+    app.wsgi_app = IngestFastPath(  # type: ignore[method-assign]
+        app.wsgi_app, hub, app.extensions.get(ENDPOINT_EXTENSION)
+    )
     return app

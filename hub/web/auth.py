@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import g, request
+from werkzeug.wrappers import Request
 
 from hub.store import Client, Store
 from hub.web.problems import Problem
@@ -12,9 +13,13 @@ __all__ = ["bearer_token", "current_client", "require_client", "require_operator
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="govhub"'}
 
 
-def bearer_token() -> str | None:
-    """The token of an ``Authorization: Bearer`` header, if there is one."""
-    header = request.headers.get("Authorization", "")
+def bearer_token(incoming: Request | None = None) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, if there is one.
+
+    Args:
+        incoming: The request; by default Flask's current one.
+    """
+    header = (incoming or request).headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None

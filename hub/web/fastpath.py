@@ -1,12 +1,15 @@
-"""The hot path of ``POST /api/v1/messages``, below Flask.
+"""The hot paths of ingest (``POST /api/v1/messages``, SOAP calls), below Flask.
 
 Durable ingest is the hub's busiest request. Flask's request and response machinery costs
 more CPU than validating, routing and storing the message, and under the GIL every
-microsecond of it is paid by all concurrent requests. This WSGI middleware serves the
-common case — an authenticated client posting a well-formed JSON message it may send —
-through the very same :meth:`hub.ingest.Ingest.submit`, and hands every other request,
-and every request that is refused for any reason, to the Flask app unchanged, so errors
-are explained in exactly one place (:mod:`hub.web.api`).
+microsecond of it is paid by all concurrent requests. This WSGI middleware serves:
+
+- REST: the common case — an authenticated client posting a well-formed JSON message it
+  may send — through the very same :meth:`hub.ingest.Ingest.submit`; every other request,
+  and every request refused for any reason, goes to the Flask app unchanged, so errors are
+  explained in exactly one place (:mod:`hub.web.api`);
+- SOAP: every POST to the service, through the same :meth:`SoapEndpoint.call` the Flask
+  view uses (it answers faults itself and needs no request context).
 """
 
 from __future__ import annotations
@@ -16,11 +19,15 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from werkzeug.wrappers import Request
+
 from hub.ingest import IngestError, Submission
 from hub.runtime import Hub
+from hub.soap.endpoint import ENDPOINT_EXTENSION, SoapEndpoint
+from hub.soap.endpoint import PATH as SOAP_PATH
 from hub.web.api import REQUEST_FAST
 
-__all__ = ["IngestFastPath"]
+__all__ = ["ENDPOINT_EXTENSION", "IngestFastPath"]
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 PATH = "/api/v1/messages"
@@ -35,22 +42,30 @@ def _no_constants(name: str) -> Any:
 
 
 class IngestFastPath:
-    """Serves well-formed message posts; passes everything else to ``app``.
+    """Serves well-formed message posts and SOAP calls; passes everything else to ``app``.
 
     Args:
         app: The Flask app (its WSGI callable).
         hub: The hub whose ingest pipeline and store to use.
+        soap: The SOAP endpoint, when the app has one.
     """
 
-    def __init__(self, app: WSGIApp, hub: Hub) -> None:
+    def __init__(self, app: WSGIApp, hub: Hub, soap: SoapEndpoint | None = None) -> None:
         self.app = app
         self.hub = hub
+        self.soap = soap
         self.cap = hub.config.server.max_body_bytes
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
-        if environ.get("REQUEST_METHOD") != "POST" or environ.get("PATH_INFO") != PATH:
+        if environ.get("REQUEST_METHOD") != "POST":
+            return self.app(environ, start_response)
+        path = environ.get("PATH_INFO")
+        if path == SOAP_PATH and self.soap is not None:
+            response = self.soap.call(Request(environ))
+            return response(environ, start_response)
+        if path != PATH:
             return self.app(environ, start_response)
         try:
             return self._serve(environ, start_response)

@@ -192,3 +192,21 @@ def test_two_workers_claiming_at_once_never_take_the_same_delivery(
     everything = taken["a"] + taken["b"]
     assert len(everything) == 60
     assert len(set(everything)) == 60
+
+
+def test_the_same_nonce_sent_at_once_by_many_threads_is_fresh_once(store: Store) -> None:
+    expires = utcnow() + dt.timedelta(minutes=5)
+    answers: list[bool] = []
+    lock = threading.Lock()
+
+    def remember() -> None:
+        fresh = store.remember_nonce("nonce-digest", "dept", expires)
+        with lock:
+            answers.append(fresh)
+
+    threads = [threading.Thread(target=remember) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answers) == [False] * 11 + [True]
