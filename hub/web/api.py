@@ -15,7 +15,7 @@ from hub.schemas import FieldError, describe_errors
 from hub.web.auth import require_client, require_operator
 from hub.web.problems import Problem
 
-__all__ = ["MESSAGE_STATUSES", "blueprint"]
+__all__ = ["MESSAGE_STATUSES", "blueprint", "choice", "page_limit"]
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -168,7 +168,7 @@ def list_messages() -> Response:
     hub = _hub()
     client = require_client(hub.store)
     args = request.args
-    status = _choice("status", MESSAGE_STATUSES)
+    status = choice("status", MESSAGE_STATUSES)
     source = args.get("source") if client.is_operator else client.name
     page = hub.store.list_messages(
         source=source,
@@ -176,7 +176,7 @@ def list_messages() -> Response:
         correlation_id=args.get("correlation_id") or None,
         status=status,
         after=args.get("after") or None,
-        limit=_limit(),
+        limit=page_limit(),
     )
     return jsonify(
         {"items": [m.to_json(with_payload=False) for m in page.items], "next": page.next}
@@ -195,7 +195,7 @@ def list_dead_letters() -> Response:
         message_type=args.get("type") or None,
         source=args.get("source") if client.is_operator else client.name,
         after=args.get("after") or None,
-        limit=_limit(),
+        limit=page_limit(),
     )
     return jsonify(
         {"items": [d.to_json(with_history=False) for d in page.items], "next": page.next}
@@ -247,7 +247,12 @@ def replay_dead_letters() -> tuple[Response, int]:
     return jsonify({"replayed": replayed, "count": len(replayed)}), 202
 
 
-def _limit() -> int:
+def page_limit() -> int:
+    """The ``limit`` query parameter (1..200, default 50).
+
+    Raises:
+        Problem: 400 naming ``limit``.
+    """
     raw = request.args.get("limit", "50")
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
         raise Problem(
@@ -260,7 +265,12 @@ def _limit() -> int:
     return int(raw)
 
 
-def _choice(name: str, allowed: tuple[str, ...]) -> str | None:
+def choice(name: str, allowed: tuple[str, ...]) -> str | None:
+    """A query parameter that must be one of ``allowed`` (absent: ``None``).
+
+    Raises:
+        Problem: 400 naming the parameter.
+    """
     value = request.args.get(name) or None
     if value is not None and value not in allowed:
         raise Problem(

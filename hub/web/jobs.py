@@ -12,6 +12,7 @@ from hub.scheduler.catalog import JobUnavailable, ScheduledJob
 from hub.scheduler.console import CONSOLE_EXTENSION, ConsoleJobs
 from hub.scheduler.records import RUN_STATUSES
 from hub.schemas import FieldError, describe_errors
+from hub.web.api import choice, page_limit
 from hub.web.auth import require_operator
 from hub.web.openapi import add_paths
 from hub.web.problems import Problem
@@ -92,26 +93,9 @@ def list_runs(job_id: str) -> Response:
     hub = _hub()
     require_operator(hub.store)
     _job(hub, job_id)
-    status = request.args.get("status") or None
-    if status is not None and status not in RUN_STATUSES:
-        raise Problem(
-            400,
-            "bad-parameter",
-            "Bad query parameter",
-            f"status must be one of {', '.join(RUN_STATUSES)}",
-            errors=[FieldError("status", f"must be one of {', '.join(RUN_STATUSES)}")],
-        )
-    raw = request.args.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
-        raise Problem(
-            400,
-            "bad-parameter",
-            "Bad query parameter",
-            f"limit must be 1..{MAX_PAGE}",
-            errors=[FieldError("limit", f"must be an integer from 1 to {MAX_PAGE}")],
-        )
+    status = choice("status", tuple(RUN_STATUSES))
     page = hub.jobs.runs(
-        job_id, status=status, after=request.args.get("after") or None, limit=int(raw)
+        job_id, status=status, after=request.args.get("after") or None, limit=page_limit()
     )
     return jsonify(
         {"items": [run.to_json(with_log=False) for run in page.items], "next": page.next}
