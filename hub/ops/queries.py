@@ -149,24 +149,7 @@ def dead_letters(
         query = query.where(deliveries.c.id < after)
     with store.read() as connection:
         rows = connection.execute(query).all()
-    items = [
-        DeliveryView(
-            id=row.id,
-            message_id=row.message_id,
-            destination=row.destination,
-            route=row.route,
-            status=row.status,
-            attempts=row.attempts,
-            next_attempt_at=row.next_attempt_at,
-            last_error=row.last_error,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            delivered_at=row.delivered_at,
-            message_type=row.message_type,
-            correlation_id=row.correlation_id,
-        )
-        for row in rows[:limit]
-    ]
+    items = [DeliveryView.from_row(row, message_type=row.message_type) for row in rows[:limit]]
     return Page(items=items, next=items[-1].id if len(rows) > limit else None)
 
 

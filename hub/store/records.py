@@ -127,6 +127,34 @@ class DeliveryView:
     message_type: str | None = None
     correlation_id: str | None = None
 
+    @classmethod
+    def from_row(
+        cls,
+        row: Any,
+        history: tuple[AttemptView, ...] = (),
+        *,
+        message_type: str | None = None,
+    ) -> DeliveryView:
+        """A view of a ``deliveries`` row; with ``message_type``, of a row joined to its
+        message (then the correlation id is shown too)."""
+        return cls(
+            id=row.id,
+            message_id=row.message_id,
+            destination=row.destination,
+            route=row.route,
+            status=row.status,
+            attempts=row.attempts,
+            next_attempt_at=row.next_attempt_at,
+            last_error=row.last_error,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            delivered_at=row.delivered_at,
+            receipt=row.receipt,
+            history=history,
+            message_type=message_type,
+            correlation_id=row.correlation_id if message_type is not None else None,
+        )
+
     def to_json(self, *, with_history: bool = True) -> dict[str, Any]:
         """As shown by the API."""
         body: dict[str, Any] = {

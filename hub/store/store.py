@@ -924,23 +924,7 @@ def _attempt(row: Row[Any]) -> AttemptView:
 def _delivery(
     row: Row[Any], history: tuple[AttemptView, ...], *, message_type: str | None = None
 ) -> DeliveryView:
-    return DeliveryView(
-        id=row.id,
-        message_id=row.message_id,
-        destination=row.destination,
-        route=row.route,
-        status=row.status,
-        attempts=row.attempts,
-        next_attempt_at=row.next_attempt_at,
-        last_error=row.last_error,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        delivered_at=row.delivered_at,
-        receipt=row.receipt,
-        history=history,
-        message_type=message_type,
-        correlation_id=row.correlation_id if message_type is not None else None,
-    )
+    return DeliveryView.from_row(row, history, message_type=message_type)
 
 
 def _client(row: Row[Any]) -> Client:
