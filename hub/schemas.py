@@ -377,8 +377,3 @@ _FORMAT_WORDS = {
     "date-time": "must be an RFC 3339 date-time with an offset, e.g. 2026-11-27T09:30:00+08:00",
     "date": "must be a date as YYYY-MM-DD",
 }
-
-
-def validation_errors(errors: Sequence[FieldError]) -> list[dict[str, str]]:
-    """Errors as JSON objects for a problem document."""
-    return [e.to_json() for e in errors]
