@@ -26,11 +26,11 @@ from typing import Any
 import requests
 
 from adapters.credit_platform.sandbox import DEFAULT_APP_KEY, DEFAULT_APP_SECRET, create_app
+from faces.serving import serve_in_thread
 from hub.config import parse_config
-from hub.ingest import Submission
+from hub.pipeline.ingest import Submission
 from hub.runtime import Hub
 from hub.schemas import DEFAULT_SCHEMA_DIR
-from hub.serving import serve_in_thread
 
 EXAMPLE = json.loads(
     (DEFAULT_SCHEMA_DIR / "examples" / "credit.license_disclosed.json").read_text("utf-8")

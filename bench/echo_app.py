@@ -6,7 +6,7 @@ import sys
 
 from flask import Flask, Response, jsonify, request
 
-from hub.serving import start_server
+from faces.serving import start_server
 
 
 def create_app() -> Flask:

@@ -28,9 +28,10 @@ import requests
 from adapters.provincial_hall.adapter import ProvincialHallAdapter
 from adapters.provincial_hall.sandbox import DEFAULT_PASSWORD, ENDPOINT, NS, create_app
 from adapters.sdk import Attempt
-from hub.envelope import Envelope, new_id, utcnow
+from faces.serving import serve_in_thread
+from hub.core.clock import new_id, utcnow
+from hub.core.envelope import Envelope
 from hub.registry import with_defaults
-from hub.serving import serve_in_thread
 
 ENVELOPE = """<?xml version="1.0" encoding="utf-8"?>
 <soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:h="{ns}"

@@ -22,12 +22,12 @@ from typing import Any
 
 from sqlalchemy import insert
 
+from faces.app import create_app
+from faces.console.accounts import UserStore
 from hub.config import parse_config
-from hub.envelope import new_id, utcnow
-from hub.ops.accounts import UserStore
+from hub.core.clock import new_id, utcnow
 from hub.runtime import Hub
 from hub.store.tables import attempts, deliveries, messages
-from hub.web import create_app
 
 PASSWORD = "benchmark passphrase"  # noqa: S105 - a throwaway account in a temp database
 PAGES = (

@@ -38,11 +38,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from faces.soap.envelope import SOAP11_NS  # noqa: E402
+from faces.soap.wsse import PASSWORD_DIGEST, WSSE_NS, WSU_NS  # noqa: E402
+from faces.soap.xsdgen import NS  # noqa: E402
 from hub.config import load_config  # noqa: E402
 from hub.keyring import vault_for  # noqa: E402
-from hub.soap.envelope import SOAP11_NS  # noqa: E402
-from hub.soap.wsse import PASSWORD_DIGEST, WSSE_NS, WSU_NS  # noqa: E402
-from hub.soap.xsdgen import NS  # noqa: E402
 from hub.store import Store  # noqa: E402
 
 CLIENT = "bench-dept"
@@ -158,7 +158,7 @@ def start_hub(workdir: Path) -> tuple[subprocess.Popen[str], str, int]:
     config_file = workdir / "govhub.toml"
     config_file.write_text(CONFIG, encoding="utf-8")
     process = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "--config", str(config_file), "serve", "--port", "0"],
+        [sys.executable, "-m", "faces.cli", "--config", str(config_file), "serve", "--port", "0"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

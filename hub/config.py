@@ -142,7 +142,7 @@ class Route:
 
     ``transform`` (``"<destination>.<name>"``, optional) names a transform offered by a
     configured destination's adapter: the route's destinations get the message as that
-    transform rewrites it (signed, or turned into another type), see ``hub.transforms``.
+    transform rewrites it (signed, or turned into another type), see ``hub.pipeline.transforms``.
     """
 
     name: str

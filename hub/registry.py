@@ -76,7 +76,7 @@ def check_routes(config: Config, adapters: Mapping[str, type[Adapter]]) -> None:
     """Refuse a route whose message types its destination's adapter cannot deliver.
 
     Only plain (non-glob) route types can be checked; ``case.*`` to a webhook is fine.
-    Routes with a transform are checked by ``hub.transforms`` (what the destinations get
+    Routes with a transform are checked by ``hub.pipeline.transforms`` (what the destinations get
     is the transform's output).
 
     Raises:

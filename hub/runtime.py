@@ -13,18 +13,18 @@ from typing import TYPE_CHECKING, Any
 
 from adapters.sdk import Adapter
 from hub.config import Config
-from hub.dispatcher import Dispatcher
-from hub.envelope import Envelope
-from hub.ingest import Ingest, Submission
+from hub.core.envelope import Envelope
 from hub.keyring import vault_for
 from hub.observability.metrics import HubMetrics
+from hub.pipeline.dispatcher import Dispatcher
+from hub.pipeline.ingest import Ingest, Submission
+from hub.pipeline.routing import Router
+from hub.pipeline.transforms import Transforms
 from hub.registry import build_destinations
-from hub.routing import Router
 from hub.scheduler.catalog import JobCatalog
 from hub.scheduler.context import JobServices
 from hub.schemas import DEFAULT_SCHEMA_DIR, SchemaRegistry
 from hub.store import Acceptance, Claim, Store
-from hub.transforms import Transforms
 from hub.workdays import WorkingCalendar
 
 if TYPE_CHECKING:

@@ -22,12 +22,12 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 
-from hub import identifiers
-from hub.envelope import parse_time
+from hub.core import identifiers
+from hub.core.clock import parse_time
+from hub.core.errors import FieldError
 
 __all__ = [
     "DEFAULT_SCHEMA_DIR",
-    "FieldError",
     "SchemaRegistry",
     "Validation",
     "describe_error",
@@ -39,23 +39,6 @@ DEFAULT_SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
 _TYPE_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 MAX_ERRORS = 20
-
-
-@dataclass(frozen=True, slots=True)
-class FieldError:
-    """One reason a document was refused.
-
-    Attributes:
-        path: Dotted path of the field, e.g. ``payload.applicant.id_no``.
-        message: What is wrong, without the value itself.
-    """
-
-    path: str
-    message: str
-
-    def to_json(self) -> dict[str, str]:
-        """As the ``errors[]`` item of a problem document."""
-        return {"path": self.path, "message": self.message}
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,8 +31,8 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
-from hub.envelope import new_id, utcnow
-from hub.identifiers import IdentifierError, check_uscc
+from hub.core.clock import new_id, utcnow
+from hub.core.identifiers import IdentifierError, check_uscc
 from hub.scheduler import JobContext, days, job, minutes
 from hub.store import Store
 from hub.store.tables import deliveries, messages

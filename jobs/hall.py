@@ -15,7 +15,7 @@ import datetime as dt
 from typing import Any
 
 from adapters.sdk import AdapterError, Record
-from hub.identifiers import IdentifierError
+from hub.core.identifiers import IdentifierError
 from hub.scheduler import JobContext, job, minutes, pull
 
 RESIDENT_ID = "111"

@@ -29,10 +29,11 @@ from sqlalchemy import (
     update,
 )
 
-from hub.envelope import new_id
+from hub.core.clock import new_id
+from hub.core.columns import JSONType, UTCDateTime
 from hub.scheduler import JobContext, job, minutes
 from hub.store import Store
-from hub.store.tables import JSONType, UTCDateTime, metadata
+from hub.store.tables import metadata
 
 __all__ = ["payment_reconciliations", "reconcile", "reconciliation_report"]
 

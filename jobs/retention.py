@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from hub.retention import purge_messages
 from hub.scheduler import JobContext, Misfire, hours, job
-from hub.scheduler.store import JobStore
+from hub.store.jobs import JobStore
+from hub.store.retention import purge_messages
 
 
 @job(

@@ -11,7 +11,7 @@ from typing import Any
 import requests
 from flask import Flask
 
-from hub.serving import RunningServer, serve_in_thread
+from faces.serving import RunningServer, serve_in_thread
 
 
 @dataclass

@@ -13,13 +13,13 @@ from typing import Any
 import requests
 from flask import Flask
 
+from faces.app import create_app
+from faces.console.accounts import UserStore
+from faces.console.jobs import JOBS_EXTENSION, JobLogLine, JobRunView, JobsView, JobView
+from faces.serving import serve_in_thread
 from hub.config import Config
-from hub.envelope import utcnow
-from hub.ops.accounts import UserStore
-from hub.ops.jobs import JOBS_EXTENSION, JobLogLine, JobRunView, JobsView, JobView
+from hub.core.clock import utcnow
 from hub.runtime import Hub
-from hub.serving import serve_in_thread
-from hub.web import create_app
 from tests.support import RunningHub
 
 PASSWORD = "correct horse battery staple"
@@ -105,7 +105,7 @@ def signed_in(running: RunningHub, name: str) -> OpsClient:
 
 @dataclass
 class FakeJobs:
-    """A scheduler stand-in implementing :class:`hub.ops.jobs.JobsView`."""
+    """A scheduler stand-in implementing :class:`faces.console.jobs.JobsView`."""
 
     heartbeat_limit_s: float = 30.0
     heartbeat: float | None = 1.0

@@ -10,15 +10,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from faces.app import create_app
+from faces.serving import serve_in_thread
 from hub.config import Config
-from hub.envelope import utcnow
+from hub.core.clock import utcnow
 from hub.runtime import Hub
 from hub.scheduler import JobContext, JobSpec, Misfire, job, seconds
 from hub.scheduler.context import JobServices
-from hub.scheduler.records import RunView
 from hub.scheduler.runner import JobRunner
-from hub.serving import serve_in_thread
-from hub.web import create_app
+from hub.store.job_records import RunView
 from tests.support import RunningHub, hub_config, wait_for
 
 #: Scheduler settings that make tests quick: fast polling, short leases.

@@ -16,11 +16,11 @@ from flask import Flask, Response, request
 from requests.structures import CaseInsensitiveDict
 
 from adapters.webhook.signature import HEADER, SignatureError, verify
+from faces.app import create_app
+from faces.serving import RunningServer, serve_in_thread
 from hub.config import Config, parse_config
 from hub.runtime import Hub
 from hub.schemas import DEFAULT_SCHEMA_DIR
-from hub.serving import RunningServer, serve_in_thread
-from hub.web import create_app
 
 T = TypeVar("T")
 

@@ -22,8 +22,9 @@ from adapters.sdk.errors import dig
 from adapters.sdk.http import Auth
 from adapters.sdk.rest import RestAdapter
 from adapters.sdk.settings import load_schema
-from hub.envelope import HUB_TZ, Envelope
-from hub.identifiers import check_resident_id, mask_resident_id
+from hub.core.clock import HUB_TZ
+from hub.core.envelope import Envelope
+from hub.core.identifiers import check_resident_id, mask_resident_id
 
 __all__ = ["CardStatus", "CitizenCard", "Holder"]
 

@@ -38,8 +38,8 @@ from flask import Flask, Response, jsonify, request
 
 from adapters.citizen_card.signing import TOLERANCE_S, canonical_query, signature
 from adapters.sdk.sandbox import SandboxInfo, install_faults
-from hub.envelope import HUB_TZ
-from hub.identifiers import IdentifierError, check_resident_id
+from hub.core.clock import HUB_TZ
+from hub.core.identifiers import IdentifierError, check_resident_id
 
 __all__ = [
     "DEFAULT_APP_ID",

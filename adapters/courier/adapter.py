@@ -33,7 +33,8 @@ from adapters.sdk import (
 )
 from adapters.sdk.http import TimeoutSession, raise_for_status, snippet
 from hub import __version__
-from hub.envelope import Envelope, utcnow
+from hub.core.clock import utcnow
+from hub.core.envelope import Envelope
 
 if TYPE_CHECKING:
     from flask import Blueprint

@@ -14,7 +14,7 @@ import hmac
 from collections.abc import Mapping
 from typing import Any
 
-from hub.envelope import HUB_TZ
+from hub.core.clock import HUB_TZ
 
 __all__ = ["TIME_FORMAT", "courier_time", "parse_courier_time", "sign", "verify"]
 

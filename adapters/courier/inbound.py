@@ -19,8 +19,8 @@ from flask import Blueprint, Response, jsonify, request
 
 from adapters.courier import ems
 from adapters.sdk import AdapterError, RejectedError
-from hub.envelope import utcnow
-from hub.identifiers import mask_text
+from hub.core.clock import utcnow
+from hub.core.identifiers import mask_text
 
 if TYPE_CHECKING:
     from adapters.courier.adapter import CourierAdapter
@@ -92,7 +92,7 @@ def _refusal(adapter: CourierAdapter, params: dict[str, str]) -> str | None:
 
 
 def _document(endpoints: Blueprint, destination: str) -> None:
-    from hub.web.openapi import document_blueprint
+    from faces.rest.openapi import document_blueprint
 
     document_blueprint(
         endpoints,

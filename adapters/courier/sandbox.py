@@ -40,7 +40,7 @@ from flask import Flask, Response, jsonify, request
 
 from adapters.courier import ems
 from adapters.sdk.sandbox import SandboxInfo, install_faults
-from hub.envelope import HUB_TZ
+from hub.core.clock import HUB_TZ
 
 __all__ = [
     "DEFAULT_PARTNER_ID",

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Index, String, Table, UniqueConstraint
 
-from hub.store.tables import BigId, UTCDateTime, metadata
+from hub.core.columns import BigId, UTCDateTime
+from hub.store.tables import metadata
 
 __all__ = ["shipment_events", "shipments"]
 

@@ -15,7 +15,7 @@ from sqlalchemy import Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from adapters.courier.tables import shipment_events, shipments
-from hub.envelope import utcnow
+from hub.core.clock import utcnow
 from hub.store import Store
 
 __all__ = ["FINAL_CODES", "RouteEvent", "Shipment", "ShipmentConflict", "Tracking"]

@@ -22,8 +22,8 @@ from adapters.sdk.errors import dig
 from adapters.sdk.http import Auth, BearerTokenAuth, RestClient
 from adapters.sdk.rest import RestAdapter
 from adapters.sdk.settings import load_schema
-from hub.envelope import Envelope
-from hub.identifiers import check_uscc, mask_text
+from hub.core.envelope import Envelope
+from hub.core.identifiers import check_uscc, mask_text
 
 __all__ = ["BlacklistEntry", "CreditPlatform", "CreditStatus"]
 

@@ -43,7 +43,7 @@ from typing import Any, TypeVar
 from flask import Flask, Response, jsonify, request
 
 from adapters.sdk.sandbox import SandboxInfo, install_faults
-from hub.identifiers import IdentifierError, check_resident_id, check_uscc
+from hub.core.identifiers import IdentifierError, check_resident_id, check_uscc
 
 __all__ = [
     "DEFAULT_APP_KEY",

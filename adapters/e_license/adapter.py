@@ -13,8 +13,8 @@ from adapters.sdk.errors import dig
 from adapters.sdk.http import Auth, BearerTokenAuth, RestClient
 from adapters.sdk.rest import RestAdapter
 from adapters.sdk.settings import load_schema
-from hub.envelope import Envelope
-from hub.identifiers import (
+from hub.core.envelope import Envelope
+from hub.core.identifiers import (
     IdentifierError,
     check_e_license_id,
     check_resident_id,

@@ -38,8 +38,8 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 
 from adapters.sdk.sandbox import SandboxInfo, install_faults
-from hub.envelope import format_time, utcnow
-from hub.identifiers import (
+from hub.core.clock import format_time, utcnow
+from hub.core.identifiers import (
     IdentifierError,
     check_e_license_id,
     check_resident_id,

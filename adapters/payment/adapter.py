@@ -32,7 +32,8 @@ from adapters.sdk import (
 )
 from adapters.sdk.http import TimeoutSession, raise_for_status, snippet
 from hub import __version__
-from hub.envelope import HUB_TZ, Envelope, parse_time
+from hub.core.clock import HUB_TZ, parse_time
+from hub.core.envelope import Envelope
 
 if TYPE_CHECKING:
     from flask import Blueprint

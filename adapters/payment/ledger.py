@@ -15,7 +15,7 @@ from sqlalchemy import Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from adapters.payment.tables import payment_notifications, payment_orders
-from hub.envelope import HUB_TZ, utcnow
+from hub.core.clock import HUB_TZ, utcnow
 from hub.store import Store
 
 __all__ = ["Ledger", "Notification", "Order", "OrderConflict"]

@@ -31,8 +31,8 @@ from flask import Blueprint, Response, request
 from adapters.payment import rsa2
 from adapters.payment.ledger import Notification, Order
 from adapters.sdk import AdapterError
-from hub.envelope import HUB_TZ, format_time, utcnow
-from hub.identifiers import mask_text
+from hub.core.clock import HUB_TZ, format_time, utcnow
+from hub.core.identifiers import mask_text
 
 if TYPE_CHECKING:
     from adapters.payment.adapter import PaymentAdapter
@@ -228,7 +228,7 @@ def blueprint(adapter: PaymentAdapter) -> Blueprint:
 
 
 def _document(endpoints: Blueprint, destination: str) -> None:
-    from hub.web.openapi import document_blueprint
+    from faces.rest.openapi import document_blueprint
 
     document_blueprint(
         endpoints,

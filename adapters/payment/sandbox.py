@@ -46,7 +46,7 @@ from adapters.payment import rsa2
 from adapters.payment.reconcile import HEADER
 from adapters.sdk.sandbox import SandboxInfo, install_faults
 from certs.devca import ensure_payment_keys, load_private_key, load_public_key
-from hub.envelope import HUB_TZ
+from hub.core.clock import HUB_TZ
 
 __all__ = ["DEFAULT_APP_ID", "SANDBOX", "PaymentPlatform", "create_app"]
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, UniqueConstraint
 
-from hub.store.tables import BigId, UTCDateTime, metadata
+from hub.core.columns import BigId, UTCDateTime
+from hub.store.tables import metadata
 
 __all__ = ["payment_notifications", "payment_orders"]
 

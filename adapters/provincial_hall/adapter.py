@@ -24,7 +24,8 @@ from adapters.sdk.settings import load_schema
 from adapters.sdk.soap import as_plain
 from adapters.sdk.soap_adapter import SoapAdapter
 from adapters.sdk.xml import XmlError, parse_declared
-from hub.envelope import HUB_TZ, Envelope, format_time, parse_time
+from hub.core.clock import HUB_TZ, format_time, parse_time
+from hub.core.envelope import Envelope
 
 __all__ = ["ProvincialHallAdapter", "to_case_submitted"]
 

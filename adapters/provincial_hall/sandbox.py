@@ -41,7 +41,7 @@ from adapters.sdk.sandbox_soap import (
     soap_response,
 )
 from adapters.sdk.xml import XmlError, parse_declared
-from hub.envelope import HUB_TZ
+from hub.core.clock import HUB_TZ
 
 __all__ = [
     "DEFAULT_PASSWORD",

@@ -9,12 +9,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from hub.envelope import Envelope
+from hub.core.envelope import Envelope
 
 if TYPE_CHECKING:
     from flask import Blueprint
 
-    from hub.schemas import FieldError
+    from hub.core.errors import FieldError
     from hub.store import Acceptance, Store
 
 __all__ = [
@@ -46,7 +46,7 @@ class AdapterContext(Protocol):
         """Validate, route and store a message as coming from this destination.
 
         ``client_ref`` makes it idempotent: publishing the same one twice stores one
-        message. Raises ``hub.ingest.Invalid`` when the payload does not fit its schema.
+        message. Raises ``hub.pipeline.ingest.Invalid`` when the payload does not fit its schema.
         """
         ...
 

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.identifiers import mask_text
+from hub.core.identifiers import mask_text
 
 __all__ = [
     "AdapterError",

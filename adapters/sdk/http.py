@@ -30,7 +30,7 @@ from adapters.sdk.errors import (
     RetriableError,
 )
 from adapters.sdk.traffic import Masker, TrafficLog
-from hub.identifiers import mask_text
+from hub.core.identifiers import mask_text
 
 __all__ = [
     "RETRIABLE_STATUSES",

@@ -23,7 +23,7 @@ from flask import Response
 from lxml import etree
 
 from adapters.sdk.xml import XmlError, parse_declared, safe_parser
-from hub.identifiers import mask_text
+from hub.core.identifiers import mask_text
 
 __all__ = [
     "SOAP11_ENV",

@@ -53,10 +53,11 @@ from jsonschema import Draft202012Validator
 from adapters.sdk.base import Adapter, Attempt, Batch, Record
 from adapters.sdk.errors import AdapterError, ConfigurationError, RejectedError, RetriableError
 from adapters.sdk.settings import looks_secret
-from hub.envelope import Envelope, new_id, utcnow
+from faces.serving import RunningServer, serve_in_thread
+from hub.core.clock import new_id, utcnow
+from hub.core.envelope import Envelope
 from hub.registry import adapter_classes, with_defaults
 from hub.schemas import DEFAULT_SCHEMA_DIR, SchemaRegistry
-from hub.serving import RunningServer, serve_in_thread
 from hub.store import Acceptance, Store
 
 __all__ = ["DEFAULT_EXPECTED_ERRORS", "AdapterContract", "SandboxClient"]

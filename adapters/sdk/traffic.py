@@ -2,7 +2,7 @@
 
 Everything an adapter sends or receives may be logged at DEBUG for troubleshooting, so
 everything logged goes through :class:`Masker` first: resident ID numbers and mobile
-numbers are masked (``hub.identifiers.mask_text``), the destination's secret settings
+numbers are masked (``hub.core.identifiers.mask_text``), the destination's secret settings
 are replaced, WS-Security passwords and nonces are blanked, and bodies are cut short so
 a 16 MB answer never lands in a log line.
 """
@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from hub.identifiers import mask_text
+from hub.core.identifiers import mask_text
 
 __all__ = ["MAX_LOGGED_CHARS", "Masker", "TrafficLog"]
 

@@ -38,8 +38,8 @@ from adapters.sdk.http import TimeoutSession, raise_for_status
 from adapters.signature.algorithms import UnknownAlgorithm, algorithm
 from adapters.signature.verification import CrlCache, Signature, SignatureProblem, check_signature
 from hub import __version__
-from hub.envelope import Envelope
-from hub.schemas import FieldError
+from hub.core.envelope import Envelope
+from hub.core.errors import FieldError
 
 __all__ = ["HEADER_FIELD", "SignatureAdapter", "canonical_payload"]
 

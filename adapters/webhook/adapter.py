@@ -11,7 +11,7 @@ from adapters.sdk import Adapter, Attempt, ConfigurationError, Receipt, Retriabl
 from adapters.sdk.http import TimeoutSession, raise_for_status
 from adapters.webhook.signature import EVENT_HEADER, HEADER, sign
 from hub import __version__
-from hub.envelope import Envelope
+from hub.core.envelope import Envelope
 
 __all__ = ["WebhookAdapter"]
 

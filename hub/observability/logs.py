@@ -23,8 +23,8 @@ from types import MappingProxyType
 from typing import Any, TextIO
 
 from hub.config import Config, ConfigError
-from hub.envelope import HUB_TZ
-from hub.identifiers import mask_text
+from hub.core.clock import HUB_TZ
+from hub.core.identifiers import mask_text
 
 __all__ = [
     "CONTEXT_FIELDS",

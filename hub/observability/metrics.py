@@ -25,8 +25,9 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 
-from hub.circuit import CLOSED, HALF_OPEN, OPEN
-from hub.envelope import Envelope, utcnow
+from hub.core.clock import utcnow
+from hub.core.envelope import Envelope
+from hub.pipeline.circuit import CLOSED, HALF_OPEN, OPEN
 from hub.store import Claim, Outcome
 from hub.store.stats import dead_letters_by_destination, oldest_pending
 

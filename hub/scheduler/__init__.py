@@ -13,22 +13,13 @@ A job module needs only this package::
 
 and an entry point in the group ``govhub.jobs`` naming it. The scheduler itself lives
 in :mod:`hub.scheduler.scheduler` (clock), :mod:`hub.scheduler.runner` (runs),
-:mod:`hub.scheduler.store` (the guarantees) and :mod:`hub.scheduler.catalog` (config).
+:mod:`hub.store.jobs` (the guarantees) and :mod:`hub.scheduler.catalog` (config).
 """
 
 from __future__ import annotations
 
 from hub.scheduler.context import Counts, Cursor, JobCancelled, JobContext, JobServices
-from hub.scheduler.spec import (
-    JobSpec,
-    Misfire,
-    Trigger,
-    days,
-    hours,
-    job,
-    minutes,
-    seconds,
-)
+from hub.scheduler.spec import JobSpec, Misfire, Trigger, days, hours, job, minutes, seconds
 from hub.scheduler.sync import pull
 
 __all__ = [

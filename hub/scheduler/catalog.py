@@ -17,17 +17,12 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from hub.config import Config, ConfigError
-from hub.envelope import format_time, utcnow
-from hub.scheduler.records import JobState, NodeView, RunPage, RunView
-from hub.scheduler.settings import (
-    JobSettings,
-    SchedulerSettings,
-    job_settings,
-    scheduler_settings,
-)
+from hub.core.clock import format_time, utcnow
+from hub.scheduler.settings import JobSettings, SchedulerSettings, job_settings, scheduler_settings
 from hub.scheduler.spec import JobSpec
-from hub.scheduler.store import JobStore
 from hub.store import Store
+from hub.store.job_records import JobState, NodeView, RunPage, RunView
+from hub.store.jobs import JobStore
 
 __all__ = [
     "ENTRY_POINT_GROUP",

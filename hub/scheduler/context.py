@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from hub.envelope import format_time
-from hub.identifiers import mask_text
-from hub.ingest import Ingest, Submission
+from hub.core.clock import format_time
+from hub.core.identifiers import mask_text
+from hub.pipeline.ingest import Ingest, Submission
 from hub.store import Acceptance, Store
 from hub.workdays import WorkingCalendar
 
@@ -275,7 +275,7 @@ class JobContext:
             The acceptance (``created`` is false for a key published before).
 
         Raises:
-            hub.ingest.Invalid: The payload does not fit its schema.
+            hub.pipeline.ingest.Invalid: The payload does not fit its schema.
             JobCancelled: The run must stop.
         """
         self.check()

@@ -22,13 +22,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from hub.envelope import format_time, utcnow
-from hub.identifiers import mask_text
+from hub.core.clock import format_time, utcnow
+from hub.core.identifiers import mask_text
 from hub.scheduler.catalog import JobCatalog, ScheduledJob
 from hub.scheduler.context import Cursor, JobCancelled, JobContext, JobServices, RunLog
-from hub.scheduler.records import Started
 from hub.scheduler.spec import Misfire
-from hub.scheduler.store import node_id
+from hub.store.job_records import Started
+from hub.store.jobs import node_id
 
 __all__ = ["JobRunner"]
 

@@ -21,7 +21,7 @@ from typing import Any
 from apscheduler.executors.base import BaseExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from hub.envelope import utcnow
+from hub.core.clock import utcnow
 from hub.scheduler.catalog import JobCatalog
 from hub.scheduler.context import JobServices
 from hub.scheduler.runner import JobRunner

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from adapters.sdk import Record
-from hub.ingest import Invalid
+from hub.pipeline.ingest import Invalid
 from hub.scheduler.context import JobContext
 
 __all__ = ["pull"]

@@ -7,7 +7,8 @@ import fnmatch
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.envelope import Envelope, format_time
+from hub.core.clock import format_time
+from hub.core.envelope import Envelope
 
 __all__ = [
     "OPERATOR",

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import case, func, literal, select
 from sqlalchemy.sql import ColumnElement
 
-from hub.envelope import utcnow
+from hub.core.clock import utcnow
 from hub.store.store import Store
 from hub.store.tables import attempts, deliveries, messages
 

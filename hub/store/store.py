@@ -34,7 +34,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement
 
-from hub.envelope import Envelope, new_id, utcnow
+from hub.core.clock import new_id, utcnow
+from hub.core.envelope import Envelope
 from hub.store.dialects import WRITE_OPTION, dialect_for
 from hub.store.group_commit import GroupCommitter
 from hub.store.records import (

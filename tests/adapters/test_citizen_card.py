@@ -16,9 +16,9 @@ from adapters.citizen_card.sandbox import DEFAULT_APP_ID, DEFAULT_APP_SECRET, cr
 from adapters.citizen_card.signing import canonical_query, signature
 from adapters.sdk import ConfigurationError
 from adapters.sdk.testing import AdapterContract, SandboxClient
-from hub.identifiers import IdentifierError
+from faces.serving import RunningServer, serve_in_thread
+from hub.core.identifiers import IdentifierError
 from hub.schemas import SchemaRegistry
-from hub.serving import RunningServer, serve_in_thread
 
 WANG = "371002199001012029"  # a seeded holder whose card was lost and found again
 NOBODY = "11010519491231002X"  # valid, but holds no card here

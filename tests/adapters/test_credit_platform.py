@@ -13,9 +13,10 @@ from adapters.credit_platform.adapter import CreditPlatform
 from adapters.credit_platform.sandbox import DEFAULT_APP_KEY, DEFAULT_APP_SECRET, create_app
 from adapters.sdk import Attempt, Receipt, RejectedError, RetriableError
 from adapters.sdk.testing import AdapterContract, SandboxClient
-from hub.envelope import Envelope, new_id, utcnow
-from hub.identifiers import IdentifierError
-from hub.serving import RunningServer, serve_in_thread
+from faces.serving import RunningServer, serve_in_thread
+from hub.core.clock import new_id, utcnow
+from hub.core.envelope import Envelope
+from hub.core.identifiers import IdentifierError
 from tests.support import example, wait_for
 
 

@@ -14,9 +14,10 @@ from adapters.e_license.metadata import from_metadata, to_metadata
 from adapters.e_license.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, create_app
 from adapters.sdk import Attempt, RejectedError
 from adapters.sdk.testing import AdapterContract, SandboxClient
-from hub.envelope import Envelope, new_id, utcnow
-from hub.identifiers import IdentifierError
-from hub.serving import RunningServer, serve_in_thread
+from faces.serving import RunningServer, serve_in_thread
+from hub.core.clock import new_id, utcnow
+from hub.core.envelope import Envelope
+from hub.core.identifiers import IdentifierError
 from tests.support import example
 
 LICENSE_ID = example("license.issued")["license_id"]

@@ -20,9 +20,10 @@ from adapters.provincial_hall.sandbox import (
 )
 from adapters.sdk import Attempt, ConfigurationError, RejectedError, RetriableError
 from adapters.sdk.testing import AdapterContract, SandboxClient
-from hub.envelope import Envelope, new_id, utcnow
+from faces.serving import RunningServer, serve_in_thread
+from hub.core.clock import new_id, utcnow
+from hub.core.envelope import Envelope
 from hub.registry import with_defaults
-from hub.serving import RunningServer, serve_in_thread
 from tests.support import example
 
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"

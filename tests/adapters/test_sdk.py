@@ -30,7 +30,7 @@ from adapters.sdk.settings import looks_secret
 from adapters.sdk.soap import error_from_fault
 from adapters.sdk.traffic import Masker
 from adapters.sdk.xml import XmlError, parse_declared
-from hub.serving import RunningServer, serve_in_thread
+from faces.serving import RunningServer, serve_in_thread
 
 RESIDENT_ID = "11010519491231002X"
 

@@ -15,7 +15,7 @@ from adapters.courier import ems
 from adapters.courier.adapter import CourierAdapter
 from adapters.courier.sandbox import DEFAULT_PARTNER_ID, create_app
 from adapters.courier.tables import shipment_events, shipments
-from hub.envelope import utcnow
+from hub.core.clock import utcnow
 from tests.fullonline import RunningSandbox, courier_destination, serving
 from tests.support import (
     Receiver,

@@ -61,7 +61,7 @@ class HubProcess:
 
     def __init__(self, config: Path) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "hub.cli", "--config", str(config), "run"],
+            [sys.executable, "-m", "faces.cli", "--config", str(config), "run"],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from adapters.credit_platform.sandbox import DEFAULT_APP_KEY, DEFAULT_APP_SECRET, create_app
-from hub.serving import RunningServer, serve_in_thread
+from faces.serving import RunningServer, serve_in_thread
 from tests.support import RunningHub, example, hub_config, running_hub, wait_for
 
 REJECTED_DECISION = "威市监许字〔2026〕第0002号"

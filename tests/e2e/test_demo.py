@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from hub.demo.stage import own_stage
-from hub.demo.story import Story
+from faces.demo.stage import own_stage
+from faces.demo.story import Story
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import requests
 
 from adapters.e_license.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, create_app
-from hub.serving import serve_in_thread
+from faces.serving import serve_in_thread
 from tests.support import example, hub_config, running_hub
 
 

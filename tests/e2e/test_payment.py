@@ -19,7 +19,7 @@ from adapters.payment.sandbox import DEFAULT_APP_ID, create_app
 from adapters.payment.tables import payment_notifications, payment_orders
 from adapters.sdk import RetriableError
 from certs.devca import load_private_key
-from hub.envelope import HUB_TZ
+from hub.core.clock import HUB_TZ
 from tests.fullonline import RunningSandbox, payment_destination, serving
 from tests.support import (
     Receiver,

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from adapters.provincial_hall.sandbox import DEFAULT_PASSWORD, ENDPOINT, create_app
-from hub.serving import RunningServer, serve_in_thread
+from faces.serving import RunningServer, serve_in_thread
 from tests.support import (
     Receiver,
     RunningHub,

@@ -9,9 +9,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from faces.serving import RunningServer, serve_in_thread
 from hub.config import parse_config
 from hub.registry import build_destinations, sandboxes
-from hub.serving import RunningServer, serve_in_thread
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "govhub.toml"
 OURS = ("credit_platform", "citizen_card", "e_license")

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from hub.scheduler.store import JobStore
-from hub.scheduler.tables import job_runs
 from hub.store import Store
+from hub.store.job_tables import job_runs
+from hub.store.jobs import JobStore
 from tests.support import example, wait_for
 
 pytestmark = pytest.mark.slow

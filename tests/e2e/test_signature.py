@@ -12,7 +12,8 @@ import pytest
 from adapters.signature.adapter import SignatureAdapter, canonical_payload
 from adapters.signature.sandbox import DEFAULT_API_KEY, create_app
 from adapters.signature.verification import Signature, SignatureProblem
-from hub.envelope import Envelope, new_id, utcnow
+from hub.core.clock import new_id, utcnow
+from hub.core.envelope import Envelope
 from tests.fullonline import RunningSandbox, serving
 from tests.support import (
     Receiver,

@@ -14,9 +14,9 @@ from adapters.provincial_hall.sandbox import DEFAULT_PASSWORD, ENDPOINT
 from adapters.provincial_hall.sandbox import create_app as hall_app
 from adapters.webhook.sandbox import DEFAULT_SECRET
 from adapters.webhook.sandbox import create_app as department_app
-from hub.adapter_status import last_checks
-from hub.cli import main
-from hub.serving import RunningServer, serve_in_thread
+from faces.cli import main
+from faces.serving import RunningServer, serve_in_thread
+from hub.status import last_checks
 from hub.store import Store
 from tests.support import RunningHub, example, hub_config, running_hub
 

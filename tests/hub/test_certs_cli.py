@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from hub.cli import main
+from faces.cli import main
 
 
 def test_certs_init_makes_keys_once_with_private_ones_0600(tmp_path: Path) -> None:

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hub.cli import main
-from hub.envelope import Envelope, new_id, utcnow
+from faces.cli import main
+from hub.core.clock import new_id, utcnow
+from hub.core.envelope import Envelope
 from hub.store import Outcome, Store
 
 

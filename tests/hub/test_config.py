@@ -34,7 +34,7 @@ def _write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("name", ["govhub.toml", "hub/starter.toml"])
+@pytest.mark.parametrize("name", ["govhub.toml", "faces/cli/starter.toml"])
 def test_shipped_configurations_load_and_build(name: str) -> None:
     config = load_config(ROOT / name)
     assert config.sandbox.enabled

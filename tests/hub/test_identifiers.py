@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hub.identifiers import (
+from hub.core.identifiers import (
     IdentifierError,
     check_e_license_id,
     check_resident_id,

@@ -152,7 +152,7 @@ def test_every_jobs_route_is_in_the_openapi_spec_and_the_spec_is_valid(hub: Runn
 def _app_routes(hub: RunningHub) -> set[tuple[str, str]]:
     import re
 
-    from hub.web import create_app
+    from faces.app import create_app
 
     app = create_app(hub.hub)
     routes = set()

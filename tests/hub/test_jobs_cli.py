@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from hub.cli import main
+from faces.cli import main
 from hub.config import load_config
 from hub.scheduler.catalog import installed_jobs
 from tests.scheduling import hub_with_jobs, make_runner, wait_run

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
+from faces.soap.settings import soap_settings
 from hub.config import ConfigError, parse_config
-from hub.envelope import utcnow
+from hub.core.clock import utcnow
 from hub.keyring import KeyVault, VaultError, vault_for
-from hub.soap.settings import soap_settings
 from hub.store import Store
 
 
@@ -131,7 +131,7 @@ def test_clients_added_on_the_command_line_can_use_password_digest(tmp_path: Pat
 
     from click.testing import CliRunner
 
-    from hub.cli import main
+    from faces.cli import main
 
     config_file = tmp_path / "govhub.toml"
     config_file.write_text('[database]\nurl = "sqlite:///var/hub.db"\n', encoding="utf-8")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from openapi_spec_validator import validate
 
+from faces.app import create_app
 from hub.runtime import Hub
-from hub.web import create_app
 from tests.support import hub_config
 
 # Routes that are not part of the HTTP API contract (static files, the Flask default).

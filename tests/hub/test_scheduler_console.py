@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from faces.app import create_app
+from faces.console.scheduler import CONSOLE_EXTENSION, ConsoleJobs
 from hub.scheduler import JobContext, seconds
-from hub.scheduler.console import CONSOLE_EXTENSION, ConsoleJobs
-from hub.web import create_app
 from tests.scheduling import (
     T0,
     Probe,

@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from hub.runtime import Hub
-from hub.scheduler.records import Started
-from hub.scheduler.store import JobStore
 from hub.store import Store
+from hub.store.job_records import Started
+from hub.store.jobs import JobStore
 from tests.scheduling import Probe, hub_with_jobs, make_runner, probe_job, scheduler_config
 from tests.support import wait_for
 

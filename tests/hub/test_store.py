@@ -13,7 +13,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 
-from hub.envelope import Envelope, new_id, utcnow
+from hub.core.clock import new_id, utcnow
+from hub.core.envelope import Envelope
 from hub.store import Outcome, Store
 from hub.store.store import AUTH_CACHE_S
 from hub.store.tables import metadata

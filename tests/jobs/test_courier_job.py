@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from adapters.courier.sandbox import create_app as courier_app
-from hub.ingest import Submission
+from hub.pipeline.ingest import Submission
 from hub.runtime import Hub
 from hub.scheduler.catalog import installed_jobs
-from hub.scheduler.records import RunView
+from hub.store.job_records import RunView
 from tests.fullonline import RunningSandbox, courier_destination, serving
 from tests.scheduling import hub_with_jobs, make_runner, scheduler_config, wait_run
 from tests.support import example, wait_for

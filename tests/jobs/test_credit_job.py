@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 
 from adapters.credit_platform.sandbox import create_app as credit_platform
-from hub.envelope import HUB_TZ, utcnow
-from hub.ingest import Submission
+from hub.core.clock import HUB_TZ, utcnow
+from hub.pipeline.ingest import Submission
 from hub.runtime import Hub
 from hub.scheduler.catalog import installed_jobs
-from hub.scheduler.records import RunView
 from hub.scheduler.runner import JobRunner
+from hub.store.job_records import RunView
 from tests.fullonline import RunningSandbox, serving
 from tests.jobs.sandboxes import credit_destination
 from tests.scheduling import hub_with_jobs, make_runner, scheduler_config, wait_run

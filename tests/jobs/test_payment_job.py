@@ -13,12 +13,12 @@ from sqlalchemy import update
 from adapters.payment.adapter import PaymentAdapter
 from adapters.payment.sandbox import create_app as payment_platform
 from adapters.payment.tables import payment_orders
-from hub.envelope import HUB_TZ
-from hub.ingest import Submission
+from hub.core.clock import HUB_TZ
+from hub.pipeline.ingest import Submission
 from hub.runtime import Hub
 from hub.scheduler.catalog import installed_jobs
-from hub.scheduler.records import RunView
 from hub.scheduler.runner import JobRunner
+from hub.store.job_records import RunView
 from jobs.payment import reconciliation_report
 from tests.fullonline import RunningSandbox, payment_destination, serving
 from tests.scheduling import hub_with_jobs, make_runner, scheduler_config, wait_run

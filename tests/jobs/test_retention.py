@@ -7,11 +7,12 @@ from pathlib import Path
 
 from sqlalchemy import func, select, update
 
-from hub.envelope import Envelope, new_id, utcnow
+from hub.core.clock import new_id, utcnow
+from hub.core.envelope import Envelope
 from hub.runtime import Hub
 from hub.scheduler.catalog import installed_jobs
-from hub.scheduler.tables import job_runs
 from hub.store import Outcome
+from hub.store.job_tables import job_runs
 from hub.store.tables import attempts, deliveries, messages
 from tests.scheduling import hub_with_jobs, make_runner, scheduler_config, wait_run
 from tests.support import example

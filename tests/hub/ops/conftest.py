@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 
-import hub.ops.accounts
+import faces.console.accounts
 from tests.ops_support import RunningConsole, running_console
 from tests.support import Receiver, hub_config, webhook_destination
 
@@ -29,9 +29,11 @@ def _cheap_password_hashing(
     if "real_password_hashing" in request.fixturenames:
         return
     monkeypatch.setattr(
-        hub.ops.accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+        faces.console.accounts,
+        "_hasher",
+        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1),
     )
-    hub.ops.accounts._dummy_hash.cache_clear()
+    faces.console.accounts._dummy_hash.cache_clear()
 
 
 @pytest.fixture

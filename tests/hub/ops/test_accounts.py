@@ -10,10 +10,10 @@ from argon2.profiles import RFC_9106_LOW_MEMORY
 from click.testing import CliRunner
 from sqlalchemy import select
 
-import hub.ops.accounts
-from hub.cli import main
-from hub.ops.accounts import AccountError, UserStore
-from hub.ops.tables import users
+import faces.console.accounts
+from faces.cli import main
+from faces.console.accounts import AccountError, UserStore
+from faces.console.tables import users
 from hub.store import Store
 
 PASSWORD = "correct horse battery staple"
@@ -32,7 +32,7 @@ def _store(config_file: Path) -> Store:
 
 @pytest.mark.usefixtures("real_password_hashing")
 def test_passwords_are_hashed_with_memory_hard_argon2id(tmp_path: Path) -> None:
-    hasher: PasswordHasher = hub.ops.accounts._hasher
+    hasher: PasswordHasher = faces.console.accounts._hasher
     assert hasher.type.name == "ID"
     assert hasher.memory_cost >= RFC_9106_LOW_MEMORY.memory_cost  # 64 MiB
     assert hasher.time_cost >= RFC_9106_LOW_MEMORY.time_cost

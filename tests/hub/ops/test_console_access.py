@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 from sqlalchemy import update
 
-from hub.ops.tables import user_sessions
-from hub.ops.web import SESSION_COOKIE
+from faces.console.tables import user_sessions
+from faces.console.web import SESSION_COOKIE
 from tests.ops_support import PASSWORD, FakeJobs, OpsClient, RunningConsole, csrf_token, signed_in
 from tests.support import example
 

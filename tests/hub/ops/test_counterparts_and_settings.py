@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from hub.adapter_status import last_checks
-from hub.cli import _setup_logging
+from faces.app import create_app
+from faces.cli.common import setup_logging
+from faces.console.settings import ops_settings
+from faces.console.views.counterparts import health_of, shown_settings
 from hub.config import ConfigError
 from hub.observability.logs import JsonFormatter
-from hub.ops.settings import ops_settings
-from hub.ops.views.counterparts import health_of, shown_settings
 from hub.runtime import Hub
+from hub.status import last_checks
 from hub.store.stats import DestinationTraffic
-from hub.web import create_app
 from tests.ops_support import PASSWORD, OpsClient, RunningConsole, running_console, signed_in
 from tests.support import hub_config
 
@@ -142,7 +142,7 @@ def test_govhub_run_logs_as_the_logging_section_says(tmp_path: Path) -> None:
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     try:
-        _setup_logging(hub_config(tmp_path, logging={"format": "json", "level": "WARNING"}))
+        setup_logging(hub_config(tmp_path, logging={"format": "json", "level": "WARNING"}))
         [handler] = root.handlers
         assert isinstance(handler.formatter, JsonFormatter)
         assert root.level == logging.WARNING

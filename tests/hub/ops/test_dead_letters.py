@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from hub.envelope import HUB_TZ
+from hub.core.clock import HUB_TZ
 from tests.ops_support import OpsClient, RunningConsole, csrf_token, signed_in
 from tests.support import Receiver, example, wait_for
 

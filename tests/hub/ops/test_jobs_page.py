@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from hub.ops.jobs import JOBS_EXTENSION
+from faces.console.jobs import JOBS_EXTENSION
 from tests.ops_support import RESIDENT_ID, FakeJobs, RunningConsole, signed_in
 
 

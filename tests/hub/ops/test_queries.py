@@ -7,9 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from hub.envelope import Envelope, new_id, utcnow
-from hub.ops.accounts import UserStore
-from hub.ops.queries import (
+from faces.console.accounts import UserStore
+from faces.console.queries import (
     DeadLetterFilter,
     MessageFilter,
     audit_for,
@@ -19,8 +18,10 @@ from hub.ops.queries import (
     recent_audit,
     search_messages,
 )
-from hub.ops.sessions import LoginThrottle, SessionStore, secret_key
-from hub.ops.settings import OpsSettings
+from faces.console.sessions import LoginThrottle, SessionStore, secret_key
+from faces.console.settings import OpsSettings
+from hub.core.clock import new_id, utcnow
+from hub.core.envelope import Envelope
 from hub.store import Outcome, Store
 from hub.store.stats import (
     attempt_series,

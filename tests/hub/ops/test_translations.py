@@ -10,7 +10,7 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[3]
-CATALOGUE = ROOT / "hub" / "ops" / "translations" / "zh" / "LC_MESSAGES"
+CATALOGUE = ROOT / "faces" / "console" / "translations" / "zh" / "LC_MESSAGES"
 
 
 def _translations(catalog: object) -> dict[object, object]:
@@ -24,7 +24,7 @@ def test_compiled_catalogue_matches_the_po_file() -> None:
     with (CATALOGUE / "messages.po").open("rb") as po, (CATALOGUE / "messages.mo").open("rb") as mo:
         source, compiled = read_po(po), read_mo(mo)
     assert _translations(compiled) == _translations(source), (
-        "messages.mo is stale: run `pybabel compile -d hub/ops/translations`"
+        "messages.mo is stale: run `pybabel compile -d faces/console/translations`"
     )
 
 
@@ -46,5 +46,5 @@ def test_every_console_string_has_a_chinese_translation() -> None:
         if m.id and (m.string if isinstance(m.string, str) else all(m.string))
     }
     missing = sorted(found - translated)
-    assert not missing, f"untranslated (see hub/ops/README.md to update): {missing}"
+    assert not missing, f"untranslated (see faces/console/README.md to update): {missing}"
     assert len(found) > 150

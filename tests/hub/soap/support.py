@@ -6,9 +6,9 @@ from typing import Any
 
 import requests
 
-from hub.soap.envelope import SOAP11_NS, SOAP12_NS
-from hub.soap.wsse import WSSE_NS
-from hub.soap.xsdgen import NS
+from faces.soap.envelope import SOAP11_NS, SOAP12_NS
+from faces.soap.wsse import WSSE_NS
+from faces.soap.xsdgen import NS
 from tests.support import RunningHub
 
 SUBMIT_CASE = f"""<SubmitCase xmlns="{NS}">

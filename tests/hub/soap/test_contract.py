@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from lxml import etree
 
+from faces.soap.mapping import to_json, to_xml
+from faces.soap.model import Array, MessageModel, ModelError, Object, Scalar
+from faces.soap.xsdgen import NS, build_contract, main, xsd_pattern
 from hub.schemas import DEFAULT_SCHEMA_DIR, SchemaRegistry
-from hub.soap.mapping import to_json, to_xml
-from hub.soap.model import Array, MessageModel, ModelError, Object, Scalar
-from hub.soap.xsdgen import NS, build_contract, main, xsd_pattern
 
 REGISTRY = SchemaRegistry()
 CONTRACT = build_contract(REGISTRY)
@@ -25,8 +25,8 @@ MODELS = {m.type: m for m in CONTRACT.models}
 def test_committed_contract_files_are_what_the_generator_writes() -> None:
     for name, content in CONTRACT.documents.items():
         path = DEFAULT_SCHEMA_DIR / name
-        assert path.exists(), f"{name} is missing: run python -m hub.soap.xsdgen"
-        assert path.read_bytes() == content, f"{name} is stale: run python -m hub.soap.xsdgen"
+        assert path.exists(), f"{name} is missing: run python -m faces.soap.xsdgen"
+        assert path.read_bytes() == content, f"{name} is stale: run python -m faces.soap.xsdgen"
     on_disk = {f"xsd/{p.name}" for p in (DEFAULT_SCHEMA_DIR / "xsd").glob("*.xsd")}
     assert on_disk == {n for n in CONTRACT.documents if n.startswith("xsd/")}
     assert main(["--check"]) == 0
@@ -240,9 +240,9 @@ ODD: dict[str, Any] = {
 
 
 def test_a_type_xml_cannot_carry_is_left_to_submit_message_as_json(tmp_path: Path) -> None:
+    from faces.app import create_app
+    from faces.soap.envelope import SOAP11_NS
     from hub.runtime import Hub
-    from hub.soap.envelope import SOAP11_NS
-    from hub.web import create_app
     from tests.support import hub_config
 
     schemas = extended_schemas(tmp_path, {"demo.odd": ODD})

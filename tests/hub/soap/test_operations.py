@@ -14,7 +14,7 @@ from zeep.exceptions import Fault
 from zeep.plugins import HistoryPlugin
 from zeep.wsse.username import UsernameToken
 
-from hub.soap.xsdgen import NS
+from faces.soap.xsdgen import NS
 from tests.hub.soap.support import (
     envelope,
     fault_code,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from hub.store.tables import BigId, JSONType, UTCDateTime
+from hub.core.columns import BigId, JSONType, UTCDateTime
 
 revision = "0001"
 down_revision = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from hub.store.tables import UTCDateTime
+from hub.core.columns import UTCDateTime
 
 revision = "adapters_0001"
 down_revision = "0001"

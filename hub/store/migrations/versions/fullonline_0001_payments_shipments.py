@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from hub.store.tables import BigId, UTCDateTime
+from hub.core.columns import BigId, UTCDateTime
 
 revision = "fullonline_0001"
 down_revision = "soap_0001"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from hub.store.tables import JSONType, UTCDateTime
+from hub.core.columns import JSONType, UTCDateTime
 
 revision = "jobs_0002"
 down_revision = "jobs_0001"

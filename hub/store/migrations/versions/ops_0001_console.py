@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from hub.store.tables import BigId, UTCDateTime
+from hub.core.columns import BigId, UTCDateTime
 
 revision = "ops_0001"
 down_revision = "fullonline_0001"

@@ -1,0 +1,78 @@
+"""The web application: every HTTP face (REST, SOAP, ops console, metrics) on one Flask app."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from faces import console
+from faces.http.problems import Problem, problem_response
+from faces.rest import adapters, api, health, jobs, metrics, openapi
+from faces.rest.fastpath import ENDPOINT_EXTENSION, IngestFastPath
+from faces.soap import endpoint as soap
+from hub.runtime import Hub
+
+__all__ = ["BLUEPRINT_HOOKS", "create_app"]
+
+log = logging.getLogger("govhub.web")
+
+#: Other parts of the hub (SOAP, ops console, notification endpoints) register a
+#: function here that adds their blueprints to the app.
+BLUEPRINT_HOOKS: list[Callable[[Flask, Hub], None]] = []
+
+
+def create_app(hub: Hub) -> Flask:
+    """The Flask app serving ``hub``."""
+
+    app = Flask("govhub")
+    app.config["MAX_CONTENT_LENGTH"] = hub.config.server.max_body_bytes
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["govhub"] = hub
+    app.register_blueprint(api.blueprint)
+    app.register_blueprint(health.blueprint)
+    app.register_blueprint(openapi.blueprint)
+    app.register_blueprint(adapters.blueprint)
+    soap.register(app, hub)
+    metrics.install(app, hub)
+    console.install(app, hub)
+    jobs.install(app, hub)
+    for hook in BLUEPRINT_HOOKS:
+        hook(app, hub)
+    for name, adapter in hub.adapters.items():
+        inbound = adapter.inbound()
+        if inbound is not None:
+            app.register_blueprint(inbound, url_prefix=f"/inbound/{name}", name=f"inbound_{name}")
+            app.extensions.setdefault(openapi.APP_PATHS, {}).update(
+                openapi.blueprint_paths(inbound)
+            )
+
+    @app.errorhandler(Problem)
+    def _problem(error: Problem) -> Response:
+        return error.response(instance=request.path)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        if status == 413:
+            cap = hub.config.server.max_body_bytes
+            return problem_response(
+                413, "too-large", "Request body too large", f"the limit is {cap} bytes"
+            )
+        slug = (error.name or "error").lower().replace(" ", "-")
+        return problem_response(status, slug, error.name or "Error", error.description)
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return problem_response(
+            500, "internal", "Internal error", "the hub failed; the error is logged"
+        )
+
+    app.wsgi_app = IngestFastPath(  # type: ignore[method-assign]
+        app.wsgi_app, hub, app.extensions.get(ENDPOINT_EXTENSION)
+    )
+    return app

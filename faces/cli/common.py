@@ -1,0 +1,116 @@
+"""What every ``govhub`` command shares: ``--config``, ``--json``, errors, tables, the store."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from hub.config import CONFIG_ENV, Config, ConfigError, load_config
+from hub.store import Store
+
+__all__ = [
+    "config_option",
+    "echo_json",
+    "fail",
+    "json_option",
+    "load",
+    "open_store",
+    "print_table",
+    "setup_logging",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _remember_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.meta["govhub.config"] = value
+
+
+def config_option(function: F) -> F:
+    """``--config PATH`` on the group and on every command, so it may come either side."""
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        envvar=CONFIG_ENV,
+        expose_value=False,
+        is_eager=True,
+        callback=_remember_config,
+        help=f"Configuration file (default: ${CONFIG_ENV} or ./govhub.toml).",
+    )(function)
+
+
+def json_option(function: F) -> F:
+    """``--json`` for machine-readable output."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(
+        function
+    )
+
+
+def fail(message: str, hint: str | None = None) -> NoReturn:
+    """Print an error (and what to do) to stderr and exit 1."""
+    click.secho(f"error: {message}", fg="red", err=True)
+    if hint:
+        click.echo(f"  {hint}", err=True)
+    sys.exit(1)
+
+
+def load() -> Config:
+    """The configuration named by ``--config`` / ``$GOVHUB_CONFIG`` / ``./govhub.toml``."""
+    path = click.get_current_context().meta.get("govhub.config")
+    try:
+        return load_config(path)
+    except ConfigError as error:
+        fail(str(error))
+
+
+@contextmanager
+def open_store() -> Iterator[Store]:
+    """The store of the configured database, migrated."""
+    from hub.keyring import vault_for
+
+    config = load()
+    try:
+        store = Store(config.database.url, vault=vault_for(config))
+    except Exception as error:  # a CLI user wants the reason, not a traceback
+        fail(f"cannot open the database {config.database.url}: {error}")
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def print_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
+    """A plain aligned table; wide characters count double, as terminals draw them."""
+    import unicodedata
+
+    def width(text: str) -> int:
+        return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+    cells = [[("" if c is None else str(c)) for c in row] for row in rows]
+    widths = [max([width(h)] + [width(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    for row in [list(headers), *cells]:
+        click.echo(
+            "  ".join(c + " " * (w - width(c)) for c, w in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+def echo_json(document: Any) -> None:
+    """Pretty JSON, Chinese kept readable."""
+    click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+
+
+def setup_logging(config: Config) -> None:
+    """Logs as ``[logging]`` says: JSON lines, or readable text on a terminal."""
+    from hub.observability.logs import configure_logging, logging_settings
+
+    try:
+        configure_logging(logging_settings(config))
+    except ConfigError as error:
+        fail(str(error))

@@ -1,0 +1,108 @@
+"""``govhub dlq``: dead letters: list them, send them again, discard them."""
+
+from __future__ import annotations
+
+import click
+
+from faces.cli.common import config_option, echo_json, fail, json_option, open_store, print_table
+
+
+@click.group()
+@config_option
+def dlq() -> None:
+    """Dead letters: look at them and send them again."""
+
+
+@dlq.command("list")
+@config_option
+@click.option("--destination")
+@click.option("--type", "message_type")
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.option("--after")
+@json_option
+def dlq_list(
+    destination: str | None, message_type: str | None, limit: int, after: str | None, as_json: bool
+) -> None:
+    """Dead letters, newest first."""
+    with open_store() as store:
+        page = store.list_deliveries(
+            status="dead",
+            destination=destination,
+            message_type=message_type,
+            after=after,
+            limit=limit,
+        )
+    if as_json:
+        echo_json({"items": [d.to_json(with_history=False) for d in page.items], "next": page.next})
+        return
+    print_table(
+        [
+            (
+                d.id,
+                d.destination,
+                d.message_type,
+                d.correlation_id,
+                d.attempts,
+                (d.last_error or "")[:60],
+            )
+            for d in page.items
+        ],
+        ("DELIVERY", "DESTINATION", "TYPE", "CASE", "ATTEMPTS", "LAST ERROR"),
+    )
+
+
+@dlq.command("replay")
+@config_option
+@click.argument("delivery_ids", nargs=-1)
+@click.option("--all", "replay_all", is_flag=True, help="Every dead letter matching the filters.")
+@click.option("--destination")
+@click.option("--type", "message_type")
+@click.option("--reason", help="Why, for the audit trail.")
+@json_option
+def dlq_replay(
+    delivery_ids: tuple[str, ...],
+    replay_all: bool,
+    destination: str | None,
+    message_type: str | None,
+    reason: str | None,
+    as_json: bool,
+) -> None:
+    """Send dead letters again: by id, or --all matching --destination/--type."""
+    if not delivery_ids and not replay_all:
+        fail(
+            "name the dead letters to replay",
+            "give delivery ids, or --all (with --destination/--type)",
+        )
+    with open_store() as store:
+        ids = list(delivery_ids) or store.dead_letter_ids(
+            destination=destination, message_type=message_type
+        )
+        replayed = store.replay(ids, actor="cli", reason=reason)
+    if as_json:
+        echo_json({"replayed": replayed, "count": len(replayed)})
+        return
+    click.echo(f"replayed {len(replayed)} dead letter(s)")
+    skipped = set(ids) - set(replayed)
+    if skipped:
+        click.echo(f"not dead (left alone): {', '.join(sorted(skipped))}", err=True)
+
+
+@dlq.command("discard")
+@config_option
+@click.argument("delivery_ids", nargs=-1, required=True)
+@click.option("--reason", required=True, help="Why: kept in the audit trail.")
+@json_option
+def dlq_discard(delivery_ids: tuple[str, ...], reason: str, as_json: bool) -> None:
+    """Give up on dead letters for good (they are never replayed), with a reason."""
+    with open_store() as store:
+        try:
+            discarded = store.discard(list(delivery_ids), actor="cli", reason=reason)
+        except ValueError as error:
+            fail(str(error))
+    if as_json:
+        echo_json({"discarded": discarded, "count": len(discarded)})
+        return
+    click.echo(f"discarded {len(discarded)} dead letter(s)")
+    skipped = set(delivery_ids) - set(discarded)
+    if skipped:
+        click.echo(f"not dead (left alone): {', '.join(sorted(skipped))}", err=True)

@@ -1,0 +1,98 @@
+"""``govhub messages``: stored messages, their deliveries and attempts."""
+
+from __future__ import annotations
+
+import click
+
+from faces.cli.common import config_option, echo_json, fail, json_option, open_store, print_table
+from hub.core.clock import format_time
+
+
+@click.group()
+@config_option
+def messages() -> None:
+    """Look at stored messages."""
+
+
+@messages.command("show")
+@config_option
+@click.argument("message_id")
+@json_option
+def messages_show(message_id: str, as_json: bool) -> None:
+    """A message, its deliveries and every attempt."""
+    with open_store() as store:
+        view = store.get_message(message_id)
+    if view is None:
+        fail(f"no message {message_id}")
+    document = view.to_json()
+    if as_json:
+        echo_json(document)
+        return
+    click.echo(
+        f"{document['id']}  {document['type']}  from {document['source']}  [{document['status']}]"
+    )
+    click.echo(
+        f"  case {document['correlation_id'] or '-'}  ref {document['client_ref'] or '-'}"
+        f"  via {document['channel']}  at {document['created_at']}"
+    )
+    for delivery in document["deliveries"]:
+        click.echo(
+            f"  → {delivery['destination']}: {delivery['status']}"
+            f" after {delivery['attempts']} attempt(s)"
+        )
+        for attempt in delivery["history"]:
+            click.echo(
+                f"      #{attempt['number']} {attempt['started_at']} {attempt['outcome']}"
+                f" {attempt['duration_ms']} ms {attempt['error'] or ''}".rstrip()
+            )
+
+
+@messages.command("list")
+@config_option
+@click.option("--type", "message_type", help="Exact type or prefix glob (case.*).")
+@click.option("--correlation-id", help="Business key, usually the case number.")
+@click.option(
+    "--status", type=click.Choice(["pending", "delivered", "dead", "discarded", "unrouted"])
+)
+@click.option("--source", help="The client that sent them.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.option("--after", help="Continue after this id (the 'next' of the previous page).")
+@json_option
+def messages_list(
+    message_type: str | None,
+    correlation_id: str | None,
+    status: str | None,
+    source: str | None,
+    limit: int,
+    after: str | None,
+    as_json: bool,
+) -> None:
+    """Messages, newest first."""
+    with open_store() as store:
+        page = store.list_messages(
+            type=message_type,
+            correlation_id=correlation_id,
+            status=status,
+            source=source,
+            after=after,
+            limit=limit,
+        )
+    if as_json:
+        echo_json({"items": [m.to_json(with_payload=False) for m in page.items], "next": page.next})
+        return
+    print_table(
+        [
+            (
+                m.envelope.id,
+                m.envelope.type,
+                m.envelope.source,
+                m.envelope.correlation_id,
+                m.status,
+                format_time(m.envelope.created_at),
+            )
+            for m in page.items
+        ],
+        ("ID", "TYPE", "SOURCE", "CASE", "STATUS", "CREATED"),
+    )
+    if page.next:
+        click.echo(f"more: --after {page.next}")

@@ -1,0 +1,191 @@
+"""``govhub run|serve|worker|sandbox|init``: start the hub (or a part of it), write a config."""
+
+from __future__ import annotations
+
+import gc
+import signal
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import click
+
+from faces.cli.common import config_option, fail, load, setup_logging
+from hub import __version__
+from hub.config import Config, ConfigError
+
+
+def _serve(*, web: bool, dispatch: bool, host: str | None, port: int | None) -> None:
+    from faces.serving import start_server
+    from hub.runtime import Hub
+
+    config = load()
+    setup_logging(config)
+    started = []
+    try:
+        if config.sandbox.enabled and dispatch:
+            started = start_sandboxes(config)
+        hub = Hub(config)
+    except ConfigError as error:
+        fail(str(error))
+    server = None
+    if web:
+        from faces.app import create_app
+
+        try:
+            app = create_app(hub)
+        except ConfigError as error:
+            hub.close()
+            fail(str(error))
+        try:
+            server = start_server(
+                app,
+                host or config.server.host,
+                config.server.port if port is None else port,
+                threads=config.server.threads,
+                max_body_bytes=max(config.server.max_body_bytes * 4, 16 * 1024 * 1024),
+            )
+        except OSError as error:
+            fail(
+                f"cannot listen on {host or config.server.host}:"
+                f"{config.server.port if port is None else port}: {error}",
+                "choose another port with --port or [server] port",
+            )
+    if dispatch:
+        hub.start_dispatcher()
+        if hub.jobs.settings.enabled:
+            hub.start_scheduler()
+    for running in started:
+        click.echo(f"sandbox {running[0]} on {running[1].url}")
+    click.echo(f"database {config.database.url}")
+    if server is not None:
+        click.echo(f"GovHub {__version__} listening on {server.url}", nl=True)
+    else:
+        click.echo("GovHub worker running (no web server)")
+    if hub.scheduler is not None:
+        names = ", ".join(job.id for job in hub.jobs.active()) or "none"
+        click.echo(f"scheduler {hub.scheduler.node} running jobs: {names}")
+    sys.stdout.flush()
+
+    def _terminate(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
+    # Everything built so far (modules, schemas, the app) lives as long as the process:
+    # moving it out of the collector's sight spares every later collection a full walk
+    # over it (measured: about 10 % more durable ingest throughput).
+    gc.collect()
+    gc.freeze()
+    try:
+        if server is not None:
+            server.server.run()
+        else:
+            signal.pause()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        click.echo("stopping…", err=True)
+        if server is not None:
+            server.stop()
+        hub.close()
+        for _name, running_sandbox in started:
+            running_sandbox.stop()
+
+
+def start_sandboxes(config: Config) -> list[tuple[str, Any]]:
+    """Start every installed sandbox on its configured (or default) port."""
+    from faces.serving import serve_in_thread
+    from hub.registry import sandboxes
+
+    running = []
+    for name, info in sorted(sandboxes().items()):
+        port = config.sandbox.ports.get(name, info.default_port)
+        try:
+            running.append(
+                (
+                    name,
+                    serve_in_thread(
+                        info.create_app(), config.sandbox.host, port, ident=f"sandbox-{name}"
+                    ),
+                )
+            )
+        except OSError as error:
+            fail(
+                f"sandbox {name} cannot listen on {config.sandbox.host}:{port}: {error}",
+                f"set [sandbox] ports = {{ {name} = <port> }} or disable sandboxes",
+            )
+    return running
+
+
+@click.command()
+@config_option
+@click.option("--host", help="Listen on this address instead of [server] host.")
+@click.option(
+    "--port", type=int, help="Listen on this port instead of [server] port (0: any free port)."
+)
+def run(host: str | None, port: int | None) -> None:
+    """Run everything in one process: web, dispatcher, scheduler and (if enabled) sandboxes."""
+    _serve(web=True, dispatch=True, host=host, port=port)
+
+
+@click.command()
+@config_option
+@click.option("--host")
+@click.option("--port", type=int)
+def serve(host: str | None, port: int | None) -> None:
+    """Run the web server only (several nodes behind a load balancer)."""
+    _serve(web=True, dispatch=False, host=host, port=port)
+
+
+@click.command()
+@config_option
+def worker() -> None:
+    """Run the dispatcher and the scheduler only (several nodes on one PostgreSQL)."""
+    _serve(web=False, dispatch=True, host=None, port=None)
+
+
+@click.command()
+@config_option
+@click.argument(
+    "path", type=click.Path(dir_okay=False, path_type=Path), default=Path("govhub.toml")
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def init(path: Path, force: bool) -> None:
+    """Write a starter configuration to PATH (default ./govhub.toml)."""
+    if path.exists() and not force:
+        fail(f"{path} exists already", "use --force to overwrite it")
+    text = resources.files("faces.cli").joinpath("starter.toml").read_text(encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {path}")
+    click.echo(f"next: govhub --config {path} clients add my-department --allow 'case.*'")
+
+
+@click.command()
+@config_option
+@click.argument("name")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, help="Default: the sandbox's own default port.")
+def sandbox(name: str, host: str, port: int | None) -> None:
+    """Run one sandbox (a simulated counterpart) on its own."""
+    from faces.serving import start_server
+    from hub.registry import sandboxes
+
+    found = sandboxes()
+    if name not in found:
+        fail(f"no sandbox called {name!r}", f"known: {', '.join(sorted(found))}")
+    info = found[name]
+    server = start_server(
+        info.create_app(),
+        host,
+        info.default_port if port is None else port,
+        ident=f"sandbox-{name}",
+    )
+    click.echo(f"sandbox {name} ({info.description}) listening on {server.url}")
+    sys.stdout.flush()
+    try:
+        server.server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()

@@ -1,0 +1,88 @@
+"""Messages: search, and one message's whole trace through the hub."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import render_template, request
+from flask_babel import gettext
+
+from faces.console.queries import MessageFilter, audit_for, search_messages
+from faces.console.web import blueprint, console
+from faces.rest.api import MESSAGE_STATUSES
+from hub.core.clock import HUB_TZ
+
+PAGE = 50
+
+
+def parse_local_time(text: str) -> dt.datetime:
+    """A ``datetime-local`` form value (``2026-11-27T09:30``), read in the hub's timezone.
+
+    Raises:
+        ValueError: It is not such a value.
+    """
+    moment = dt.datetime.fromisoformat(text.strip())
+    return moment.replace(tzinfo=HUB_TZ) if moment.tzinfo is None else moment
+
+
+@blueprint.get("/messages")
+def messages_page() -> str:
+    """Search messages by id, type, case number, status, destination and time."""
+    hub = console().hub
+    args = request.args
+    errors: dict[str, str] = {}
+    times: dict[str, dt.datetime | None] = {"since": None, "until": None}
+    for field in times:
+        if args.get(field):
+            try:
+                times[field] = parse_local_time(args[field])
+            except ValueError:
+                errors[field] = gettext("Use a date and time like 2026-11-27T09:30.")
+    status = args.get("status", "")
+    if status and status not in MESSAGE_STATUSES:
+        errors["status"] = gettext("Unknown status.")
+        status = ""
+    where = MessageFilter(
+        any_id=args.get("id", "").strip(),
+        type=args.get("type", "").strip(),
+        case_no=args.get("case_no", "").strip(),
+        status=status,
+        destination=args.get("destination", "").strip(),
+        since=times["since"],
+        until=times["until"],
+    )
+    page = search_messages(hub.store, where, after=args.get("after") or None, limit=PAGE)
+    return render_template(
+        "ops/messages.html",
+        page=page,
+        where=where,
+        form=args,
+        errors=errors,
+        types=hub.schemas.types,
+        statuses=MESSAGE_STATUSES,
+        destinations=[d.name for d in hub.config.destinations],
+        more_args={**{k: v for k, v in args.items() if k != "after" and v}, "after": page.next},
+    )
+
+
+@blueprint.get("/messages/<message_id>")
+def message_page(message_id: str) -> str | tuple[str, int]:
+    """One message: payload (identifiers masked), deliveries, every attempt, ops actions."""
+    hub = console().hub
+    view = hub.store.get_message(message_id)
+    if view is None:
+        return render_template(
+            "ops/error.html",
+            status=404,
+            title=gettext("Not found"),
+            detail=gettext("No message has this id."),
+        ), 404
+    targets = [message_id, *(d.id for d in view.deliveries)]
+    in_progress = any(d.status in ("pending", "inflight") for d in view.deliveries)
+    return render_template(
+        "ops/message.html",
+        message=view,
+        envelope=view.envelope,
+        audit=audit_for(hub.store, targets),
+        refresh=in_progress,
+    )

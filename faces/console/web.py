@@ -1,0 +1,326 @@
+"""The console's blueprint: who is signed in, what they may do, how pages are served.
+
+Every page needs a signed-in user; every form post needs its CSRF token; every action
+checks the role (viewer < operator < admin) and answers 403 otherwise. Pages are
+rendered in Chinese unless the visitor chose English.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import Babel, gettext
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from jinja2 import pass_context
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse
+
+from faces.console.accounts import ADMIN, OPERATOR, User, UserStore
+from faces.console.jobs import JOBS_EXTENSION, JobsView
+from faces.console.masking import mask_document
+from faces.console.sessions import LoginThrottle, SessionStore, secret_key
+from faces.console.settings import OpsSettings, ops_settings
+from faces.console.words import word
+from hub.core.clock import HUB_TZ
+from hub.core.identifiers import mask_text
+from hub.runtime import Hub
+
+__all__ = [
+    "LANGUAGES",
+    "Console",
+    "blueprint",
+    "console",
+    "current_user",
+    "install",
+    "requires",
+    "safe_next",
+]
+
+log = logging.getLogger("govhub.ops")
+
+HERE = Path(__file__).resolve().parent
+TRANSLATIONS = HERE / "translations"
+LANGUAGES = {"zh": "中文", "en": "English"}
+DEFAULT_LANGUAGE = "zh"
+LANGUAGE_COOKIE = "govhub_lang"
+SESSION_COOKIE = "govhub_session"
+#: Pages a signed-out visitor may see.
+PUBLIC_ENDPOINTS = frozenset({"ops.login", "ops.language", "ops.static"})
+
+blueprint = Blueprint(
+    "ops",
+    __name__,
+    url_prefix="/ops",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+_csrf = CSRFProtect()
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True, slots=True)
+class Console:
+    """What the console's views work with, kept in ``app.extensions["govhub_ops"]``."""
+
+    hub: Hub
+    settings: OpsSettings
+    users: UserStore
+    sessions: SessionStore
+    throttle: LoginThrottle
+
+    @property
+    def jobs(self) -> JobsView | None:
+        """The scheduler's view, when one is configured (see :mod:`faces.console.jobs`)."""
+        view: JobsView | None = current_app.extensions.get(JOBS_EXTENSION)
+        return view
+
+
+def console() -> Console:
+    """The console of the current app."""
+    found: Console = current_app.extensions["govhub_ops"]
+    return found
+
+
+def current_user() -> User:
+    """The signed-in user (every non-public view has one)."""
+    user: User = g.ops_user
+    return user
+
+
+def requires(role: str) -> Callable[[F], F]:
+    """Refuse the view with 403 unless the user has ``role`` (or a stronger one)."""
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            if not current_user().may(role):
+                return _error_page(403)
+            return view(*args, **kwargs)
+
+        return guarded  # type: ignore[return-value]
+
+    return decorate
+
+
+def safe_next(target: str | None, fallback: str) -> str:
+    """``target`` if it is a path inside the console, else ``fallback`` (no open redirect)."""
+    if not target:
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/ops") or "\\" in target:
+        return fallback
+    return target
+
+
+# --------------------------------------------------------------------------- requests
+
+
+@blueprint.before_request
+def _guard() -> BaseResponse | None:
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        _csrf.protect()
+    g.ops_user = _signed_in_user()
+    if request.endpoint in PUBLIC_ENDPOINTS or g.ops_user is not None:
+        return None
+    return redirect(url_for("ops.login", next=request.full_path.rstrip("?")))
+
+
+def _signed_in_user() -> User | None:
+    token = session.get("sid")
+    if not isinstance(token, str):
+        return None
+    user = console().sessions.resolve(token)
+    if user is None:
+        session.pop("sid", None)
+    return user
+
+
+@blueprint.after_request
+def _headers(response: Response) -> Response:
+    # Pages hold personal data: never cached, never framed, nothing loaded from elsewhere.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
+        " frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
+
+
+@blueprint.app_template_filter("when")
+def _when(moment: dt.datetime | None, seconds: bool = True) -> str:
+    if moment is None:
+        return "—"
+    return moment.astimezone(HUB_TZ).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%m-%d %H:%M")
+
+
+@blueprint.app_template_filter("masked")
+def _masked(text: Any) -> str:
+    return "" if text is None else mask_text(str(text))
+
+
+@blueprint.app_template_filter("masked_json")
+def _masked_json(document: Any) -> str:
+    return json.dumps(mask_document(document), ensure_ascii=False, indent=2, sort_keys=False)
+
+
+@blueprint.app_template_filter("word")
+@pass_context
+def _word(_context: Any, value: object) -> str:
+    # pass_context keeps Jinja from folding ``"late" | word`` into the template at compile
+    # time, in whatever language the first visitor used.
+    return word(value)
+
+
+@blueprint.app_template_filter("percent")
+def _percent(share: float | None) -> str:
+    return "—" if share is None else f"{share * 100:.1f}%"
+
+
+@blueprint.context_processor
+def _page_context() -> dict[str, Any]:
+    user: User | None = g.get("ops_user")
+    return {
+        "current_user": user,
+        "may_operate": user is not None and user.may(OPERATOR),
+        "may_admin": user is not None and user.may(ADMIN),
+        "language": _language(),
+        "languages": LANGUAGES,
+        "refresh_seconds": console().settings.refresh_seconds,
+    }
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _error_page(status: int, detail: str | None = None) -> tuple[str, int]:
+    titles = {
+        400: gettext("The request was refused"),
+        403: gettext("You may not do this"),
+        404: gettext("Not found"),
+        405: gettext("Not allowed"),
+        429: gettext("Too many attempts"),
+        500: gettext("Something went wrong"),
+    }
+    explanations = {
+        403: gettext("Your role does not allow this. Ask an administrator."),
+        404: gettext("There is nothing at this address."),
+        500: gettext("The hub failed; the error is logged."),
+    }
+    return (
+        render_template(
+            "ops/error.html",
+            status=status,
+            title=titles.get(status, gettext("Error")),
+            detail=detail or explanations.get(status, ""),
+        ),
+        status,
+    )
+
+
+@blueprint.errorhandler(CSRFError)
+def _csrf_failed(error: CSRFError) -> tuple[str, int]:
+    return _error_page(
+        400,
+        gettext(
+            "The form is missing its security token or it expired. Reload the page and try again."
+        ),
+    )
+
+
+@blueprint.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> tuple[str, int]:
+    return _error_page(error.code or 500)
+
+
+@blueprint.errorhandler(Exception)
+def _unexpected(error: Exception) -> tuple[str, int]:
+    log.exception("console page %s failed", request.path)
+    return _error_page(500)
+
+
+# --------------------------------------------------------------------------- set-up
+
+
+def _language() -> str:
+    chosen = request.cookies.get(LANGUAGE_COOKIE, DEFAULT_LANGUAGE)
+    return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def install(app: Flask, hub: Hub) -> None:
+    """Mount the console at ``/ops/`` on ``app``.
+
+    Raises:
+        ConfigError: ``[ops]`` is wrong.
+    """
+    from faces.console import views  # noqa: F401 - registers the pages on the blueprint
+
+    settings = ops_settings(hub.config)
+    users = UserStore(hub.store)
+    app.config.update(
+        SECRET_KEY=secret_key(hub.store, settings.secret_key),
+        SESSION_COOKIE_NAME=SESSION_COOKIE,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=(hub.config.server.public_url or "").startswith("https://"),
+        PERMANENT_SESSION_LIFETIME=settings.lifetime,
+        # Form tokens live as long as the session; the session has its own expiry.
+        WTF_CSRF_TIME_LIMIT=None,
+        # Only the console's forms carry tokens: API, SOAP and notification posts are
+        # authenticated otherwise and must not be checked.
+        WTF_CSRF_CHECK_DEFAULT=False,
+        BABEL_DEFAULT_LOCALE=DEFAULT_LANGUAGE,
+        BABEL_DEFAULT_TIMEZONE=str(HUB_TZ),
+        BABEL_TRANSLATION_DIRECTORIES=str(TRANSLATIONS),
+    )
+    Babel(app, locale_selector=_language)
+    _csrf.init_app(app)
+    app.extensions["govhub_ops"] = Console(
+        hub=hub,
+        settings=settings,
+        users=users,
+        sessions=SessionStore(hub.store, users, settings),
+        throttle=LoginThrottle(hub.store, settings),
+    )
+    app.extensions.setdefault("govhub_readiness", {})["scheduler"] = _scheduler_readiness
+    app.register_blueprint(blueprint)
+
+
+def _scheduler_readiness() -> dict[str, Any] | None:
+    from hub.observability.heartbeats import heartbeat_check
+
+    view: JobsView | None = current_app.extensions.get(JOBS_EXTENSION)
+    if view is None:
+        return None
+    health = getattr(view, "health", None)
+    if callable(health):  # a scheduler that judges itself (thread alive, heartbeat fresh)
+        judged: dict[str, Any] | None = health()
+        return judged
+    age = view.heartbeat_age_s()
+    if age is None:
+        return None
+    return heartbeat_check(age, view.heartbeat_limit_s)

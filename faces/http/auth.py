@@ -1,0 +1,72 @@
+"""Who is calling: API keys in ``Authorization: Bearer``."""
+
+from __future__ import annotations
+
+from flask import g, request
+from werkzeug.wrappers import Request
+
+from faces.http.problems import Problem
+from hub.store import Client, Store
+
+__all__ = ["bearer_token", "current_client", "require_client", "require_operator"]
+
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="govhub"'}
+
+
+def bearer_token(incoming: Request | None = None) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, if there is one.
+
+    Args:
+        incoming: The request; by default Flask's current one.
+    """
+    header = (incoming or request).headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def require_client(store: Store) -> Client:
+    """The authenticated client of this request.
+
+    Raises:
+        Problem: 401 when the key is missing, unknown or revoked.
+    """
+    token = bearer_token()
+    if token is None:
+        raise Problem(
+            401,
+            "unauthenticated",
+            "Authentication required",
+            "send an API key as `Authorization: Bearer <key>`",
+            headers=_CHALLENGE,
+        )
+    client = store.authenticate(token)
+    if client is None:
+        raise Problem(
+            401,
+            "unauthenticated",
+            "Authentication required",
+            "the API key is not valid or has been revoked",
+            headers=_CHALLENGE,
+        )
+    g.client = client
+    return client
+
+
+def require_operator(store: Store) -> Client:
+    """The authenticated client, which must have the ``operator`` role.
+
+    Raises:
+        Problem: 401 without a valid key, 403 without the role.
+    """
+    client = require_client(store)
+    if not client.is_operator:
+        raise Problem(403, "forbidden", "Forbidden", "this needs a client with the operator role")
+    return client
+
+
+def current_client() -> Client | None:
+    """The client authenticated earlier in this request, if any."""
+    client: Client | None = g.get("client")
+    return client

@@ -1,0 +1,284 @@
+"""The REST API (``/api/v1``): messages in, messages and dead letters out."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import jsonschema_rs
+from flask import Blueprint, Response, current_app, jsonify, request
+from jsonschema import Draft202012Validator
+
+from faces.http.auth import require_client, require_operator
+from faces.http.problems import Problem
+from hub.core.errors import FieldError
+from hub.pipeline.ingest import IngestError, Submission, Unavailable
+from hub.runtime import Hub
+from hub.schemas import describe_errors
+
+__all__ = ["MESSAGE_STATUSES", "blueprint", "choice", "page_limit"]
+
+blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
+
+MESSAGE_STATUSES = ("pending", "delivered", "dead", "discarded", "unrouted")
+DELIVERY_STATUSES = ("pending", "inflight", "delivered", "dead", "discarded")
+MAX_PAGE = 200
+
+REQUEST_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["type", "payload"],
+    "properties": {
+        "type": {"type": "string", "minLength": 1, "maxLength": 100},
+        "payload": {"type": "object"},
+        "id": {"type": "string", "minLength": 1, "maxLength": 200},
+        "correlation_id": {"type": "string", "minLength": 1, "maxLength": 200},
+        "headers": {"type": "object", "maxProperties": 50},
+    },
+}
+_REQUEST_VALIDATOR = Draft202012Validator(REQUEST_SCHEMA)
+#: Answers "is this request well formed?" quickly; the hot path (faces.rest.fastpath) uses it too.
+REQUEST_FAST = jsonschema_rs.Draft202012Validator(REQUEST_SCHEMA)
+REPLAY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "ids": {"type": "array", "items": {"type": "string"}, "maxItems": 10000},
+        "destination": {"type": "string"},
+        "type": {"type": "string"},
+        "reason": {"type": "string", "maxLength": 500},
+    },
+}
+_REPLAY_VALIDATOR = Draft202012Validator(REPLAY_SCHEMA)
+
+
+def _hub() -> Hub:
+    hub: Hub = current_app.extensions["govhub"]
+    return hub
+
+
+def read_json_body(*, required: bool = True) -> Any:
+    """The request body as JSON, with the checks every JSON endpoint makes.
+
+    Raises:
+        Problem: 413 over the size cap, 415 for another media type, 400 for bad JSON.
+    """
+    cap = _hub().config.server.max_body_bytes
+    if request.content_length is not None and request.content_length > cap:
+        raise Problem(413, "too-large", "Request body too large", f"the limit is {cap} bytes")
+    raw = request.get_data(cache=False)
+    if not raw and not required:
+        return {}
+    mimetype = request.mimetype or ""
+    if mimetype != "application/json" and not mimetype.endswith("+json"):
+        raise Problem(
+            415,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "send the body as application/json",
+        )
+    charset = request.mimetype_params.get("charset", "utf-8")
+    try:
+        return json.loads(raw.decode(charset), parse_constant=_no_constants)
+    except (UnicodeDecodeError, LookupError):
+        raise Problem(
+            400, "malformed", "Malformed request", f"the body is not valid {charset}"
+        ) from None
+    except json.JSONDecodeError as error:
+        raise Problem(
+            400,
+            "malformed",
+            "Malformed request",
+            f"the body is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})",
+        ) from None
+    except ValueError as error:
+        raise Problem(
+            400, "malformed", "Malformed request", f"the body is not valid JSON: {error}"
+        ) from None
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed in JSON")
+
+
+def _check(validator: Draft202012Validator, document: Any, fast: Any = None) -> None:
+    if not isinstance(document, dict):
+        raise Problem(400, "malformed", "Malformed request", "the body must be a JSON object")
+    if fast is not None and fast.is_valid(document):
+        return
+    errors = [
+        FieldError(path, message)
+        for error in validator.iter_errors(document)
+        for path, message in describe_errors(error)
+    ]
+    if errors:
+        raise Problem(
+            422,
+            "invalid-request",
+            "Invalid request",
+            "the request does not have the expected fields",
+            errors=sorted(errors, key=lambda e: e.path),
+        )
+
+
+@blueprint.post("/messages")
+def post_message() -> tuple[Response, int]:
+    """Accept a message: 202 when new, 200 with the first answer for a repeated ``id``."""
+    hub = _hub()
+    client = require_client(hub.store)
+    document = read_json_body()
+    _check(_REQUEST_VALIDATOR, document, REQUEST_FAST)
+    submission = Submission(
+        type=document["type"],
+        payload=document["payload"],
+        client_ref=document.get("id"),
+        correlation_id=document.get("correlation_id"),
+        headers=document.get("headers", {}),
+    )
+    try:
+        acceptance = hub.ingest.submit(client, submission, channel="rest")
+    except IngestError as error:
+        slug = {403: "forbidden", 422: "schema-violation", 503: "unavailable"}.get(
+            error.status, "bad-request"
+        )
+        headers = {}
+        if isinstance(error, Unavailable) and error.retry_after is not None:
+            headers["Retry-After"] = str(max(1, round(error.retry_after)))
+        raise Problem(
+            error.status, slug, error.title, error.detail, errors=error.errors, headers=headers
+        ) from None
+    response = jsonify(acceptance.to_json())
+    response.headers["Location"] = f"/api/v1/messages/{acceptance.message_id}"
+    return response, 202 if acceptance.created else 200
+
+
+@blueprint.get("/messages/<message_id>")
+def get_message(message_id: str) -> Response:
+    """A message with its deliveries and every attempt."""
+    hub = _hub()
+    client = require_client(hub.store)
+    view = hub.store.get_message(message_id)
+    if view is None or not (client.is_operator or view.envelope.source == client.name):
+        raise Problem(404, "not-found", "Not found", "no such message")
+    return jsonify(view.to_json())
+
+
+@blueprint.get("/messages")
+def list_messages() -> Response:
+    """Messages, newest first, filtered, a page at a time."""
+    hub = _hub()
+    client = require_client(hub.store)
+    args = request.args
+    status = choice("status", MESSAGE_STATUSES)
+    source = args.get("source") if client.is_operator else client.name
+    page = hub.store.list_messages(
+        source=source,
+        type=args.get("type") or None,
+        correlation_id=args.get("correlation_id") or None,
+        status=status,
+        after=args.get("after") or None,
+        limit=page_limit(),
+    )
+    return jsonify(
+        {"items": [m.to_json(with_payload=False) for m in page.items], "next": page.next}
+    )
+
+
+@blueprint.get("/dead-letters")
+def list_dead_letters() -> Response:
+    """Deliveries that ended ``dead``, newest first."""
+    hub = _hub()
+    client = require_client(hub.store)
+    args = request.args
+    page = hub.store.list_deliveries(
+        status="dead",
+        destination=args.get("destination") or None,
+        message_type=args.get("type") or None,
+        source=args.get("source") if client.is_operator else client.name,
+        after=args.get("after") or None,
+        limit=page_limit(),
+    )
+    return jsonify(
+        {"items": [d.to_json(with_history=False) for d in page.items], "next": page.next}
+    )
+
+
+@blueprint.post("/dead-letters/<delivery_id>/replay")
+def replay_dead_letter(delivery_id: str) -> tuple[Response, int]:
+    """Send one dead letter again (operators only)."""
+    hub = _hub()
+    client = require_operator(hub.store)
+    document = read_json_body(required=False)
+    _check(_REPLAY_VALIDATOR, document)
+    found = hub.store.get_delivery(delivery_id)
+    if found is None:
+        raise Problem(404, "not-found", "Not found", "no such delivery")
+    if found[0].status != "dead":
+        raise Problem(409, "not-dead", "Not a dead letter", f"the delivery is {found[0].status}")
+    replayed = hub.store.replay([delivery_id], actor=client.name, reason=document.get("reason"))
+    if not replayed:
+        raise Problem(409, "not-dead", "Not a dead letter", "the delivery changed meanwhile")
+    hub.dispatcher.wake()
+    return jsonify({"id": delivery_id, "status": "pending"}), 202
+
+
+@blueprint.post("/dead-letters/replay")
+def replay_dead_letters() -> tuple[Response, int]:
+    """Send dead letters again in bulk: by ids, or every one matching a filter."""
+    hub = _hub()
+    client = require_operator(hub.store)
+    document = read_json_body()
+    _check(_REPLAY_VALIDATOR, document)
+    ids = document.get("ids")
+    if ids is None:
+        if not (document.get("destination") or document.get("type")):
+            raise Problem(
+                422,
+                "invalid-request",
+                "Invalid request",
+                "name the dead letters: ids, destination or type",
+                errors=[FieldError("ids", "give ids, or a destination or type filter")],
+            )
+        ids = hub.store.dead_letter_ids(
+            destination=document.get("destination"), message_type=document.get("type")
+        )
+    replayed = hub.store.replay(ids, actor=client.name, reason=document.get("reason"))
+    if replayed:
+        hub.dispatcher.wake()
+    return jsonify({"replayed": replayed, "count": len(replayed)}), 202
+
+
+def page_limit() -> int:
+    """The ``limit`` query parameter (1..200, default 50).
+
+    Raises:
+        Problem: 400 naming ``limit``.
+    """
+    raw = request.args.get("limit", "50")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        raise Problem(
+            400,
+            "bad-parameter",
+            "Bad query parameter",
+            f"limit must be 1..{MAX_PAGE}",
+            errors=[FieldError("limit", f"must be an integer from 1 to {MAX_PAGE}")],
+        )
+    return int(raw)
+
+
+def choice(name: str, allowed: tuple[str, ...]) -> str | None:
+    """A query parameter that must be one of ``allowed`` (absent: ``None``).
+
+    Raises:
+        Problem: 400 naming the parameter.
+    """
+    value = request.args.get(name) or None
+    if value is not None and value not in allowed:
+        raise Problem(
+            400,
+            "bad-parameter",
+            "Bad query parameter",
+            f"{name} must be one of {', '.join(allowed)}",
+            errors=[FieldError(name, f"must be one of {', '.join(allowed)}")],
+        )
+    return value

@@ -1,0 +1,324 @@
+"""The dispatcher: claims due deliveries, hands them to adapters, records every attempt.
+
+One loop thread claims deliveries with a lease and submits them to a pool of worker
+threads. Capacity is counted per destination (``max_in_flight``) and gated by each
+destination's circuit breaker, so a slow or broken counterpart holds back only its own
+deliveries. Retries are written to the store as ``next_attempt_at``: a restart forgets
+nothing, and a worker that dies loses its lease to whoever claims next.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from tenacity import RetryCallState, wait_exponential_jitter
+
+from adapters.sdk import Adapter, Attempt, ConfigurationError, RejectedError, RetriableError
+from hub.config import Destination as DestinationConfig
+from hub.config import DispatcherConfig, RetryPolicy
+from hub.core.clock import new_id, utcnow
+from hub.core.envelope import Envelope
+from hub.observability.logs import log_context
+from hub.pipeline.circuit import CircuitBreaker
+from hub.store import Claim, Outcome, Store
+
+__all__ = ["Dispatcher", "retry_delay"]
+
+log = logging.getLogger("govhub.dispatcher")
+Observer = Callable[[Claim, Outcome], None]
+
+
+@functools.cache
+def _strategy(policy: RetryPolicy) -> wait_exponential_jitter:
+    return wait_exponential_jitter(
+        multiplier=policy.backoff_initial_s,
+        max=policy.backoff_max_s,
+        jitter=policy.backoff_initial_s,
+    )
+
+
+def retry_delay(
+    policy: RetryPolicy, attempt_number: int, retry_after: float | None = None
+) -> float:
+    """Seconds to wait before the next attempt: exponential with jitter, capped.
+
+    A counterpart's ``Retry-After`` is honoured when it asks for longer.
+    """
+    strategy = _strategy(policy)
+    state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
+    state.attempt_number = attempt_number
+    delay = float(strategy(state))
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, policy.backoff_max_s))
+    return delay
+
+
+class Dispatcher:
+    """Delivers what the store holds, until stopped.
+
+    Args:
+        store: The message store.
+        adapters: The built destinations by name.
+        destinations: Their configuration (retry, circuit, ``max_in_flight``).
+        settings: Worker count, poll interval, lease length, claim batch.
+        prepare: Turns a claim into the message its adapter gets (route transforms);
+            it may raise the adapter errors, which count as the attempt's outcome.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        adapters: Mapping[str, Adapter],
+        destinations: Mapping[str, DestinationConfig],
+        settings: DispatcherConfig,
+        prepare: Callable[[Claim], Envelope] | None = None,
+    ) -> None:
+        self.store = store
+        self.prepare = prepare
+        self.adapters = dict(adapters)
+        self.destinations = dict(destinations)
+        self.settings = settings
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{new_id()[-6:]}"
+        self.breakers = {name: CircuitBreaker(d.circuit) for name, d in self.destinations.items()}
+        self.observers: list[Observer] = []
+        self._lock = threading.Lock()
+        self._in_flight: dict[str, set[str]] = {name: set() for name in self.destinations}
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._pool: ThreadPoolExecutor | None = None
+        self._thread: threading.Thread | None = None
+        self.heartbeat = 0.0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Start the loop and the worker pool."""
+        self._pool = ThreadPoolExecutor(self.settings.workers, thread_name_prefix="govhub-worker")
+        self._thread = threading.Thread(target=self._run, name="govhub-dispatcher", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Look for work now (called after a message is accepted)."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop claiming, let running deliveries finish, give back what was not started."""
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        self.store.release(self.owner)
+        for adapter in self.adapters.values():
+            adapter.close()
+
+    @property
+    def alive(self) -> bool:
+        """True while the loop runs and has turned over recently."""
+        age = self.heartbeat_age_s()
+        fresh = age is not None and age < self.heartbeat_limit_s
+        return self._thread is not None and self._thread.is_alive() and fresh
+
+    @property
+    def heartbeat_limit_s(self) -> float:
+        """How old the loop's last turn may be before the dispatcher counts as stuck."""
+        return max(10.0, 5 * self.settings.poll_interval_s)
+
+    def heartbeat_age_s(self) -> float | None:
+        """Seconds since the loop last turned over; ``None`` before it first ran."""
+        return None if self.heartbeat == 0.0 else time.monotonic() - self.heartbeat
+
+    def circuits(self) -> dict[str, dict[str, Any]]:
+        """Circuit state and load per destination, for ``GET /api/v1/adapters``."""
+        with self._lock:
+            busy = {name: len(ids) for name, ids in self._in_flight.items()}
+        return {
+            name: {**breaker.snapshot().to_json(), "in_flight": busy.get(name, 0)}
+            for name, breaker in self.breakers.items()
+        }
+
+    # ------------------------------------------------------------------ the loop
+
+    def _run(self) -> None:
+        last_renewal = time.monotonic()
+        while not self._stopping.is_set():
+            self.heartbeat = time.monotonic()
+            claimed = 0
+            try:
+                claimed = self._claim_and_submit()
+                if time.monotonic() - last_renewal > self.settings.lease_s / 3:
+                    self._renew_leases()
+                    last_renewal = time.monotonic()
+            except Exception:  # the loop must survive a database hiccup
+                log.exception("dispatcher loop failed; retrying")
+                claimed = 0
+            if claimed and self._free_workers() > 0:
+                continue
+            self._wake.wait(self._sleep_for())
+            self._wake.clear()
+
+    def _sleep_for(self) -> float:
+        poll = self.settings.poll_interval_s
+        due = self.store.next_due() if self._free_workers() else None
+        if due is None:
+            return poll
+        return min(poll, max(0.01, (due - utcnow()).total_seconds()))
+
+    def _free_workers(self) -> int:
+        with self._lock:
+            return self.settings.workers - sum(len(ids) for ids in self._in_flight.values())
+
+    def _claim_and_submit(self) -> int:
+        free = self._free_workers()
+        if free <= 0 or self._pool is None:
+            return 0
+        capacity: dict[str, int] = {}
+        with self._lock:
+            for name, destination in self.destinations.items():
+                slots = destination.max_in_flight - len(self._in_flight[name])
+                permits = self.breakers[name].permits()
+                capacity[name] = slots if permits is None else min(slots, permits)
+        claims = self.store.claim(
+            self.owner,
+            capacity=capacity,
+            lease_s=self.settings.lease_s,
+            limit=min(free, self.settings.batch),
+        )
+        for claim in claims:
+            with self._lock:
+                self._in_flight[claim.destination].add(claim.delivery_id)
+            self.breakers[claim.destination].started()
+            self._pool.submit(self._work, claim)
+        return len(claims)
+
+    def _renew_leases(self) -> None:
+        with self._lock:
+            ids = [d for ids in self._in_flight.values() for d in ids]
+        self.store.renew_leases(self.owner, ids, self.settings.lease_s)
+
+    # ------------------------------------------------------------------ one delivery
+
+    def _work(self, claim: Claim) -> None:
+        with log_context(
+            message_id=claim.envelope.id,
+            correlation_id=claim.envelope.correlation_id,
+            destination=claim.destination,
+            delivery_id=claim.delivery_id,
+        ):
+            self._work_in_context(claim)
+
+    def _work_in_context(self, claim: Claim) -> None:
+        try:
+            outcome = self._attempt(claim)
+            if not self.store.finish(claim, self.owner, _worker_name(), outcome):
+                log.warning("lease lost on delivery %s; another worker owns it", claim.delivery_id)
+            else:
+                for observer in self.observers:
+                    observer(claim, outcome)
+        except Exception:
+            log.exception("recording delivery %s failed; its lease will expire", claim.delivery_id)
+        finally:
+            with self._lock:
+                self._in_flight[claim.destination].discard(claim.delivery_id)
+            self._wake.set()
+
+    def _attempt(self, claim: Claim) -> Outcome:
+        destination = self.destinations[claim.destination]
+        breaker = self.breakers[claim.destination]
+        adapter = self.adapters[claim.destination]
+        number = claim.attempts + 1
+        started = utcnow()
+        extra = {
+            "message_id": claim.envelope.id,
+            "correlation_id": claim.envelope.correlation_id,
+            "destination": claim.destination,
+            "delivery_id": claim.delivery_id,
+        }
+        try:
+            message = claim.envelope if self.prepare is None else self.prepare(claim)
+            receipt = adapter.deliver(
+                message, Attempt(claim.delivery_id, claim.destination, number)
+            )
+        except RejectedError as error:
+            breaker.succeeded()  # the counterpart is up; this message is the problem
+            log.warning("delivery rejected: %s", error, extra=extra)
+            return Outcome(
+                "dead", started, utcnow(), status_code=error.status_code, error=str(error)
+            )
+        except ConfigurationError as error:
+            breaker.failed(str(error), trip=True)
+            log.error("destination misconfigured, pausing it: %s", error, extra=extra)
+            return self._retry(
+                destination.retry,
+                number,
+                started,
+                f"configuration: {error}",
+                error.status_code,
+                destination.circuit.open_s,
+            )
+        except RetriableError as error:
+            breaker.failed(str(error))
+            return self._retry(
+                destination.retry, number, started, str(error), error.status_code, error.retry_after
+            )
+        except Exception as error:  # an adapter bug must not lose the message
+            breaker.failed(type(error).__name__)
+            log.exception("adapter %s raised unexpectedly", adapter.name, extra=extra)
+            return self._retry(
+                destination.retry,
+                number,
+                started,
+                f"internal error: {type(error).__name__}",
+                None,
+                None,
+            )
+        breaker.succeeded()
+        return Outcome(
+            "delivered",
+            started,
+            utcnow(),
+            status_code=receipt.status_code,
+            receipt=receipt.to_json(),
+        )
+
+    @staticmethod
+    def _retry(
+        policy: RetryPolicy,
+        number: int,
+        started: dt.datetime,
+        error: str,
+        status_code: int | None,
+        retry_after: float | None,
+    ) -> Outcome:
+        finished = utcnow()
+        if number >= policy.max_attempts:
+            return Outcome(
+                "dead",
+                started,
+                finished,
+                status_code=status_code,
+                error=f"gave up after {number} attempts: {error}",
+            )
+        delay = retry_delay(policy, number, retry_after)
+        return Outcome(
+            "retry",
+            started,
+            finished,
+            status_code=status_code,
+            error=error,
+            next_attempt_at=finished + dt.timedelta(seconds=delay),
+        )
+
+
+def _worker_name() -> str:
+    return threading.current_thread().name
