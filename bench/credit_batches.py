@@ -74,7 +74,7 @@ def run(
             )
         started = time.perf_counter()
         hub.start_dispatcher()
-        while hub.store.backlog().get("credit", 0) > 0:
+        while hub.store.deliveries.backlog().get("credit", 0) > 0:
             time.sleep(0.05)  # polling the store for the end of the run, not synchronising
         elapsed = time.perf_counter() - started
         hub.close()

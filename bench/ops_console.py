@@ -93,7 +93,7 @@ def fill(hub: Hub, count: int) -> None:
                     "outcome": "dead" if dead else "delivered",
                 }
             )
-        with hub.store.write() as connection:
+        with hub.store.db.write() as connection:
             connection.execute(insert(messages), rows_m)
             connection.execute(insert(deliveries), rows_d)
             connection.execute(insert(attempts), rows_a)

@@ -187,7 +187,7 @@ def main() -> int:
         try:
             config = load_config(workdir / "govhub.toml")
             store = Store(config.database.url, vault=vault_for(config))
-            _client, key = store.add_client(CLIENT, allow=["case.*"])
+            _client, key = store.clients.add(CLIENT, allow=["case.*"])
             store.close()
             kinds = ("rest", "soap-text", "soap-digest")
             results: dict[str, list[float]] = {k: [] for k in kinds}

@@ -9,6 +9,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from faces import console
+from faces.http.openapi import APP_PATHS
 from faces.http.problems import Problem, problem_response
 from faces.rest import adapters, api, health, jobs, metrics, openapi
 from faces.rest.fastpath import ENDPOINT_EXTENSION, IngestFastPath
@@ -46,9 +47,7 @@ def create_app(hub: Hub) -> Flask:
         inbound = adapter.inbound()
         if inbound is not None:
             app.register_blueprint(inbound, url_prefix=f"/inbound/{name}", name=f"inbound_{name}")
-            app.extensions.setdefault(openapi.APP_PATHS, {}).update(
-                openapi.blueprint_paths(inbound)
-            )
+            app.extensions.setdefault(APP_PATHS, {}).update(adapter.inbound_paths())
 
     @app.errorhandler(Problem)
     def _problem(error: Problem) -> Response:

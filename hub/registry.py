@@ -13,17 +13,14 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from adapters.sdk import Adapter
-from adapters.sdk.sandbox import SandboxInfo
 from hub.config import Config, ConfigError
 from hub.schemas import describe_errors
 
 __all__ = [
     "ENTRY_POINT_GROUP",
-    "SANDBOX_GROUP",
     "adapter_classes",
     "build_destinations",
     "check_routes",
-    "sandboxes",
     "with_defaults",
 ]
 
@@ -103,17 +100,3 @@ def with_defaults(settings: dict[str, Any], schema: Mapping[str, Any]) -> dict[s
         if key not in settings and isinstance(spec, Mapping) and "default" in spec:
             settings[key] = spec["default"]
     return settings
-
-
-SANDBOX_GROUP = "govhub.sandboxes"
-
-
-def sandboxes() -> dict[str, SandboxInfo]:
-    """Every installed sandbox (entry-point group ``govhub.sandboxes``) by name."""
-    found: dict[str, SandboxInfo] = {}
-    for entry in entry_points(group=SANDBOX_GROUP):
-        info = entry.load()
-        if not isinstance(info, SandboxInfo):
-            raise TypeError(f"entry point {entry.name} = {entry.value} is not a SandboxInfo")
-        found[info.name] = info
-    return found

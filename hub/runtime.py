@@ -24,7 +24,8 @@ from hub.registry import build_destinations
 from hub.scheduler.catalog import JobCatalog
 from hub.scheduler.context import JobServices
 from hub.schemas import DEFAULT_SCHEMA_DIR, SchemaRegistry
-from hub.store import Acceptance, Claim, Store
+from hub.store import Acceptance, Claim, MessageFilter, Store
+from hub.store.database import Database
 from hub.workdays import WorkingCalendar
 
 if TYPE_CHECKING:
@@ -138,9 +139,16 @@ class _Context:
         self._source = destination
 
     @property
-    def store(self) -> Store:
-        """The hub's store (adapters keep their own tables in it)."""
-        return self._ingest.store
+    def storage(self) -> Database:
+        """The hub's database, where adapters keep their own tables."""
+        return self._ingest.store.db
+
+    def latest(self, message_type: str, correlation_id: str) -> Envelope | None:
+        """The newest stored message of ``message_type`` for the case ``correlation_id``."""
+        page = self._ingest.store.messages.search(
+            MessageFilter(type=message_type, correlation_id=correlation_id), limit=1
+        )
+        return page.items[0].envelope if page.items else None
 
     def publish(
         self,

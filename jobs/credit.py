@@ -24,18 +24,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select, update
-
-from hub.core.clock import new_id, utcnow
 from hub.core.identifiers import IdentifierError, check_uscc
 from hub.scheduler import JobContext, days, job, minutes
 from hub.store import Store
-from hub.store.tables import deliveries, messages
 
 __all__ = ["Decision", "publish_disclosures"]
 
@@ -111,7 +105,10 @@ def publish_disclosures(ctx: JobContext) -> None:
     for decision in decisions:
         ctx.check()
         for message_id in decision.unsent:
-            queued += queue_delivery(ctx.store, message_id, destination, actor=ctx.job_id)
+            added = ctx.store.deliveries.add(
+                message_id, destination, route=f"job:{ctx.job_id}", actor=f"job:{ctx.job_id}"
+            )
+            queued += added is not None
     if queued:
         ctx.log.info("queued %d undisclosed decision(s) for %s", queued, destination)
     for decision in decisions:
@@ -175,34 +172,14 @@ def find_decisions(store: Store, destination: str, since: dt.datetime) -> list[D
     decision again (a correction, a revocation) sends the same decision, disclosed when
     any of its messages reached the platform.
     """
-    with store.read() as connection:
-        rows = connection.execute(
-            select(messages.c.id, messages.c.type, messages.c.payload)
-            .where(
-                messages.c.type.in_([*DISCLOSURES, LICENCES]),
-                messages.c.created_at >= since,
-            )
-            .order_by(messages.c.id)
-        ).all()
-        ids = [row.id for row in rows if row.type in DISCLOSURES]
-        sent: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
-        for chunk in _chunks(ids, 500):
-            for delivery in connection.execute(
-                select(deliveries.c.message_id, deliveries.c.status, deliveries.c.last_error)
-                .where(
-                    deliveries.c.message_id.in_(chunk),
-                    deliveries.c.destination == destination,
-                )
-                .order_by(deliveries.c.seq)
-            ):
-                sent[delivery.message_id].append((delivery.status, delivery.last_error))
+    stored = store.messages.with_deliveries_to([*DISCLOSURES, LICENCES], destination, since=since)
     found: dict[tuple[str, str, str], Decision] = {}
     licence_numbers: set[str] = set()
-    for row in rows:
-        if row.type not in DISCLOSURES:
+    for envelope, sent in stored:
+        if envelope.type not in DISCLOSURES:
             continue
-        payload = row.payload
-        kind = DISCLOSURES[row.type]
+        payload = envelope.payload
+        kind = DISCLOSURES[envelope.type]
         counterpart = payload.get("counterpart") or {}
         identity = (kind, payload["decision_no"], counterpart.get("name", ""))
         decision = found.get(identity)
@@ -214,17 +191,17 @@ def find_decisions(store: Store, destination: str, since: dt.datetime) -> list[D
                 counterpart_name=counterpart.get("name"),
                 authority=payload.get("authority"),
             )
-        decision.message_ids.append(row.id)
-        _merge_state(decision, row.id, sent.get(row.id, []))
+        decision.message_ids.append(envelope.id)
+        _merge_state(decision, envelope.id, sent)
         if payload.get("license_number"):
             licence_numbers.add(payload["license_number"])
-    for row in rows:
-        if row.type != LICENCES or row.payload["number"] in licence_numbers:
+    for envelope, _sent in stored:
+        if envelope.type != LICENCES or envelope.payload["number"] in licence_numbers:
             continue
-        licence = row.payload
+        licence = envelope.payload
         identity = ("license", licence["number"], licence["holder"]["name"])
         if identity in found:
-            found[identity].message_ids.append(row.id)
+            found[identity].message_ids.append(envelope.id)
             continue
         found[identity] = Decision(
             kind="license",
@@ -233,7 +210,7 @@ def find_decisions(store: Store, destination: str, since: dt.datetime) -> list[D
             counterpart_name=licence["holder"]["name"],
             authority=_authority(licence.get("issuer") or {}),
             state="no_disclosure",
-            message_ids=[row.id],
+            message_ids=[envelope.id],
             detail=f"licence {licence['name']} {licence['number']} was issued;"
             " no disclosure of its decision reached the hub",
         )
@@ -266,53 +243,6 @@ def _merge_state(decision: Decision, message_id: str, sent: list[tuple[str, str 
         decision.state = state
 
 
-def queue_delivery(store: Store, message_id: str, destination: str, *, actor: str) -> int:
-    """Add a delivery of a stored message to ``destination`` (the outbox); 1 if added.
-
-    Nothing is added when the message has one to that destination already.
-    """
-    now = utcnow()
-    with store.write() as connection:
-        present = connection.execute(
-            select(deliveries.c.id).where(
-                deliveries.c.message_id == message_id, deliveries.c.destination == destination
-            )
-        ).first()
-        if present is not None:
-            return 0
-        correlation_id = connection.execute(
-            select(messages.c.correlation_id).where(messages.c.id == message_id)
-        ).scalar_one()
-        delivery_id = new_id()
-        connection.execute(
-            insert(deliveries),
-            {
-                "id": delivery_id,
-                "message_id": message_id,
-                "destination": destination,
-                "route": f"job:{actor}",
-                "correlation_id": correlation_id,
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-                "updated_at": now,
-            },
-        )
-        connection.execute(
-            update(messages)
-            .where(messages.c.id == message_id)
-            .values(status="pending", updated_at=now)
-        )
-    store.audit(
-        f"job:{actor}",
-        "delivery.add",
-        message_id,
-        {"destination": destination, "delivery_id": delivery_id},
-    )
-    return 1
-
-
 def _authority(issuer: dict[str, Any]) -> dict[str, str] | None:
     name, code = issuer.get("name"), issuer.get("code")
     if not name or not code:
@@ -322,8 +252,3 @@ def _authority(issuer: dict[str, Any]) -> dict[str, str] | None:
     except IdentifierError:
         return None
     return {"name": name, "uscc": code}
-
-
-def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

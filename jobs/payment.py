@@ -17,42 +17,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import (
-    Boolean,
-    Column,
-    Integer,
-    String,
-    Table,
-    UniqueConstraint,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import insert, select, update
 
 from hub.core.clock import new_id
-from hub.core.columns import JSONType, UTCDateTime
 from hub.scheduler import JobContext, job, minutes
 from hub.store import Store
-from hub.store.tables import metadata
+from jobs.tables import payment_reconciliations
 
-__all__ = ["payment_reconciliations", "reconcile", "reconciliation_report"]
-
-payment_reconciliations = Table(
-    "payment_reconciliations",
-    metadata,
-    Column("id", String(26), primary_key=True),
-    Column("destination", String(100), nullable=False),
-    Column("day", String(10), nullable=False),
-    Column("balanced", Boolean, nullable=False),
-    Column("matched", Integer, nullable=False),
-    Column("missing_at_hub", Integer, nullable=False),
-    Column("missing_at_platform", Integer, nullable=False),
-    Column("amount_differs", Integer, nullable=False),
-    Column("report", JSONType, nullable=False),
-    Column("run_id", String(26)),
-    Column("reconciled_at", UTCDateTime(), nullable=False),
-    UniqueConstraint("destination", "day"),
-)
+__all__ = ["reconcile", "reconciliation_report"]
 
 
 @job(
@@ -167,7 +139,7 @@ def _store_report(
         "reconciled_at": now,
     }
     table = payment_reconciliations
-    with store.write() as connection:
+    with store.db.write() as connection:
         changed = connection.execute(
             update(table)
             .where(table.c.destination == destination, table.c.day == day.isoformat())
@@ -183,7 +155,7 @@ def _store_report(
 def reconciliation_report(store: Store, destination: str, day: dt.date) -> dict[str, Any] | None:
     """The stored report of a day, or ``None`` if the day was not reconciled."""
     table = payment_reconciliations
-    with store.read() as connection:
+    with store.db.read() as connection:
         row = connection.execute(
             select(table.c.report).where(
                 table.c.destination == destination, table.c.day == day.isoformat()

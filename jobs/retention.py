@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 from hub.scheduler import JobContext, Misfire, hours, job
-from hub.store.jobs import JobStore
-from hub.store.retention import purge_messages
 
 
 @job(
@@ -35,12 +33,11 @@ def retention(ctx: JobContext) -> None:
     now = ctx.now()
     message_days = ctx.settings["keep_messages_days"]
     run_days = ctx.settings["keep_runs_days"]
-    messages = purge_messages(
-        ctx.store,
+    messages = ctx.store.messages.purge(
         before=now - dt.timedelta(days=message_days),
         include_unrouted=ctx.settings["include_unrouted"],
         between_batches=ctx.check,
     )
     ctx.log.info("deleted %d finished message(s) older than %g days", messages, message_days)
-    runs = JobStore(ctx.store).purge_runs(now - dt.timedelta(days=run_days))
+    runs = ctx.store.jobs.purge_runs(now - dt.timedelta(days=run_days))
     ctx.log.info("deleted %d job run(s) older than %g days", runs, run_days)

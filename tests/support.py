@@ -172,7 +172,7 @@ class RunningHub:
 
     def client(self, name: str, allow: Sequence[str] = ("case.*",), role: str = "client") -> str:
         """Register a client; its API key."""
-        _client, key = self.hub.store.add_client(name, allow=list(allow), role=role)
+        _client, key = self.hub.store.clients.add(name, allow=list(allow), role=role)
         return key
 
     def post(self, key: str, document: Any, **kwargs: Any) -> requests.Response:
@@ -189,7 +189,7 @@ class RunningHub:
         return self.session.get(f"{self.url}{path}", headers=headers, timeout=10, **kwargs)
 
     def message(self, message_id: str) -> dict[str, Any]:
-        view = self.hub.store.get_message(message_id)
+        view = self.hub.store.messages.get(message_id)
         assert view is not None
         return view.to_json()
 

@@ -147,7 +147,7 @@ class CourierAdapter(Adapter):
     def bind(self, context: AdapterContext) -> None:
         """Keep the context; shipments and events live in the hub's store."""
         super().bind(context)
-        self._tracking = Tracking(context.store, self.destination)
+        self._tracking = Tracking(context.storage, self.destination)
 
     @property
     def tracking(self) -> Tracking:
@@ -289,6 +289,12 @@ class CourierAdapter(Adapter):
 
     # ------------------------------------------------------------------ the transform
 
+    def inbound_paths(self) -> dict[str, dict[str, Any]]:
+        """The OpenAPI description of :meth:`inbound`'s endpoints."""
+        from adapters.courier.inbound import openapi_paths
+
+        return openapi_paths(self.destination)
+
     def transform(self, name: str, message: Envelope) -> Envelope:
         """``delivery_order``: the ``shipment.requested`` for a completed case.
 
@@ -356,13 +362,10 @@ class CourierAdapter(Adapter):
         )
 
     def _application(self, case_no: str) -> dict[str, Any]:
-        page = self.context.store.list_messages(
-            type="case.submitted", correlation_id=case_no, limit=1
-        )
-        if not page.items:
+        found = self.context.latest("case.submitted", case_no)
+        if found is None:
             raise RejectedError(f"case {case_no}: no case.submitted is stored for it")
-        application: dict[str, Any] = page.items[0].envelope.payload
-        return application
+        return found.payload
 
     # ------------------------------------------------------------------ plumbing
 

@@ -25,7 +25,7 @@ from hub.core.identifiers import mask_text
 if TYPE_CHECKING:
     from adapters.courier.adapter import CourierAdapter
 
-__all__ = ["blueprint"]
+__all__ = ["blueprint", "openapi_paths"]
 
 log = logging.getLogger("govhub.courier")
 
@@ -39,7 +39,6 @@ def _answer(status: int, **fields: Any) -> tuple[Response, int]:
 def blueprint(adapter: CourierAdapter) -> Blueprint:
     """The push endpoint of one courier destination."""
     endpoints = Blueprint(f"courier_{adapter.destination}", __name__)
-    _document(endpoints, adapter.destination)
 
     @endpoints.post("/routes")
     def routes() -> tuple[Response, int]:
@@ -91,37 +90,33 @@ def _refusal(adapter: CourierAdapter, params: dict[str, str]) -> str | None:
     return None
 
 
-def _document(endpoints: Blueprint, destination: str) -> None:
-    from faces.rest.openapi import document_blueprint
-
-    document_blueprint(
-        endpoints,
-        {
-            f"/inbound/{destination}/routes": {
-                "post": {
-                    "summary": f"Route events pushed by the courier ({destination})",
-                    "description": "Form-encoded, signed Base64(MD5(sorted k+v + secret));"
-                    " each event is stored once (waybill + code + time) and published as"
-                    " shipment.status.",
-                    "operationId": f"courierRoutes_{destination}",
-                    "tags": ["inbound"],
-                    "security": [],
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/x-www-form-urlencoded": {"schema": {"type": "object"}}
-                        },
+def openapi_paths(destination: str) -> dict[str, dict[str, Any]]:
+    """The OpenAPI description of the endpoints :func:`blueprint` serves for ``destination``."""
+    return {
+        f"/inbound/{destination}/routes": {
+            "post": {
+                "summary": f"Route events pushed by the courier ({destination})",
+                "description": "Form-encoded, signed Base64(MD5(sorted k+v + secret));"
+                " each event is stored once (waybill + code + time) and published as"
+                " shipment.status.",
+                "operationId": f"courierRoutes_{destination}",
+                "tags": ["inbound"],
+                "security": [],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/x-www-form-urlencoded": {"schema": {"type": "object"}}
                     },
-                    "responses": {
-                        "200": {"description": "Recorded", "content": {"application/json": {}}},
-                        "400": {"description": "Malformed", "content": {"application/json": {}}},
-                        "401": {
-                            "description": "Signature does not verify",
-                            "content": {"application/json": {}},
-                        },
-                        "500": {"description": "Try again", "content": {"application/json": {}}},
+                },
+                "responses": {
+                    "200": {"description": "Recorded", "content": {"application/json": {}}},
+                    "400": {"description": "Malformed", "content": {"application/json": {}}},
+                    "401": {
+                        "description": "Signature does not verify",
+                        "content": {"application/json": {}},
                     },
-                }
+                    "500": {"description": "Try again", "content": {"application/json": {}}},
+                },
             }
-        },
-    )
+        }
+    }

@@ -1,18 +1,24 @@
 """The hub's record of courier orders (waybills) and their route events.
 
-In the hub's database (``hub.store.tables.metadata``); migration
-``fullonline_0001_payments_shipments``. ``shipment_events`` has the dedup key the
+In the hub's database as the courier adapter's own tables, migrated by its Alembic
+branch ``courier`` (``adapters/courier/migrations/``). ``shipment_events`` has the dedup key the
 courier's pushes need: one row per waybill + event code + event time.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import Column, Index, String, Table, UniqueConstraint
 
-from hub.core.columns import BigId, UTCDateTime
-from hub.store.tables import metadata
+from hub.core.columns import BigId, UTCDateTime, plugin_metadata
 
-__all__ = ["shipment_events", "shipments"]
+__all__ = ["MIGRATIONS", "metadata", "shipment_events", "shipments"]
+
+#: This plugin's own tables (not the engine's), migrated by its own Alembic branch.
+metadata = plugin_metadata()
+#: Its Alembic version folder (entry point group ``govhub.migrations``).
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 shipments = Table(
     "shipments",

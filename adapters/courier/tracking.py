@@ -15,8 +15,8 @@ from sqlalchemy import Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from adapters.courier.tables import shipment_events, shipments
+from adapters.sdk import Storage
 from hub.core.clock import utcnow
-from hub.store import Store
 
 __all__ = ["FINAL_CODES", "RouteEvent", "Shipment", "ShipmentConflict", "Tracking"]
 
@@ -66,12 +66,12 @@ class Tracking:
     """Shipments and route events of one courier destination.
 
     Args:
-        store: The hub's store.
+        storage: The hub's database, where the adapter keeps its own tables.
         destination: The courier destination's name.
     """
 
-    def __init__(self, store: Store, destination: str) -> None:
-        self.store = store
+    def __init__(self, storage: Storage, destination: str) -> None:
+        self.storage = storage
         self.destination = destination
 
     def order(self, *, order_no: str, case_no: str, direction: str, message_id: str) -> Shipment:
@@ -82,7 +82,7 @@ class Tracking:
         """
         now = utcnow()
         try:
-            with self.store.write() as connection:
+            with self.storage.write() as connection:
                 connection.execute(
                     insert(shipments),
                     {
@@ -97,7 +97,7 @@ class Tracking:
                     },
                 )
         except IntegrityError as error:
-            if not self.store.dialect.is_unique_violation(error):
+            if not self.storage.is_unique_violation(error):
                 raise
         shipment = self.by_order(order_no)
         assert shipment is not None
@@ -117,7 +117,7 @@ class Tracking:
 
     def waybill(self, order_no: str, waybill_no: str) -> None:
         """Keep the waybill the courier gave the order."""
-        with self.store.write() as connection:
+        with self.storage.write() as connection:
             connection.execute(
                 update(shipments)
                 .where(
@@ -128,7 +128,7 @@ class Tracking:
 
     def open_waybills(self, limit: int = 100) -> list[str]:
         """Waybills still moving (not delivered or returned), oldest first."""
-        with self.store.read() as connection:
+        with self.storage.read() as connection:
             rows = connection.execute(
                 select(shipments.c.waybill_no)
                 .where(
@@ -149,7 +149,7 @@ class Tracking:
         """
         now = utcnow()
         try:
-            with self.store.write() as connection:
+            with self.storage.write() as connection:
                 connection.execute(
                     insert(shipment_events),
                     {
@@ -180,14 +180,14 @@ class Tracking:
                     )
                 )
         except IntegrityError as error:
-            if self.store.dialect.is_unique_violation(error):
+            if self.storage.is_unique_violation(error):
                 return False
             raise
         return True
 
     def published(self, event: RouteEvent, message_id: str) -> None:
         """Note which ``shipment.status`` message an event became."""
-        with self.store.write() as connection:
+        with self.storage.write() as connection:
             connection.execute(
                 update(shipment_events)
                 .where(
@@ -201,7 +201,7 @@ class Tracking:
 
     def events(self, waybill_no: str) -> list[RouteEvent]:
         """The stored events of a waybill, in time order."""
-        with self.store.read() as connection:
+        with self.storage.read() as connection:
             rows = connection.execute(
                 select(shipment_events)
                 .where(
@@ -216,7 +216,7 @@ class Tracking:
         ]
 
     def _one(self, condition: Any) -> Shipment | None:
-        with self.store.read() as connection:
+        with self.storage.read() as connection:
             row = connection.execute(
                 select(shipments).where(shipments.c.destination == self.destination, condition)
             ).first()

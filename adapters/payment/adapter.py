@@ -125,7 +125,7 @@ class PaymentAdapter(Adapter):
     def bind(self, context: AdapterContext) -> None:
         """Keep the context; the ledger lives in the hub's store."""
         super().bind(context)
-        self._ledger = Ledger(context.store, self.destination)
+        self._ledger = Ledger(context.storage, self.destination)
 
     @property
     def ledger(self) -> Ledger:
@@ -218,6 +218,12 @@ class PaymentAdapter(Adapter):
         from adapters.payment.notify import blueprint
 
         return blueprint(self)
+
+    def inbound_paths(self) -> dict[str, dict[str, Any]]:
+        """The OpenAPI description of :meth:`inbound`'s endpoints."""
+        from adapters.payment.notify import openapi_paths
+
+        return openapi_paths(self.destination)
 
     def statement(self, day: dt.date) -> list[StatementLine]:
         """The platform's statement of ``day`` (available from the next day on, T+1).

@@ -15,8 +15,8 @@ from sqlalchemy import Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from adapters.payment.tables import payment_notifications, payment_orders
+from adapters.sdk import Storage
 from hub.core.clock import HUB_TZ, utcnow
-from hub.store import Store
 
 __all__ = ["Ledger", "Notification", "Order", "OrderConflict"]
 
@@ -75,17 +75,17 @@ class Ledger:
     """Payment orders and their paying notifications of one destination.
 
     Args:
-        store: The hub's store.
+        storage: The hub's database, where the adapter keeps its own tables.
         destination: The payment destination's name (several platforms may be configured).
     """
 
-    def __init__(self, store: Store, destination: str) -> None:
-        self.store = store
+    def __init__(self, storage: Storage, destination: str) -> None:
+        self.storage = storage
         self.destination = destination
 
     def find(self, order_no: str) -> Order | None:
         """The order, if the hub sent it."""
-        with self.store.read() as connection:
+        with self.storage.read() as connection:
             row = connection.execute(
                 select(payment_orders).where(
                     payment_orders.c.destination == self.destination,
@@ -111,7 +111,7 @@ class Ledger:
         """
         now = utcnow()
         try:
-            with self.store.write() as connection:
+            with self.storage.write() as connection:
                 connection.execute(
                     insert(payment_orders),
                     {
@@ -128,7 +128,7 @@ class Ledger:
                     },
                 )
         except IntegrityError as error:
-            if not self.store.dialect.is_unique_violation(error):
+            if not self.storage.is_unique_violation(error):
                 raise
         order = self.find(order_no)
         assert order is not None
@@ -140,7 +140,7 @@ class Ledger:
 
     def created(self, order_no: str, *, trade_no: str, pay_code: str | None) -> None:
         """Keep what the platform answered to the order."""
-        with self.store.write() as connection:
+        with self.storage.write() as connection:
             connection.execute(
                 update(payment_orders)
                 .where(
@@ -159,7 +159,7 @@ class Ledger:
         """
         now = utcnow()
         try:
-            with self.store.write() as connection:
+            with self.storage.write() as connection:
                 changed = connection.execute(
                     update(payment_orders)
                     .where(
@@ -193,14 +193,14 @@ class Ledger:
                     },
                 )
         except IntegrityError as error:
-            if self.store.dialect.is_unique_violation(error):
+            if self.storage.is_unique_violation(error):
                 return False
             raise
         return True
 
     def close(self, order_no: str) -> None:
         """The platform closed an unpaid order (expired or cancelled)."""
-        with self.store.write() as connection:
+        with self.storage.write() as connection:
             connection.execute(
                 update(payment_orders)
                 .where(
@@ -213,7 +213,7 @@ class Ledger:
 
     def count_notifications(self) -> int:
         """How many paying notifications are stored (for ops and tests)."""
-        with self.store.read() as connection:
+        with self.storage.read() as connection:
             return len(
                 connection.execute(
                     select(payment_notifications.c.id).where(
@@ -226,7 +226,7 @@ class Ledger:
         """Orders paid on ``day`` (Asia/Shanghai), for reconciliation."""
         start = dt.datetime.combine(day, dt.time(), HUB_TZ)
         end = start + dt.timedelta(days=1)
-        with self.store.read() as connection:
+        with self.storage.read() as connection:
             rows = connection.execute(
                 select(payment_orders)
                 .where(

@@ -24,7 +24,7 @@ import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, request
 
@@ -37,7 +37,7 @@ from hub.core.identifiers import mask_text
 if TYPE_CHECKING:
     from adapters.payment.adapter import PaymentAdapter
 
-__all__ = ["NotifyResult", "Refused", "blueprint", "process"]
+__all__ = ["NotifyResult", "Refused", "blueprint", "openapi_paths", "process"]
 
 log = logging.getLogger("govhub.payment")
 
@@ -191,7 +191,6 @@ def _text(body: str, status: int) -> Response:
 def blueprint(adapter: PaymentAdapter) -> Blueprint:
     """The notification endpoint of one payment destination."""
     endpoints = Blueprint(f"payment_{adapter.destination}", __name__)
-    _document(endpoints, adapter.destination)
 
     @endpoints.post("/notify")
     def notify() -> Response:
@@ -227,33 +226,29 @@ def blueprint(adapter: PaymentAdapter) -> Blueprint:
     return endpoints
 
 
-def _document(endpoints: Blueprint, destination: str) -> None:
-    from faces.rest.openapi import document_blueprint
-
-    document_blueprint(
-        endpoints,
-        {
-            f"/inbound/{destination}/notify": {
-                "post": {
-                    "summary": f"Payment notification from the platform ({destination})",
-                    "description": "Form-encoded, signed RSA2 by the platform; answered"
-                    " `success` once verified and recorded (duplicates too), `fail` otherwise.",
-                    "operationId": f"paymentNotify_{destination}",
-                    "tags": ["inbound"],
-                    "security": [],
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/x-www-form-urlencoded": {"schema": {"type": "object"}}
-                        },
+def openapi_paths(destination: str) -> dict[str, dict[str, Any]]:
+    """The OpenAPI description of the endpoints :func:`blueprint` serves for ``destination``."""
+    return {
+        f"/inbound/{destination}/notify": {
+            "post": {
+                "summary": f"Payment notification from the platform ({destination})",
+                "description": "Form-encoded, signed RSA2 by the platform; answered"
+                " `success` once verified and recorded (duplicates too), `fail` otherwise.",
+                "operationId": f"paymentNotify_{destination}",
+                "tags": ["inbound"],
+                "security": [],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/x-www-form-urlencoded": {"schema": {"type": "object"}}
                     },
-                    "responses": {
-                        "200": {"description": "success", "content": {"text/plain": {}}},
-                        "400": {"description": "fail: refused", "content": {"text/plain": {}}},
-                        "413": {"description": "fail: too large", "content": {"text/plain": {}}},
-                        "500": {"description": "fail: try again", "content": {"text/plain": {}}},
-                    },
-                }
+                },
+                "responses": {
+                    "200": {"description": "success", "content": {"text/plain": {}}},
+                    "400": {"description": "fail: refused", "content": {"text/plain": {}}},
+                    "413": {"description": "fail: too large", "content": {"text/plain": {}}},
+                    "500": {"description": "fail: try again", "content": {"text/plain": {}}},
+                },
             }
-        },
-    )
+        }
+    }

@@ -1,19 +1,25 @@
 """The hub's record of payment orders and the notifications that paid them.
 
-Both live in the hub's database (``hub.store.tables.metadata``); the migration is
-``hub/store/migrations/versions/fullonline_0001_payments_shipments.py``. The unique keys
+They live in the hub's database as the payment adapter's own tables, migrated by its
+Alembic branch ``payment`` (``adapters/payment/migrations/``). The unique keys
 are the idempotency records: one order per order number, one paying notification per
 order.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, UniqueConstraint
 
-from hub.core.columns import BigId, UTCDateTime
-from hub.store.tables import metadata
+from hub.core.columns import BigId, UTCDateTime, plugin_metadata
 
-__all__ = ["payment_notifications", "payment_orders"]
+__all__ = ["MIGRATIONS", "metadata", "payment_notifications", "payment_orders"]
+
+#: This plugin's own tables (not the engine's), migrated by its own Alembic branch.
+metadata = plugin_metadata()
+#: Its Alembic version folder (entry point group ``govhub.migrations``).
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 payment_orders = Table(
     "payment_orders",

@@ -10,24 +10,64 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from hub.core.envelope import Envelope
+from hub.core.errors import FieldError
 
 if TYPE_CHECKING:
-    from flask import Blueprint
+    from contextlib import AbstractContextManager
 
-    from hub.core.errors import FieldError
-    from hub.store import Acceptance, Store
+    from flask import Blueprint
+    from sqlalchemy import Connection
+    from sqlalchemy.exc import IntegrityError
 
 __all__ = [
     "Adapter",
     "AdapterContext",
     "Attempt",
     "Batch",
+    "Published",
     "Receipt",
     "Record",
+    "Storage",
     "TransformSpec",
     "redact",
     "secret_values",
 ]
+
+
+class Published(Protocol):
+    """What publishing a message answered."""
+
+    @property
+    def message_id(self) -> str:
+        """The stored message's id (the first one's, for a repeated ``client_ref``)."""
+        ...
+
+    @property
+    def created(self) -> bool:
+        """False when the ``client_ref`` was published before (nothing new stored)."""
+        ...
+
+
+class Storage(Protocol):
+    """The hub's database, for an adapter's own tables (orders, events...).
+
+    An adapter that keeps tables defines them on a ``MetaData`` of its own
+    (:func:`hub.core.columns.plugin_metadata`), ships an Alembic branch for them and names
+    its folder in the entry-point group ``govhub.migrations``. It never touches the
+    engine's tables: what it needs of them, :class:`AdapterContext` offers as verbs.
+    """
+
+    def read(self) -> AbstractContextManager[Connection]:
+        """A read-only transaction."""
+        ...
+
+    def write(self) -> AbstractContextManager[Connection]:
+        """A write transaction: committed on success, rolled back on any error."""
+        ...
+
+    def is_unique_violation(self, error: IntegrityError) -> bool:
+        """True when ``error`` is a unique-key violation (the idempotency record exists)."""
+        ...
 
 
 class AdapterContext(Protocol):
@@ -42,21 +82,22 @@ class AdapterContext(Protocol):
         client_ref: str | None = None,
         headers: dict[str, Any] | None = None,
         channel: str = "adapter",
-    ) -> Acceptance:
+    ) -> Published:
         """Validate, route and store a message as coming from this destination.
 
         ``client_ref`` makes it idempotent: publishing the same one twice stores one
-        message. Raises ``hub.pipeline.ingest.Invalid`` when the payload does not fit its schema.
+        message. Raises ``hub.pipeline.ingest.Invalid`` when the payload does not fit its
+        schema.
         """
         ...
 
-    @property
-    def store(self) -> Store:
-        """The hub's store, for adapters that keep their own tables (orders, events).
+    def latest(self, message_type: str, correlation_id: str) -> Envelope | None:
+        """The newest stored message of ``message_type`` for a case (its correlation id)."""
+        ...
 
-        Such tables live in the same database, use ``hub.store.tables.metadata`` and come
-        with an Alembic migration; write them with ``store.write()``.
-        """
+    @property
+    def storage(self) -> Storage:
+        """The hub's database, for the adapter's own tables (see :class:`Storage`)."""
         ...
 
 
@@ -230,6 +271,11 @@ class Adapter(ABC):
         it receives through :attr:`context`. ``None`` (the default): nothing to mount.
         """
         return None
+
+    def inbound_paths(self) -> dict[str, dict[str, Any]]:
+        """The OpenAPI description of :meth:`inbound`'s endpoints, by their full path
+        (``/inbound/<destination>/...``); the hub puts them in its API document."""
+        return {}
 
     def transform(self, name: str, message: Envelope) -> Envelope:
         """Rewrite a message for a route that names ``<destination>.<name>``.

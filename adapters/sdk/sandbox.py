@@ -32,15 +32,18 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
 __all__ = [
     "CONTROL_PREFIX",
+    "SANDBOX_GROUP",
     "Faults",
     "SandboxInfo",
     "install_faults",
+    "installed_sandboxes",
     "json_fault",
 ]
 
@@ -228,3 +231,18 @@ def install_faults(
         return jsonify({"seeded": keys})
 
     return faults
+
+
+#: Entry-point group of the installed sandboxes.
+SANDBOX_GROUP = "govhub.sandboxes"
+
+
+def installed_sandboxes() -> dict[str, SandboxInfo]:
+    """Every installed sandbox (entry-point group ``govhub.sandboxes``) by name."""
+    found: dict[str, SandboxInfo] = {}
+    for entry in entry_points(group=SANDBOX_GROUP):
+        info = entry.load()
+        if not isinstance(info, SandboxInfo):
+            raise TypeError(f"entry point {entry.name} = {entry.value} is not a SandboxInfo")
+        found[info.name] = info
+    return found

@@ -59,6 +59,7 @@ from hub.core.envelope import Envelope
 from hub.registry import adapter_classes, with_defaults
 from hub.schemas import DEFAULT_SCHEMA_DIR, SchemaRegistry
 from hub.store import Acceptance, Store
+from hub.store.database import Database
 
 __all__ = ["DEFAULT_EXPECTED_ERRORS", "AdapterContract", "SandboxClient"]
 
@@ -141,11 +142,14 @@ class _RecordingContext:
         self._directory: tempfile.TemporaryDirectory[str] | None = None
 
     @property
-    def store(self) -> Store:
+    def storage(self) -> Database:
         if self._store is None:
             self._directory = tempfile.TemporaryDirectory(prefix="govhub-contract-")
             self._store = Store(f"sqlite:///{self._directory.name}/contract.db")
-        return self._store
+        return self._store.db
+
+    def latest(self, message_type: str, correlation_id: str) -> Envelope | None:
+        return None
 
     def close(self) -> None:
         if self._store is not None:

@@ -65,7 +65,7 @@ def adapters_list(as_json: bool) -> None:
 def adapters_check(names: tuple[str, ...], as_json: bool) -> None:
     """Run check() on every configured destination (or those NAMES); exit 1 if any fails."""
     from hub.registry import build_destinations
-    from hub.status import check_destinations, record_check
+    from hub.status import check_destinations
     from hub.store import Store
 
     config = load()
@@ -91,7 +91,7 @@ def adapters_check(names: tuple[str, ...], as_json: bool) -> None:
         store = Store(config.database.url)
         try:
             for result in results:
-                record_check(store, result, actor="cli")
+                store.checks.record(result, actor="cli")
         finally:
             store.close()
     except Exception as error:  # the checks ran; not recording them must not hide them

@@ -33,7 +33,7 @@ def clients_add(name: str, allow: str, role: str, as_json: bool) -> None:
         fail("a client needs --allow with the message types it may send", "e.g. --allow 'case.*'")
     with open_store() as store:
         try:
-            client, key = store.add_client(name, allow=types, role=role)
+            client, key = store.clients.add(name, allow=types, role=role)
         except DuplicateClientError as error:
             fail(str(error), f"revoke it first: govhub clients revoke {name}")
         except ValueError as error:
@@ -53,7 +53,7 @@ def clients_add(name: str, allow: str, role: str, as_json: bool) -> None:
 def clients_list(as_json: bool) -> None:
     """List clients (never their keys)."""
     with open_store() as store:
-        found = store.list_clients()
+        found = store.clients.all()
     if as_json:
         echo_json([c.to_json() for c in found])
         return
@@ -78,6 +78,6 @@ def clients_list(as_json: bool) -> None:
 def clients_revoke(name: str) -> None:
     """Revoke a client's key at once."""
     with open_store() as store:
-        if not store.revoke_client(name):
+        if not store.clients.revoke(name):
             fail(f"no active client called {name!r}", "see: govhub clients list")
     click.echo(f"revoked {name}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from faces.cli.common import config_option, echo_json, fail, json_option, open_store, print_table
+from hub.store import DeadLetterFilter
 
 
 @click.group()
@@ -25,10 +26,8 @@ def dlq_list(
 ) -> None:
     """Dead letters, newest first."""
     with open_store() as store:
-        page = store.list_deliveries(
-            status="dead",
-            destination=destination,
-            message_type=message_type,
+        page = store.deliveries.dead_letters(
+            DeadLetterFilter(destination=destination or "", type=message_type or ""),
             after=after,
             limit=limit,
         )
@@ -74,10 +73,10 @@ def dlq_replay(
             "give delivery ids, or --all (with --destination/--type)",
         )
     with open_store() as store:
-        ids = list(delivery_ids) or store.dead_letter_ids(
-            destination=destination, message_type=message_type
+        ids = list(delivery_ids) or store.deliveries.dead_letter_ids(
+            DeadLetterFilter(destination=destination or "", type=message_type or "")
         )
-        replayed = store.replay(ids, actor="cli", reason=reason)
+        replayed = store.deliveries.replay(ids, actor="cli", reason=reason)
     if as_json:
         echo_json({"replayed": replayed, "count": len(replayed)})
         return
@@ -96,7 +95,7 @@ def dlq_discard(delivery_ids: tuple[str, ...], reason: str, as_json: bool) -> No
     """Give up on dead letters for good (they are never replayed), with a reason."""
     with open_store() as store:
         try:
-            discarded = store.discard(list(delivery_ids), actor="cli", reason=reason)
+            discarded = store.deliveries.discard(list(delivery_ids), actor="cli", reason=reason)
         except ValueError as error:
             fail(str(error))
     if as_json:

@@ -6,6 +6,7 @@ import click
 
 from faces.cli.common import config_option, echo_json, fail, json_option, open_store, print_table
 from hub.core.clock import format_time
+from hub.store import MESSAGE_STATUSES, MessageFilter
 
 
 @click.group()
@@ -21,7 +22,7 @@ def messages() -> None:
 def messages_show(message_id: str, as_json: bool) -> None:
     """A message, its deliveries and every attempt."""
     with open_store() as store:
-        view = store.get_message(message_id)
+        view = store.messages.get(message_id)
     if view is None:
         fail(f"no message {message_id}")
     document = view.to_json()
@@ -51,9 +52,7 @@ def messages_show(message_id: str, as_json: bool) -> None:
 @config_option
 @click.option("--type", "message_type", help="Exact type or prefix glob (case.*).")
 @click.option("--correlation-id", help="Business key, usually the case number.")
-@click.option(
-    "--status", type=click.Choice(["pending", "delivered", "dead", "discarded", "unrouted"])
-)
+@click.option("--status", type=click.Choice(MESSAGE_STATUSES))
 @click.option("--source", help="The client that sent them.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
 @click.option("--after", help="Continue after this id (the 'next' of the previous page).")
@@ -69,11 +68,13 @@ def messages_list(
 ) -> None:
     """Messages, newest first."""
     with open_store() as store:
-        page = store.list_messages(
-            type=message_type,
-            correlation_id=correlation_id,
-            status=status,
-            source=source,
+        page = store.messages.search(
+            MessageFilter(
+                type=message_type or "",
+                correlation_id=correlation_id or "",
+                status=status or "",
+                source=source or "",
+            ),
             after=after,
             limit=limit,
         )

@@ -95,11 +95,11 @@ def _serve(*, web: bool, dispatch: bool, host: str | None, port: int | None) -> 
 
 def start_sandboxes(config: Config) -> list[tuple[str, Any]]:
     """Start every installed sandbox on its configured (or default) port."""
+    from adapters.sdk.sandbox import installed_sandboxes
     from faces.serving import serve_in_thread
-    from hub.registry import sandboxes
 
     running = []
-    for name, info in sorted(sandboxes().items()):
+    for name, info in sorted(installed_sandboxes().items()):
         port = config.sandbox.ports.get(name, info.default_port)
         try:
             running.append(
@@ -168,10 +168,10 @@ def init(path: Path, force: bool) -> None:
 @click.option("--port", type=int, help="Default: the sandbox's own default port.")
 def sandbox(name: str, host: str, port: int | None) -> None:
     """Run one sandbox (a simulated counterpart) on its own."""
+    from adapters.sdk.sandbox import installed_sandboxes
     from faces.serving import start_server
-    from hub.registry import sandboxes
 
-    found = sandboxes()
+    found = installed_sandboxes()
     if name not in found:
         fail(f"no sandbox called {name!r}", f"known: {', '.join(sorted(found))}")
     info = found[name]

@@ -122,7 +122,7 @@ class UserStore:
         check_password(password)
         now = utcnow()
         try:
-            with self.store.write() as connection:
+            with self.store.db.write() as connection:
                 user_id = connection.execute(
                     insert(users).returning(users.c.id),
                     {
@@ -134,27 +134,27 @@ class UserStore:
                     },
                 ).scalar_one()
         except IntegrityError as error:
-            if self.store.dialect.is_unique_violation(error):
+            if self.store.db.dialect.is_unique_violation(error):
                 raise AccountError(f"a user called {name!r} exists already") from None
             raise
-        self.store.audit(actor, "user.add", name, {"role": role})
+        self.store.audit.record(actor, "user.add", name, {"role": role})
         return User(id=user_id, name=name, role=role, created_at=now)
 
     def get(self, name: str) -> User | None:
         """The user called ``name``, enabled or not."""
-        with self.store.read() as connection:
+        with self.store.db.read() as connection:
             row = connection.execute(select(users).where(users.c.name == name)).first()
         return _user(row) if row else None
 
     def by_id(self, user_id: int) -> User | None:
         """The user with this id, enabled or not."""
-        with self.store.read() as connection:
+        with self.store.db.read() as connection:
             row = connection.execute(select(users).where(users.c.id == user_id)).first()
         return _user(row) if row else None
 
     def list(self) -> list[User]:
         """Every user, by name."""
-        with self.store.read() as connection:
+        with self.store.db.read() as connection:
             rows = connection.execute(select(users).order_by(users.c.name)).all()
         return [_user(row) for row in rows]
 
@@ -164,7 +164,7 @@ class UserStore:
         Takes as long for an unknown name as for a wrong password. A hash made with
         older parameters is replaced on success.
         """
-        with self.store.read() as connection:
+        with self.store.db.read() as connection:
             row = connection.execute(select(users).where(users.c.name == name)).first()
         stored = row.password_hash if row is not None else _dummy_hash()
         try:
@@ -177,7 +177,7 @@ class UserStore:
         values: dict[str, Any] = {"last_login_at": now}
         if _hasher.check_needs_rehash(stored):
             values["password_hash"] = _hasher.hash(password)
-        with self.store.write() as connection:
+        with self.store.db.write() as connection:
             connection.execute(update(users).where(users.c.id == row.id).values(**values))
         return _user(row)
 
@@ -232,7 +232,7 @@ class UserStore:
         end_sessions: bool = True,
         **values: Any,
     ) -> None:
-        with self.store.write() as connection:
+        with self.store.db.write() as connection:
             user_id = connection.execute(
                 update(users).where(users.c.name == name).values(**values).returning(users.c.id)
             ).scalar_one_or_none()
@@ -240,7 +240,7 @@ class UserStore:
                 raise AccountError(f"no user called {name!r}")
             if end_sessions:
                 connection.execute(delete(user_sessions).where(user_sessions.c.user_id == user_id))
-        self.store.audit(actor, action, name, detail)
+        self.store.audit.record(actor, action, name, detail)
 
 
 def _user(row: Row[Any]) -> User:

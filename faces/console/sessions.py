@@ -44,7 +44,7 @@ class SessionStore:
         """Start a session for ``user``; the token to put in the cookie."""
         token = secrets.token_urlsafe(32)
         now = utcnow()
-        with self.store.write() as connection:
+        with self.store.db.write() as connection:
             connection.execute(
                 insert(user_sessions),
                 {
@@ -64,7 +64,7 @@ class SessionStore:
         """The enabled user of a live session, or ``None`` (expired, ended, disabled)."""
         now = utcnow()
         digest = _digest(token)
-        with self.store.read() as connection:
+        with self.store.db.read() as connection:
             row = connection.execute(
                 select(user_sessions).where(user_sessions.c.token_hash == digest)
             ).first()
@@ -77,7 +77,7 @@ class SessionStore:
         if user is None or user.disabled_at is not None:
             return None
         if now - row.last_seen_at > _TOUCH_EVERY:
-            with self.store.write() as connection:
+            with self.store.db.write() as connection:
                 connection.execute(
                     update(user_sessions)
                     .where(user_sessions.c.token_hash == digest)
@@ -87,7 +87,7 @@ class SessionStore:
 
     def close(self, token: str) -> None:
         """End one session (signing out)."""
-        with self.store.write() as connection:
+        with self.store.db.write() as connection:
             connection.execute(
                 delete(user_sessions).where(user_sessions.c.token_hash == _digest(token))
             )
@@ -108,7 +108,7 @@ class LoginThrottle:
         """Whether sign-in is refused now for this name or address."""
         since = utcnow() - self.settings.login_window
         limit = self.settings.login_max_failures
-        with self.store.read() as connection:
+        with self.store.db.read() as connection:
             by_name = connection.execute(
                 select(func.count())
                 .select_from(login_failures)
@@ -128,7 +128,7 @@ class LoginThrottle:
     def failed(self, name: str, remote_addr: str) -> None:
         """Count a failed sign-in."""
         now = utcnow()
-        with self.store.write() as connection:
+        with self.store.db.write() as connection:
             connection.execute(
                 insert(login_failures),
                 {"name": name[:100], "remote_addr": remote_addr[:64], "at": now},
@@ -139,7 +139,7 @@ class LoginThrottle:
 
     def succeeded(self, name: str) -> None:
         """Forget the name's failures after a good sign-in."""
-        with self.store.write() as connection:
+        with self.store.db.write() as connection:
             connection.execute(delete(login_failures).where(login_failures.c.name == name[:100]))
 
 
@@ -151,21 +151,21 @@ def secret_key(store: Store, configured: str | None) -> str:
     """
     if configured:
         return configured
-    with store.read() as connection:
+    with store.db.read() as connection:
         value = connection.execute(
             select(hub_settings.c.value).where(hub_settings.c.name == "ops.secret_key")
         ).scalar_one_or_none()
     if value is not None:
         return str(value)
     try:
-        with store.write() as connection:
+        with store.db.write() as connection:
             connection.execute(
                 insert(hub_settings),
                 {"name": "ops.secret_key", "value": secrets.token_urlsafe(48)},
             )
     except IntegrityError:
         pass  # another node was first; read what it wrote
-    with store.read() as connection:
+    with store.db.read() as connection:
         return str(
             connection.execute(
                 select(hub_settings.c.value).where(hub_settings.c.name == "ops.secret_key")

@@ -1,17 +1,23 @@
 """The console's tables: people who sign in, their sessions, failed sign-ins, settings.
 
-They share the store's ``metadata``; ``hub/store/migrations/versions/ops_0001_console.py``
-creates them.
+They are the console's own tables, migrated by its Alembic branch ``console``
+(``faces/console/migrations/``).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, Text
 
-from hub.core.columns import BigId, UTCDateTime
-from hub.store.tables import metadata
+from hub.core.columns import BigId, UTCDateTime, plugin_metadata
 
-__all__ = ["hub_settings", "login_failures", "user_sessions", "users"]
+__all__ = ["MIGRATIONS", "hub_settings", "login_failures", "metadata", "user_sessions", "users"]
+
+#: This plugin's own tables (not the engine's), migrated by its own Alembic branch.
+metadata = plugin_metadata()
+#: Its Alembic version folder (entry point group ``govhub.migrations``).
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 users = Table(
     "users",

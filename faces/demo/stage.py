@@ -61,9 +61,9 @@ class Stage:
 @contextmanager
 def own_stage() -> Iterator[Stage]:
     """A hub and every sandbox in this process, on free ports, gone afterwards."""
+    from adapters.sdk.sandbox import installed_sandboxes
     from faces.app import create_app
     from faces.serving import serve_in_thread, start_server
-    from hub.registry import sandboxes
     from hub.runtime import Hub
 
     folder = Path(tempfile.mkdtemp(prefix="govhub-demo-"))
@@ -73,7 +73,7 @@ def own_stage() -> Iterator[Stage]:
     servers: list[Any] = []
     hub = None
     try:
-        found = sandboxes()
+        found = installed_sandboxes()
         missing = sorted(set(SANDBOXES) - set(found))
         if missing:
             raise RuntimeError(f"sandboxes not installed: {', '.join(missing)}")
@@ -91,8 +91,8 @@ def own_stage() -> Iterator[Stage]:
         servers.append(server)
         hub.start_dispatcher()
         hub.start_scheduler()
-        _, operator_key = hub.store.add_client("demo-operator", allow=[], role="operator")
-        _, department_key = hub.store.add_client(
+        _, operator_key = hub.store.clients.add("demo-operator", allow=[], role="operator")
+        _, department_key = hub.store.clients.add(
             "civil-affairs", allow=["case.*", "payment.*", "license.*"]
         )
         endpoints = _endpoints(server.url, urls)
@@ -134,8 +134,8 @@ def live_stage(config: Config) -> Iterator[Stage]:
     store = Store(config.database.url)
     try:
         suffix = new_id()[-6:].lower()
-        _, operator_key = store.add_client(f"demo-operator-{suffix}", allow=[], role="operator")
-        _, department_key = store.add_client(
+        _, operator_key = store.clients.add(f"demo-operator-{suffix}", allow=[], role="operator")
+        _, department_key = store.clients.add(
             f"demo-civil-affairs-{suffix}", allow=["case.*", "payment.*", "license.*"]
         )
     finally:

@@ -41,7 +41,7 @@ def require_client(store: Store) -> Client:
             "send an API key as `Authorization: Bearer <key>`",
             headers=_CHALLENGE,
         )
-    client = store.authenticate(token)
+    client = store.clients.authenticate(token)
     if client is None:
         raise Problem(
             401,

@@ -13,10 +13,10 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify
 
 from faces.http.auth import require_client, require_operator
+from faces.http.openapi import add_paths
 from faces.http.problems import Problem
-from faces.rest.openapi import add_paths
 from hub.runtime import Hub
-from hub.status import destination_overview, record_check, run_check
+from hub.status import destination_overview, run_check
 
 __all__ = ["blueprint"]
 
@@ -50,8 +50,8 @@ def check_adapter(name: str) -> Response:
     if adapter is None:
         raise Problem(404, "not-found", "Not found", f"no destination called {name!r}")
     result = run_check(name, adapter)
-    record_check(hub.store, result, actor=client.name)
-    hub.store.audit(client.name, "adapter.check", name, {"ok": result.ok})
+    hub.store.checks.record(result, actor=client.name)
+    hub.store.audit.record(client.name, "adapter.check", name, {"ok": result.ok})
     return jsonify(result.to_json())
 
 

@@ -15,13 +15,12 @@ from hub.core.errors import FieldError
 from hub.pipeline.ingest import IngestError, Submission, Unavailable
 from hub.runtime import Hub
 from hub.schemas import describe_errors
+from hub.store import MESSAGE_STATUSES, DeadLetterFilter, MessageFilter
 
-__all__ = ["MESSAGE_STATUSES", "blueprint", "choice", "page_limit"]
+__all__ = ["blueprint", "choice", "page_limit"]
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 
-MESSAGE_STATUSES = ("pending", "delivered", "dead", "discarded", "unrouted")
-DELIVERY_STATUSES = ("pending", "inflight", "delivered", "dead", "discarded")
 MAX_PAGE = 200
 
 REQUEST_SCHEMA: dict[str, Any] = {
@@ -157,7 +156,7 @@ def get_message(message_id: str) -> Response:
     """A message with its deliveries and every attempt."""
     hub = _hub()
     client = require_client(hub.store)
-    view = hub.store.get_message(message_id)
+    view = hub.store.messages.get(message_id)
     if view is None or not (client.is_operator or view.envelope.source == client.name):
         raise Problem(404, "not-found", "Not found", "no such message")
     return jsonify(view.to_json())
@@ -171,11 +170,13 @@ def list_messages() -> Response:
     args = request.args
     status = choice("status", MESSAGE_STATUSES)
     source = args.get("source") if client.is_operator else client.name
-    page = hub.store.list_messages(
-        source=source,
-        type=args.get("type") or None,
-        correlation_id=args.get("correlation_id") or None,
-        status=status,
+    page = hub.store.messages.search(
+        MessageFilter(
+            source=source or "",
+            type=args.get("type", ""),
+            correlation_id=args.get("correlation_id", ""),
+            status=status or "",
+        ),
         after=args.get("after") or None,
         limit=page_limit(),
     )
@@ -190,11 +191,12 @@ def list_dead_letters() -> Response:
     hub = _hub()
     client = require_client(hub.store)
     args = request.args
-    page = hub.store.list_deliveries(
-        status="dead",
-        destination=args.get("destination") or None,
-        message_type=args.get("type") or None,
-        source=args.get("source") if client.is_operator else client.name,
+    page = hub.store.deliveries.dead_letters(
+        DeadLetterFilter(
+            destination=args.get("destination", ""),
+            type=args.get("type", ""),
+            source=(args.get("source", "") if client.is_operator else client.name),
+        ),
         after=args.get("after") or None,
         limit=page_limit(),
     )
@@ -210,12 +212,14 @@ def replay_dead_letter(delivery_id: str) -> tuple[Response, int]:
     client = require_operator(hub.store)
     document = read_json_body(required=False)
     _check(_REPLAY_VALIDATOR, document)
-    found = hub.store.get_delivery(delivery_id)
+    found = hub.store.deliveries.get(delivery_id)
     if found is None:
         raise Problem(404, "not-found", "Not found", "no such delivery")
     if found[0].status != "dead":
         raise Problem(409, "not-dead", "Not a dead letter", f"the delivery is {found[0].status}")
-    replayed = hub.store.replay([delivery_id], actor=client.name, reason=document.get("reason"))
+    replayed = hub.store.deliveries.replay(
+        [delivery_id], actor=client.name, reason=document.get("reason")
+    )
     if not replayed:
         raise Problem(409, "not-dead", "Not a dead letter", "the delivery changed meanwhile")
     hub.dispatcher.wake()
@@ -239,10 +243,12 @@ def replay_dead_letters() -> tuple[Response, int]:
                 "name the dead letters: ids, destination or type",
                 errors=[FieldError("ids", "give ids, or a destination or type filter")],
             )
-        ids = hub.store.dead_letter_ids(
-            destination=document.get("destination"), message_type=document.get("type")
+        ids = hub.store.deliveries.dead_letter_ids(
+            DeadLetterFilter(
+                destination=document.get("destination", ""), type=document.get("type", "")
+            )
         )
-    replayed = hub.store.replay(ids, actor=client.name, reason=document.get("reason"))
+    replayed = hub.store.deliveries.replay(ids, actor=client.name, reason=document.get("reason"))
     if replayed:
         hub.dispatcher.wake()
     return jsonify({"replayed": replayed, "count": len(replayed)}), 202

@@ -86,7 +86,7 @@ class IngestFastPath:
         scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
         if scheme.lower() != "bearer":
             raise _Refused
-        client = self.hub.store.authenticate(token.strip())
+        client = self.hub.store.clients.authenticate(token.strip())
         if client is None:
             raise _Refused
         body = environ["wsgi.input"].read(int(length))

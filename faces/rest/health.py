@@ -30,7 +30,7 @@ def readyz() -> tuple[Response, int]:
     hub: Hub = current_app.extensions["govhub"]
     checks: dict[str, Any] = {}
     try:
-        hub.store.ping()
+        hub.store.db.ping()
         checks["database"] = {"ok": True}
     except Exception as error:
         checks["database"] = {"ok": False, "error": type(error).__name__}

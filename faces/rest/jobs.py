@@ -9,9 +9,9 @@ from jsonschema import Draft202012Validator
 
 from faces.console.scheduler import CONSOLE_EXTENSION, ConsoleJobs
 from faces.http.auth import require_operator
+from faces.http.openapi import add_paths
 from faces.http.problems import Problem
 from faces.rest.api import choice, page_limit
-from faces.rest.openapi import add_paths
 from hub.core.errors import FieldError
 from hub.runtime import Hub
 from hub.scheduler.catalog import JobUnavailable, ScheduledJob

@@ -1,76 +1,26 @@
 """The OpenAPI 3.1 description of the HTTP API, served at ``/api/v1/openapi.json``.
 
 Paths are declared next to nothing else: a test checks that every route of the app is
-described here and that the document is valid OpenAPI 3.1. Later parts of the hub add
-their paths with :func:`add_paths`.
+described here and that the document is valid OpenAPI 3.1. The other faces add their
+paths with :func:`faces.http.openapi.add_paths`.
 """
 
 from __future__ import annotations
 
 import copy
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from flask import Blueprint, Response, current_app, jsonify
 
+from faces.http.openapi import APP_PATHS, extra_paths, extra_schemas
+from faces.http.openapi import json_content as _json
+from faces.http.openapi import problem_content as _problem
 from hub import __version__
 from hub.runtime import Hub
 
-__all__ = [
-    "APP_PATHS",
-    "add_paths",
-    "blueprint",
-    "blueprint_paths",
-    "build_spec",
-    "document_blueprint",
-]
+__all__ = ["blueprint", "build_spec"]
 
 blueprint = Blueprint("openapi", __name__)
-
-_EXTRA_PATHS: dict[str, dict[str, Any]] = {}
-_EXTRA_SCHEMAS: dict[str, dict[str, Any]] = {}
-
-
-_BLUEPRINT_PATHS: WeakKeyDictionary[Blueprint, dict[str, dict[str, Any]]] = WeakKeyDictionary()
-#: ``app.extensions`` key of the paths only this app mounts.
-APP_PATHS = "govhub_openapi_paths"
-
-
-def document_blueprint(endpoints: Blueprint, paths: dict[str, dict[str, Any]]) -> None:
-    """Describe the paths of a blueprint only some hubs mount (an adapter's inbound
-    endpoints); the app that registers it puts them in its own spec."""
-    _BLUEPRINT_PATHS[endpoints] = paths
-
-
-def blueprint_paths(endpoints: Blueprint) -> dict[str, dict[str, Any]]:
-    """What :func:`document_blueprint` said of ``endpoints`` (empty if nothing)."""
-    return _BLUEPRINT_PATHS.get(endpoints, {})
-
-
-def add_paths(
-    paths: dict[str, dict[str, Any]], schemas: dict[str, dict[str, Any]] | None = None
-) -> None:
-    """Describe more paths (and component schemas) that every hub serves."""
-    for path, operations in paths.items():
-        _EXTRA_PATHS.setdefault(path, {}).update(operations)
-    _EXTRA_SCHEMAS.update(schemas or {})
-
-
-def _problem(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {
-            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
-        },
-    }
-
-
-def _json(schema_ref: str, description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}},
-    }
-
 
 _AUTH_ERRORS = {"401": _problem("Missing, unknown or revoked API key.")}
 _PAGING = [
@@ -289,7 +239,7 @@ def build_spec(
             }
         },
     }
-    for path, operations in [*_EXTRA_PATHS.items(), *(app_paths or {}).items()]:
+    for path, operations in [*extra_paths().items(), *(app_paths or {}).items()]:
         paths.setdefault(path, {}).update(copy.deepcopy(operations))
     envelope_fields = {
         "id": {"type": "string"},
@@ -432,7 +382,7 @@ def build_spec(
                 "reason": {"type": "string"},
             },
         },
-        **copy.deepcopy(_EXTRA_SCHEMAS),
+        **copy.deepcopy(extra_schemas()),
     }
     return {
         "openapi": "3.1.0",

@@ -14,8 +14,8 @@ from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.wrappers import Request
 
 from faces.http.auth import bearer_token
+from faces.http.openapi import add_paths
 from faces.http.problems import Problem
-from faces.rest.openapi import add_paths
 from faces.soap.envelope import (
     SOAP11,
     SOAP12,

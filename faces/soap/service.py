@@ -205,9 +205,9 @@ class SoapService:
         path = "/QueryMessage/message_id"
         if client_ref is not None:
             path = "/QueryMessage/client_ref"
-            found = store.find_acceptance(client.name, client_ref)
+            found = store.messages.find_acceptance(client.name, client_ref)
             message_id = found.message_id if found is not None else None
-        view = store.get_message(message_id) if message_id else None
+        view = store.messages.get(message_id) if message_id else None
         if view is None or not (client.is_operator or view.envelope.source == client.name):
             raise SoapFault(
                 "no such message",

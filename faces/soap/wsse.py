@@ -89,7 +89,7 @@ class Authenticator:
         if token is not None:
             return self._username_token(token)
         if bearer is not None:
-            client = self.store.authenticate(bearer)
+            client = self.store.clients.authenticate(bearer)
             if client is None:
                 raise _fault(
                     "the API key is not valid or has been revoked",
@@ -121,7 +121,7 @@ class Authenticator:
                 )
             client = self._check_digest(username, password, nonce, created_text.strip())
         elif kind == PASSWORD_TEXT:
-            found = self.store.authenticate(password)
+            found = self.store.clients.authenticate(password)
             if found is None or found.name != username:
                 raise _fault(_WRONG, "FailedAuthentication", path)
             client = found
@@ -135,7 +135,7 @@ class Authenticator:
             # Remembered only once the password is right, so strangers cannot fill the table.
             anchor = created or self.clock()
             digest = hashlib.sha256(username.encode() + b"\x00" + nonce).hexdigest()
-            if not self.store.remember_nonce(digest, username, anchor + self.tolerance):
+            if not self.store.nonces.remember(digest, username, anchor + self.tolerance):
                 raise _fault(
                     "the nonce was used before: a replayed request is refused",
                     "FailedAuthentication",
@@ -145,7 +145,7 @@ class Authenticator:
 
     def _check_digest(self, username: str, digest: str, nonce: bytes, created: str) -> Client:
         try:
-            found = self.store.client_key(username)
+            found = self.store.clients.key(username)
         except VaultError as error:
             log.error("cannot check the PasswordDigest of %s: %s", username, error)
             raise SoapFault(

@@ -29,7 +29,6 @@ from hub.core.clock import utcnow
 from hub.core.envelope import Envelope
 from hub.pipeline.circuit import CLOSED, HALF_OPEN, OPEN
 from hub.store import Claim, Outcome
-from hub.store.stats import dead_letters_by_destination, oldest_pending
 
 if TYPE_CHECKING:
     from hub.runtime import Hub
@@ -220,9 +219,9 @@ class StoreCollector(Collector):
         backlog_family, oldest_family, dead_family, up_family = self._families()
         started = time.monotonic()
         try:
-            backlog = self.hub.store.backlog()
-            oldest = oldest_pending(self.hub.store)
-            dead = dead_letters_by_destination(self.hub.store)
+            backlog = self.hub.store.deliveries.backlog()
+            oldest = self.hub.store.stats.oldest_pending()
+            dead = self.hub.store.stats.dead_letters_by_destination()
         except Exception:  # a scrape must answer even when the database does not
             log.exception("reading the store for /metrics failed")
             up_family.add_metric((), 0)

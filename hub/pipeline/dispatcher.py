@@ -118,7 +118,7 @@ class Dispatcher:
             self._thread.join(timeout)
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
-        self.store.release(self.owner)
+        self.store.deliveries.release(self.owner)
         for adapter in self.adapters.values():
             adapter.close()
 
@@ -169,7 +169,7 @@ class Dispatcher:
 
     def _sleep_for(self) -> float:
         poll = self.settings.poll_interval_s
-        due = self.store.next_due() if self._free_workers() else None
+        due = self.store.deliveries.next_due() if self._free_workers() else None
         if due is None:
             return poll
         return min(poll, max(0.01, (due - utcnow()).total_seconds()))
@@ -188,7 +188,7 @@ class Dispatcher:
                 slots = destination.max_in_flight - len(self._in_flight[name])
                 permits = self.breakers[name].permits()
                 capacity[name] = slots if permits is None else min(slots, permits)
-        claims = self.store.claim(
+        claims = self.store.deliveries.claim(
             self.owner,
             capacity=capacity,
             lease_s=self.settings.lease_s,
@@ -204,7 +204,7 @@ class Dispatcher:
     def _renew_leases(self) -> None:
         with self._lock:
             ids = [d for ids in self._in_flight.values() for d in ids]
-        self.store.renew_leases(self.owner, ids, self.settings.lease_s)
+        self.store.deliveries.renew_leases(self.owner, ids, self.settings.lease_s)
 
     # ------------------------------------------------------------------ one delivery
 
@@ -220,7 +220,7 @@ class Dispatcher:
     def _work_in_context(self, claim: Claim) -> None:
         try:
             outcome = self._attempt(claim)
-            if not self.store.finish(claim, self.owner, _worker_name(), outcome):
+            if not self.store.deliveries.finish(claim, self.owner, _worker_name(), outcome):
                 log.warning("lease lost on delivery %s; another worker owns it", claim.delivery_id)
             else:
                 for observer in self.observers:

@@ -146,7 +146,7 @@ class Ingest:
             # up only here keeps the lookup off the path of valid messages, where the
             # store's unique key catches the repeat instead.
             if submission.client_ref is not None:
-                first = self.store.find_acceptance(source, submission.client_ref)
+                first = self.store.messages.find_acceptance(source, submission.client_ref)
                 if first is not None:
                     return first
             raise Invalid("the message does not match its schema", validation.errors)
@@ -169,7 +169,7 @@ class Ingest:
         )
         self._screen(envelope)
         targets = self.router.targets(envelope)
-        acceptance = self.store.accept(envelope, channel=channel, targets=targets)
+        acceptance = self.store.messages.accept(envelope, channel=channel, targets=targets)
         if acceptance.created:
             for observer in self.observers:
                 observer(envelope, channel)

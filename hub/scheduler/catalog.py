@@ -22,7 +22,6 @@ from hub.scheduler.settings import JobSettings, SchedulerSettings, job_settings,
 from hub.scheduler.spec import JobSpec
 from hub.store import Store
 from hub.store.job_records import JobState, NodeView, RunPage, RunView
-from hub.store.jobs import JobStore
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -115,7 +114,7 @@ class JobCatalog:
         file = str(config.path or "<config>")
         self.settings: SchedulerSettings = scheduler_settings(config)
         self.clock = clock
-        self.store = JobStore(store)
+        self.store = store.jobs
         declared = installed_jobs() if specs is None else list(specs)
         by_id: dict[str, JobSpec] = {}
         for spec in declared:
@@ -274,7 +273,7 @@ class JobCatalog:
             )
             if run_id is not None:
                 if audit:
-                    self.store.store.audit(actor, "job.run", job_id, {"run_id": run_id})
+                    self.store.audit.record(actor, "job.run", job_id, {"run_id": run_id})
                 run = self.store.get_run(run_id)
                 assert run is not None
                 return run

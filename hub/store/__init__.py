@@ -1,32 +1,102 @@
-"""The durable store (SQLite embedded, PostgreSQL for several nodes)."""
+"""The durable store (SQLite embedded, PostgreSQL for several nodes), split by subject.
+
+:class:`Store` holds one :class:`~hub.store.database.Database` and a subject per table
+group, each behind verbs: ``store.messages`` (accept, find, forget), ``store.deliveries``
+(claim, finish, replay, discard), ``store.clients``, ``store.audit``, ``store.nonces``,
+``store.checks``, ``store.stats`` and ``store.jobs`` (the scheduler's state). No module
+outside this package touches the engine's tables; plugins keep tables of their own and
+reach them through ``store.db``.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from hub.store.audit import AuditLog
+from hub.store.checks import Checks
+from hub.store.clients import KEY_PREFIX, Clients, DuplicateClientError
+from hub.store.database import Database
+from hub.store.deliveries import Deliveries
+from hub.store.jobs import JobStore
+from hub.store.messages import Messages
+from hub.store.nonces import Nonces
 from hub.store.records import (
+    DELIVERY_STATUSES,
+    MESSAGE_STATUSES,
     OPERATOR,
     ROLES,
     Acceptance,
     AttemptView,
+    AuditRecord,
+    CheckResult,
     Claim,
     Client,
+    DeadLetterFilter,
     DeliveryView,
+    MessageFilter,
     MessageView,
     Outcome,
     Page,
 )
-from hub.store.store import DuplicateClientError, Store
+from hub.store.stats import Stats
+
+if TYPE_CHECKING:
+    from hub.keyring import KeyVault
 
 __all__ = [
+    "DELIVERY_STATUSES",
+    "KEY_PREFIX",
+    "MESSAGE_STATUSES",
     "OPERATOR",
     "ROLES",
     "Acceptance",
     "AttemptView",
+    "AuditRecord",
+    "CheckResult",
     "Claim",
     "Client",
+    "DeadLetterFilter",
     "DeliveryView",
     "DuplicateClientError",
+    "MessageFilter",
     "MessageView",
     "Outcome",
     "Page",
     "Store",
 ]
+
+
+class Store:
+    """The hub's durable state.
+
+    Args:
+        url: SQLAlchemy database URL (``sqlite:///...`` or ``postgresql+psycopg://...``).
+        migrate: Bring every branch of the schema up to date now (the default; tools that
+            only read may skip).
+        vault: Seals a copy of each new API key, for WS-Security ``PasswordDigest``
+            (see :mod:`hub.keyring`); without one, keys are only stored hashed.
+    """
+
+    def __init__(self, url: str, *, migrate: bool = True, vault: KeyVault | None = None) -> None:
+        self.db = Database(url)
+        if migrate:
+            self.db.migrate()
+        self.messages = Messages(self.db)
+        self.deliveries = Deliveries(self.db)
+        self.clients = Clients(self.db, vault)
+        self.audit = AuditLog(self.db)
+        self.nonces = Nonces(self.db)
+        self.checks = Checks(self.db)
+        self.stats = Stats(self.db)
+        self.jobs = JobStore(self.db, self.audit)
+
+    @property
+    def url(self) -> str:
+        """The database URL."""
+        return self.db.url
+
+    def close(self) -> None:
+        """Finish pending writes and release every pooled connection."""
+        self.messages.close()
+        self.nonces.close()
+        self.db.close()

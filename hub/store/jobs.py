@@ -25,7 +25,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement
 
 from hub.core.clock import new_id
-from hub.store import Store
+from hub.store.audit import AuditLog
+from hub.store.database import Database
 from hub.store.job_records import FINAL, JobState, NodeView, RunPage, RunView, Started
 from hub.store.job_tables import job_runs, job_state, scheduler_nodes
 
@@ -69,11 +70,13 @@ class JobStore:
     """Job runs and state on the hub's store (same database, same transactions).
 
     Args:
-        store: The hub's store.
+        db: The database.
+        audit: Where pauses and resumes are recorded.
     """
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, db: Database, audit: AuditLog) -> None:
+        self.db = db
+        self.audit = audit
 
     # ------------------------------------------------------------------ job state
 
@@ -81,7 +84,7 @@ class JobStore:
         """Create the state row of every job that has none yet."""
         wanted = set(job_ids)
         for _ in range(3):  # another node may insert the same rows at the same time
-            with self.store.read() as connection:
+            with self.db.read() as connection:
                 have = set(
                     connection.execute(
                         select(job_state.c.job_id).where(job_state.c.job_id.in_(wanted))
@@ -91,7 +94,7 @@ class JobStore:
             if not missing:
                 return
             try:
-                with self.store.write() as connection:
+                with self.db.write() as connection:
                     connection.execute(
                         insert(job_state),
                         [
@@ -101,18 +104,18 @@ class JobStore:
                     )
                 return
             except IntegrityError as error:
-                if not self.store.dialect.is_unique_violation(error):
+                if not self.db.is_unique_violation(error):
                     raise
 
     def state(self, job_id: str) -> JobState:
         """The stored state of a job (a blank one if it has never run)."""
-        with self.store.read() as connection:
+        with self.db.read() as connection:
             row = connection.execute(select(job_state).where(job_state.c.job_id == job_id)).first()
         return _state(row) if row is not None else JobState(job_id=job_id)
 
     def states(self) -> dict[str, JobState]:
         """Every job's stored state."""
-        with self.store.read() as connection:
+        with self.db.read() as connection:
             rows = connection.execute(select(job_state)).all()
         return {row.job_id: _state(row) for row in rows}
 
@@ -133,10 +136,10 @@ class JobStore:
             values.update(paused_at=now, paused_by=actor, pause_reason=reason)
         else:
             values.update(paused_at=None, paused_by=None, pause_reason=None, resumed_at=now)
-        with self.store.write() as connection:
+        with self.db.write() as connection:
             connection.execute(update(job_state).where(job_state.c.job_id == job_id).values(values))
         if audit:
-            self.store.audit(
+            self.audit.record(
                 actor,
                 "job.pause" if paused else "job.resume",
                 job_id,
@@ -169,7 +172,7 @@ class JobStore:
         """
         run_id = new_id()
         try:
-            with self.store.write() as connection:
+            with self.db.write() as connection:
                 if trigger == "schedule":
                     paused = connection.execute(
                         select(job_state.c.paused).where(job_state.c.job_id == job_id)
@@ -195,7 +198,7 @@ class JobStore:
                     },
                 )
         except IntegrityError as error_:
-            if self.store.dialect.is_unique_violation(error_):
+            if self.db.is_unique_violation(error_):
                 return None
             raise
         return run_id
@@ -231,7 +234,7 @@ class JobStore:
         Returns:
             The run started, or ``None`` (nothing queued, or the job is busy).
         """
-        with self.store.write() as connection:
+        with self.db.write() as connection:
             queued = connection.execute(
                 select(job_runs.c.id, job_runs.c.due_at, job_runs.c.trigger)
                 .where(job_runs.c.job_id == job_id, job_runs.c.status == "queued")
@@ -333,7 +336,7 @@ class JobStore:
         """Extend this node's leases; returns the jobs whose lease it still holds."""
         if not job_ids:
             return set()
-        with self.store.write() as connection:
+        with self.db.write() as connection:
             renewed = connection.execute(
                 update(job_state)
                 .where(job_state.c.job_id.in_(list(job_ids)), job_state.c.lease_owner == node)
@@ -344,7 +347,7 @@ class JobStore:
 
     def release(self, job_id: str, node: str, run_id: str) -> None:
         """Give the job's lease back (its run's thread has ended)."""
-        with self.store.write() as connection:
+        with self.db.write() as connection:
             connection.execute(
                 update(job_state)
                 .where(
@@ -361,7 +364,7 @@ class JobStore:
         Returns:
             The ids of the runs recorded as interrupted.
         """
-        with self.store.read() as connection:
+        with self.db.read() as connection:
             held = connection.execute(
                 select(
                     job_state.c.job_id,
@@ -374,7 +377,7 @@ class JobStore:
         for row in held:
             if row.lease_expires_at >= now and not owner_is_dead(row.lease_owner):
                 continue
-            with self.store.write() as connection:
+            with self.db.write() as connection:
                 # Compare-and-set on what was read: a lease renewed meanwhile stays.
                 freed = connection.execute(
                     update(job_state)
@@ -407,7 +410,7 @@ class JobStore:
     ) -> bool:
         """Record a run's outcome; False if it already had one (first writer wins)."""
         read, published, failed = counts
-        with self.store.write() as connection:
+        with self.db.write() as connection:
             return bool(
                 connection.execute(
                     update(job_runs)
@@ -435,7 +438,7 @@ class JobStore:
     ) -> None:
         """Add what a timed-out run did after its timeout, once its thread has ended."""
         read, published, failed = counts
-        with self.store.write() as connection:
+        with self.db.write() as connection:
             connection.execute(
                 update(job_runs)
                 .where(job_runs.c.id == run_id, job_runs.c.status == "timed_out")
@@ -452,7 +455,7 @@ class JobStore:
         self, job_id: str, *, node: str, run_id: str, value: Any, now: dt.datetime
     ) -> bool:
         """Store the job's cursor, if this node's run still holds the lease."""
-        with self.store.write() as connection:
+        with self.db.write() as connection:
             return bool(
                 connection.execute(
                     update(job_state)
@@ -467,7 +470,7 @@ class JobStore:
 
     def queued_job_ids(self) -> set[str]:
         """Jobs with runs waiting to start."""
-        with self.store.read() as connection:
+        with self.db.read() as connection:
             return set(
                 connection.execute(
                     select(job_runs.c.job_id).where(job_runs.c.status == "queued").distinct()
@@ -476,7 +479,7 @@ class JobStore:
 
     def last_scheduled_due(self, job_id: str) -> dt.datetime | None:
         """The latest claimed scheduled due time of a job."""
-        with self.store.read() as connection:
+        with self.db.read() as connection:
             value: dt.datetime | None = connection.execute(
                 select(func.max(job_runs.c.due_at)).where(
                     job_runs.c.job_id == job_id, job_runs.c.trigger == "schedule"
@@ -488,7 +491,7 @@ class JobStore:
 
     def get_run(self, run_id: str) -> RunView | None:
         """One run with its log."""
-        with self.store.read() as connection:
+        with self.db.read() as connection:
             row = connection.execute(select(job_runs).where(job_runs.c.id == run_id)).first()
         return _run(row) if row is not None else None
 
@@ -511,7 +514,7 @@ class JobStore:
             query = query.where(job_runs.c.status == status)
         if after:
             query = query.where(job_runs.c.id < after)
-        with self.store.read() as connection:
+        with self.db.read() as connection:
             rows = connection.execute(query).all()
         items = [_run(row) for row in rows[:limit]]
         return RunPage(items=items, next=items[-1].id if len(rows) > limit else None)
@@ -519,7 +522,7 @@ class JobStore:
     def last_finished(self, job_ids: Iterable[str]) -> dict[str, RunView]:
         """The newest run with an outcome, per job."""
         found: dict[str, RunView] = {}
-        with self.store.read() as connection:
+        with self.db.read() as connection:
             for job_id in job_ids:
                 row = connection.execute(
                     select(job_runs)
@@ -535,7 +538,7 @@ class JobStore:
 
     def beat(self, node: str, now: dt.datetime) -> None:
         """Record that this node's scheduler is alive."""
-        with self.store.write() as connection:
+        with self.db.write() as connection:
             changed = connection.execute(
                 update(scheduler_nodes).where(scheduler_nodes.c.node == node).values(beat_at=now)
             ).rowcount
@@ -562,12 +565,12 @@ class JobStore:
 
     def remove_node(self, node: str) -> None:
         """Forget a node that stops cleanly."""
-        with self.store.write() as connection:
+        with self.db.write() as connection:
             connection.execute(delete(scheduler_nodes).where(scheduler_nodes.c.node == node))
 
     def nodes(self, *, since: dt.datetime) -> list[NodeView]:
         """Nodes whose scheduler beat since ``since``."""
-        with self.store.read() as connection:
+        with self.db.read() as connection:
             rows = connection.execute(
                 select(scheduler_nodes)
                 .where(scheduler_nodes.c.beat_at >= since)
@@ -601,7 +604,7 @@ class JobStore:
         )
         total = 0
         while True:
-            with self.store.write() as connection:
+            with self.db.write() as connection:
                 ids = list(
                     connection.execute(
                         select(job_runs.c.id)

@@ -11,17 +11,28 @@ from hub.core.clock import format_time
 from hub.core.envelope import Envelope
 
 __all__ = [
+    "DELIVERY_STATUSES",
+    "MESSAGE_STATUSES",
     "OPERATOR",
     "ROLES",
     "Acceptance",
     "AttemptView",
+    "AuditRecord",
+    "CheckResult",
     "Claim",
     "Client",
+    "DeadLetterFilter",
     "DeliveryView",
+    "MessageFilter",
     "MessageView",
     "Outcome",
     "Page",
 ]
+
+#: A message's status, derived from its deliveries.
+MESSAGE_STATUSES = ("pending", "delivered", "dead", "discarded", "unrouted")
+#: A delivery's status: ``discarded`` is terminal (ops gave up, with a reason in the audit).
+DELIVERY_STATUSES = ("pending", "inflight", "delivered", "dead", "discarded")
 
 OPERATOR = "operator"
 #: ``client`` posts and reads its own messages; ``operator`` reads everything and repairs.
@@ -94,6 +105,20 @@ class AttemptView:
     outcome: str
     status_code: int | None
     error: str | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> AttemptView:
+        """A view of an ``attempts`` row."""
+        return cls(
+            number=row.number,
+            worker=row.worker,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            duration_ms=row.duration_ms,
+            outcome=row.outcome,
+            status_code=row.status_code,
+            error=row.error,
+        )
 
     def to_json(self) -> dict[str, Any]:
         """As shown by the API."""
@@ -245,3 +270,91 @@ class Page:
 
     items: list[Any] = field(default_factory=list)
     next: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFilter:
+    """Which messages: empty fields do not filter.
+
+    Attributes:
+        any_id: A message id, the sender's ``client_ref``, or one of its delivery ids.
+        source: The client (or job, adapter) that sent it.
+        type: Exact type, or a prefix glob such as ``case.*``.
+        correlation_id: The business key (usually the case number).
+        status: Message status (one of :data:`MESSAGE_STATUSES`).
+        destination: Has a delivery to this destination.
+        since: Accepted at or after.
+        until: Accepted before.
+    """
+
+    any_id: str = ""
+    source: str = ""
+    type: str = ""
+    correlation_id: str = ""
+    status: str = ""
+    destination: str = ""
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterFilter:
+    """Which dead letters: empty fields do not filter.
+
+    Attributes:
+        destination: Exact destination.
+        type: Exact message type.
+        source: The client that sent the message.
+        error: Text the last error contains.
+        correlation_id: Exact correlation id (the case number).
+    """
+
+    destination: str = ""
+    type: str = ""
+    source: str = ""
+    error: str = ""
+    correlation_id: str = ""
+
+    @property
+    def empty(self) -> bool:
+        """True when nothing is filtered (every dead letter matches)."""
+        return not (
+            self.destination or self.type or self.source or self.error or self.correlation_id
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """Who did what to what, when."""
+
+    id: int
+    at: dt.datetime
+    actor: str
+    action: str
+    target: str | None
+    detail: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """The outcome of one ``check()``."""
+
+    destination: str
+    adapter: str
+    ok: bool
+    checked_at: dt.datetime
+    duration_ms: int
+    error_kind: str | None = None
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """As the API and ``--json`` show it."""
+        return {
+            "destination": self.destination,
+            "adapter": self.adapter,
+            "ok": self.ok,
+            "at": format_time(self.checked_at),
+            "duration_ms": self.duration_ms,
+            "error_kind": self.error_kind,
+            "error": self.error,
+        }

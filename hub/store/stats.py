@@ -17,19 +17,10 @@ from sqlalchemy import case, func, literal, select
 from sqlalchemy.sql import ColumnElement
 
 from hub.core.clock import utcnow
-from hub.store.store import Store
+from hub.store.database import Database
 from hub.store.tables import attempts, deliveries, messages
 
-__all__ = [
-    "Bucket",
-    "DestinationTraffic",
-    "Series",
-    "attempt_series",
-    "dead_letters_by_destination",
-    "destination_traffic",
-    "message_series",
-    "oldest_pending",
-]
+__all__ = ["Bucket", "DestinationTraffic", "Series", "Stats"]
 
 _OPEN = ("pending", "inflight")
 
@@ -99,60 +90,6 @@ def _series(rows: Sequence[Any], bounds: Sequence[dt.datetime]) -> Series:
     )
 
 
-def message_series(
-    store: Store, window: dt.timedelta, count: int, *, now: dt.datetime | None = None
-) -> Series:
-    """Messages accepted per bucket over ``window``, by channel."""
-    bounds = _bounds(window, count, now or utcnow())
-    index = _bucket_index(messages.c.created_at, bounds).label("bucket")
-    query = (
-        select(index, messages.c.channel, func.count())
-        .where(messages.c.created_at >= bounds[0], messages.c.created_at < bounds[-1])
-        .group_by(index, messages.c.channel)
-    )
-    with store.read() as connection:
-        rows = connection.execute(query).all()
-    return _series(rows, bounds)
-
-
-def attempt_series(
-    store: Store, window: dt.timedelta, count: int, *, now: dt.datetime | None = None
-) -> Series:
-    """Delivery attempts finished per bucket over ``window``, by outcome (delivered/retry/dead)."""
-    bounds = _bounds(window, count, now or utcnow())
-    index = _bucket_index(attempts.c.finished_at, bounds).label("bucket")
-    query = (
-        select(index, attempts.c.outcome, func.count())
-        .where(attempts.c.finished_at >= bounds[0], attempts.c.finished_at < bounds[-1])
-        .group_by(index, attempts.c.outcome)
-    )
-    with store.read() as connection:
-        rows = connection.execute(query).all()
-    return _series(rows, bounds)
-
-
-def dead_letters_by_destination(store: Store) -> dict[str, int]:
-    """Dead letters waiting for ops, per destination."""
-    with store.read() as connection:
-        rows = connection.execute(
-            select(deliveries.c.destination, func.count())
-            .where(deliveries.c.status == "dead")
-            .group_by(deliveries.c.destination)
-        ).all()
-    return {name: int(number) for name, number in rows}
-
-
-def oldest_pending(store: Store) -> dict[str, dt.datetime]:
-    """When the oldest open delivery of each destination was accepted."""
-    with store.read() as connection:
-        rows = connection.execute(
-            select(deliveries.c.destination, func.min(deliveries.c.created_at))
-            .where(deliveries.c.status.in_(_OPEN))
-            .group_by(deliveries.c.destination)
-        ).all()
-    return {name: moment for name, moment in rows if moment is not None}
-
-
 @dataclass(frozen=True, slots=True)
 class DestinationTraffic:
     """What one destination did over a window.
@@ -178,33 +115,93 @@ class DestinationTraffic:
         return 1 - self.attempts.get("delivered", 0) / self.total
 
 
-def destination_traffic(
-    store: Store, window: dt.timedelta, *, now: dt.datetime | None = None
-) -> dict[str, DestinationTraffic]:
-    """Attempts per destination and outcome over the last ``window``."""
-    since = (now or utcnow()) - window
-    query = (
-        select(
-            deliveries.c.destination,
-            attempts.c.outcome,
-            func.count(),
-            func.avg(attempts.c.duration_ms),
+class Stats:
+    """Aggregates for charts and metrics.
+
+    Args:
+        db: The database.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def message_series(
+        self, window: dt.timedelta, count: int, *, now: dt.datetime | None = None
+    ) -> Series:
+        """Messages accepted per bucket over ``window``, by channel."""
+        bounds = _bounds(window, count, now or utcnow())
+        index = _bucket_index(messages.c.created_at, bounds).label("bucket")
+        query = (
+            select(index, messages.c.channel, func.count())
+            .where(messages.c.created_at >= bounds[0], messages.c.created_at < bounds[-1])
+            .group_by(index, messages.c.channel)
         )
-        .join(deliveries, deliveries.c.id == attempts.c.delivery_id)
-        .where(attempts.c.finished_at >= since)
-        .group_by(deliveries.c.destination, attempts.c.outcome)
-    )
-    with store.read() as connection:
-        rows = connection.execute(query).all()
-    outcomes: dict[str, dict[str, int]] = {}
-    weighted: dict[str, float] = {}
-    for destination, outcome, number, mean in rows:
-        outcomes.setdefault(destination, {})[outcome] = int(number)
-        weighted[destination] = weighted.get(destination, 0.0) + float(mean or 0) * int(number)
-    return {
-        name: DestinationTraffic(
-            attempts=counts,
-            mean_ms=weighted[name] / sum(counts.values()) if sum(counts.values()) else None,
+        with self.db.read() as connection:
+            rows = connection.execute(query).all()
+        return _series(rows, bounds)
+
+    def attempt_series(
+        self, window: dt.timedelta, count: int, *, now: dt.datetime | None = None
+    ) -> Series:
+        """Attempts finished per bucket over ``window``, by outcome (delivered/retry/dead)."""
+        bounds = _bounds(window, count, now or utcnow())
+        index = _bucket_index(attempts.c.finished_at, bounds).label("bucket")
+        query = (
+            select(index, attempts.c.outcome, func.count())
+            .where(attempts.c.finished_at >= bounds[0], attempts.c.finished_at < bounds[-1])
+            .group_by(index, attempts.c.outcome)
         )
-        for name, counts in outcomes.items()
-    }
+        with self.db.read() as connection:
+            rows = connection.execute(query).all()
+        return _series(rows, bounds)
+
+    def dead_letters_by_destination(self) -> dict[str, int]:
+        """Dead letters waiting for ops, per destination."""
+        with self.db.read() as connection:
+            rows = connection.execute(
+                select(deliveries.c.destination, func.count())
+                .where(deliveries.c.status == "dead")
+                .group_by(deliveries.c.destination)
+            ).all()
+        return {name: int(number) for name, number in rows}
+
+    def oldest_pending(self) -> dict[str, dt.datetime]:
+        """When the oldest open delivery of each destination was accepted."""
+        with self.db.read() as connection:
+            rows = connection.execute(
+                select(deliveries.c.destination, func.min(deliveries.c.created_at))
+                .where(deliveries.c.status.in_(_OPEN))
+                .group_by(deliveries.c.destination)
+            ).all()
+        return {name: moment for name, moment in rows if moment is not None}
+
+    def destination_traffic(
+        self, window: dt.timedelta, *, now: dt.datetime | None = None
+    ) -> dict[str, DestinationTraffic]:
+        """Attempts per destination and outcome over the last ``window``."""
+        since = (now or utcnow()) - window
+        query = (
+            select(
+                deliveries.c.destination,
+                attempts.c.outcome,
+                func.count(),
+                func.avg(attempts.c.duration_ms),
+            )
+            .join(deliveries, deliveries.c.id == attempts.c.delivery_id)
+            .where(attempts.c.finished_at >= since)
+            .group_by(deliveries.c.destination, attempts.c.outcome)
+        )
+        with self.db.read() as connection:
+            rows = connection.execute(query).all()
+        outcomes: dict[str, dict[str, int]] = {}
+        weighted: dict[str, float] = {}
+        for destination, outcome, number, mean in rows:
+            outcomes.setdefault(destination, {})[outcome] = int(number)
+            weighted[destination] = weighted.get(destination, 0.0) + float(mean or 0) * int(number)
+        return {
+            name: DestinationTraffic(
+                attempts=counts,
+                mean_ms=weighted[name] / sum(counts.values()) if sum(counts.values()) else None,
+            )
+            for name, counts in outcomes.items()
+        }

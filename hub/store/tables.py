@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -17,6 +18,7 @@ from sqlalchemy import (
 from hub.core.columns import NAMING_CONVENTION, BigId, JSONType, UTCDateTime
 
 __all__ = [
+    "adapter_checks",
     "attempts",
     "audit",
     "clients",
@@ -139,3 +141,19 @@ wsse_nonces = Table(
     Column("expires_at", UTCDateTime(), nullable=False),
     Index(None, "expires_at"),
 )
+
+#: The last check of each destination (one row each; a new check replaces it).
+adapter_checks = Table(
+    "adapter_checks",
+    metadata,
+    Column("destination", String(100), primary_key=True),
+    Column("checked_at", UTCDateTime(), nullable=False),
+    Column("ok", Boolean, nullable=False),
+    # configuration | retriable | rejected | internal; NULL when ok
+    Column("error_kind", String(20)),
+    Column("error", Text),
+    Column("duration_ms", Integer, nullable=False),
+    Column("checked_by", String(100), nullable=False),
+)
+# Lets "the last delivery of a destination" be found without scanning its history.
+Index("ix_deliveries_destination_updated_at", deliveries.c.destination, deliveries.c.updated_at)

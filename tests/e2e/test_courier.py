@@ -16,6 +16,7 @@ from adapters.courier.adapter import CourierAdapter
 from adapters.courier.sandbox import DEFAULT_PARTNER_ID, create_app
 from adapters.courier.tables import shipment_events, shipments
 from hub.core.clock import utcnow
+from hub.store import MessageFilter
 from tests.fullonline import RunningSandbox, courier_destination, serving
 from tests.support import (
     Receiver,
@@ -77,7 +78,7 @@ def _statuses(receiver: Receiver) -> list[dict[str, Any]]:
 
 
 def _count(hub: RunningHub, table: Any) -> int:
-    with hub.hub.store.read() as connection:
+    with hub.hub.store.db.read() as connection:
         return int(connection.execute(select(func.count()).select_from(table)).scalar_one())
 
 
@@ -89,7 +90,7 @@ def test_completed_case_reaches_the_applicant_with_every_status_once(
     delivery = _complete_case(hub)
 
     assert delivery["status"] == "delivered", delivery
-    view = hub.hub.store.get_message(delivery["message_id"])
+    view = hub.hub.store.messages.get(delivery["message_id"])
     assert view is not None
     receipt = view.deliveries[0].receipt or {}
     waybill = receipt["data"]["waybill_no"]
@@ -111,7 +112,7 @@ def test_completed_case_reaches_the_applicant_with_every_status_once(
     assert first["payload"]["waybill_no"] == waybill
     assert first["payload"]["order_no"] == f"DLV-{delivery['message_id']}"
     assert _count(hub, shipment_events) == 5
-    with hub.hub.store.read() as connection:
+    with hub.hub.store.db.read() as connection:
         state = connection.execute(select(shipments.c.state)).scalar_one()
     assert state == "delivered"
 
@@ -182,7 +183,7 @@ def test_forged_push_is_refused_and_nothing_stored(
 
     assert response.status_code == 401
     assert _count(hub, shipment_events) == 0
-    assert hub.hub.store.list_messages(type="shipment.status").items == []
+    assert hub.hub.store.messages.search(MessageFilter(type="shipment.status")).items == []
 
 
 def test_polling_records_what_pushes_missed_and_nothing_twice(
@@ -202,7 +203,7 @@ def test_polling_records_what_pushes_missed_and_nothing_twice(
     assert (first.polled, first.new_events) == (1, 2)
     assert (again.polled, again.new_events) == (1, 0)
     wait_for(lambda: len(_statuses(receiver)) == 2, message="two shipment.status messages")
-    assert len(hub.hub.store.list_messages(type="shipment.status").items) == 2
+    assert len(hub.hub.store.messages.search(MessageFilter(type="shipment.status")).items) == 2
 
 
 def test_pickup_order_from_a_department_gets_a_waybill(

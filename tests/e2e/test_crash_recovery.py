@@ -121,7 +121,7 @@ def test_kill_9_while_delivering_then_restart_delivers_every_accepted_message(
     processes.append(HubProcess(config))
     first = processes[0]
     store = Store(f"sqlite:///{tmp_path / 'govhub.db'}")
-    key = store.add_client("dept", allow=["case.*"])[1]
+    key = store.clients.add("dept", allow=["case.*"])[1]
     store.close()
 
     receiver.gate.clear()  # hold deliveries so that plenty are in flight or queued at the kill

@@ -20,6 +20,7 @@ from adapters.payment.tables import payment_notifications, payment_orders
 from adapters.sdk import RetriableError
 from certs.devca import load_private_key
 from hub.core.clock import HUB_TZ
+from hub.store import MessageFilter
 from tests.fullonline import RunningSandbox, payment_destination, serving
 from tests.support import (
     Receiver,
@@ -71,29 +72,29 @@ def hub(
 
 def _ordered(hub: RunningHub) -> dict[str, Any]:
     """Post the example payment.requested; its delivery's receipt once delivered."""
-    key = hub.client(f"hall-{len(hub.hub.store.list_clients())}", allow=["payment.*"])
+    key = hub.client(f"hall-{len(hub.hub.store.clients.all())}", allow=["payment.*"])
     response = hub.post(key, {"type": "payment.requested", "payload": ORDER})
     assert response.status_code == 202, response.text
     message = hub.wait_delivered(response.json()["id"])
     [delivery] = message["deliveries"]
     assert delivery["status"] == "delivered", delivery
-    view = hub.hub.store.get_message(message["id"])
+    view = hub.hub.store.messages.get(message["id"])
     assert view is not None
     receipt: dict[str, Any] = view.deliveries[0].receipt or {}
     return receipt
 
 
 def _count(hub: RunningHub, table: Any) -> int:
-    with hub.hub.store.read() as connection:
+    with hub.hub.store.db.read() as connection:
         return int(connection.execute(select(func.count()).select_from(table)).scalar_one())
 
 
 def _confirmed(hub: RunningHub) -> list[Any]:
-    return hub.hub.store.list_messages(type="payment.confirmed").items
+    return hub.hub.store.messages.search(MessageFilter(type="payment.confirmed")).items
 
 
 def _order_state(hub: RunningHub) -> str:
-    with hub.hub.store.read() as connection:
+    with hub.hub.store.db.read() as connection:
         return str(
             connection.execute(
                 select(payment_orders.c.state).where(payment_orders.c.order_no == ORDER["order_no"])
@@ -249,7 +250,7 @@ def test_duplicate_notification_answers_success_and_changes_nothing(
 ) -> None:
     _ordered(hub)
     # the trade number the platform opened for the order is what a real notice carries
-    with hub.hub.store.read() as connection:
+    with hub.hub.store.db.read() as connection:
         trade_no = connection.execute(select(payment_orders.c.trade_no)).scalar_one()
     document = _notification(certs, trade_no=trade_no)
 
@@ -265,7 +266,7 @@ def test_notification_for_another_trade_of_a_paid_order_is_refused(
     hub: RunningHub, certs: Path
 ) -> None:
     _ordered(hub)
-    with hub.hub.store.read() as connection:
+    with hub.hub.store.db.read() as connection:
         trade_no = connection.execute(select(payment_orders.c.trade_no)).scalar_one()
     assert _notify(hub, _notification(certs, trade_no=trade_no)).text == "success"
 

@@ -15,6 +15,7 @@ import requests
 
 from adapters.provincial_hall.sandbox import DEFAULT_PASSWORD, ENDPOINT, create_app
 from faces.serving import RunningServer, serve_in_thread
+from hub.store import MessageFilter
 from tests.support import (
     Receiver,
     RunningHub,
@@ -125,7 +126,7 @@ def test_online_application_read_from_the_hall_reaches_the_department(
 
     # Reading the same applications again (a job re-run after a crash) stores nothing new.
     assert pull_applications(hub) == 1
-    page = hub.hub.store.list_messages(type="case.submitted")
+    page = hub.hub.store.messages.search(MessageFilter(type="case.submitted"))
     assert len(page.items) == 1
     assert len(receiver.accepted()) == 1
 

@@ -9,9 +9,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from adapters.sdk.sandbox import installed_sandboxes
 from faces.serving import RunningServer, serve_in_thread
 from hub.config import parse_config
-from hub.registry import build_destinations, sandboxes
+from hub.registry import build_destinations
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "govhub.toml"
 OURS = ("credit_platform", "citizen_card", "e_license")
@@ -19,7 +20,7 @@ OURS = ("credit_platform", "citizen_card", "e_license")
 
 @pytest.fixture
 def running_sandboxes() -> Iterator[dict[str, RunningServer]]:
-    found = sandboxes()
+    found = installed_sandboxes()
     started = {name: serve_in_thread(found[name].create_app(), "127.0.0.1", 0) for name in OURS}
     yield started
     for server in started.values():
@@ -28,7 +29,7 @@ def running_sandboxes() -> Iterator[dict[str, RunningServer]]:
 
 def test_default_destinations_point_at_the_sandboxes_default_ports() -> None:
     raw = tomllib.loads(DEFAULT_CONFIG.read_text(encoding="utf-8"))
-    found = sandboxes()
+    found = installed_sandboxes()
     tables = {d["name"]: d for d in raw["destinations"]}
     for name in OURS:
         assert tables[name]["adapter"] == name

@@ -20,9 +20,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from hub.store import Store
+from hub.store import MessageFilter, Store
 from hub.store.job_tables import job_runs
-from hub.store.jobs import JobStore
 from tests.support import example, wait_for
 
 pytestmark = pytest.mark.slow
@@ -158,7 +157,7 @@ def workers(tmp_path: Path, plugin_path: Path) -> Iterator[MakeWorkers]:
 
 def _live_nodes(store: Store) -> int:
     since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=30)
-    return len(JobStore(store).nodes(since=since))
+    return len(store.jobs.nodes(since=since))
 
 
 def test_two_worker_processes_on_one_database_run_each_due_time_once(
@@ -177,7 +176,7 @@ def test_two_worker_processes_on_one_database_run_each_due_time_once(
         assert first.poll() is None
         assert second.poll() is None
         group.stop_all()
-        with store.read() as connection:
+        with store.db.read() as connection:
             runs = connection.execute(
                 select(job_runs.c.due_at, job_runs.c.status, job_runs.c.node).where(
                     job_runs.c.job_id == "test.tick"
@@ -213,16 +212,16 @@ def test_kill_9_during_a_run_then_restart_resumes_without_gaps_or_duplicates(
     victim.wait()
 
     store = Store(f"sqlite:///{tmp_path / 'govhub.db'}")
-    jobs = JobStore(store)
+    jobs = store.jobs
     try:
         assert jobs.state("test.pull").cursor == 4  # records 0..4 published, 0..3 counted
-        published_before = {m.envelope.client_ref for m in store.list_messages(limit=100).items}
+        published_before = {m.envelope.client_ref for m in store.messages.search(limit=100).items}
         assert published_before == {f"record-{n}" for n in range(5)}
 
         group.start()  # the restart
         wait_for(lambda: jobs.state("test.pull").cursor == 10, 30, "the job to catch up")
         group.stop_all()
-        messages = store.list_messages(source="test.pull", limit=100).items
+        messages = store.messages.search(MessageFilter(source="test.pull"), limit=100).items
         runs = jobs.list_runs("test.pull", limit=1000).items
     finally:
         store.close()

@@ -14,6 +14,7 @@ from adapters.signature.sandbox import DEFAULT_API_KEY, create_app
 from adapters.signature.verification import Signature, SignatureProblem
 from hub.core.clock import new_id, utcnow
 from hub.core.envelope import Envelope
+from hub.store import MessageFilter
 from tests.fullonline import RunningSandbox, serving
 from tests.support import (
     Receiver,
@@ -162,7 +163,7 @@ def test_inbound_message_whose_signature_does_not_verify_is_refused_naming_the_f
     assert response.headers["Content-Type"] == "application/problem+json"
     [error] = response.json()["errors"]
     assert error["path"] == "headers.signature.value"
-    assert hub.hub.store.list_messages(type="case.submitted").items == []
+    assert hub.hub.store.messages.search(MessageFilter(type="case.submitted")).items == []
 
 
 @pytest.mark.parametrize(
@@ -208,7 +209,7 @@ def test_signed_message_cannot_be_checked_while_the_crl_is_unreachable(
 
     assert response.status_code == 503
     assert "Retry-After" in response.headers
-    assert hub.hub.store.list_messages(type="case.submitted").items == []
+    assert hub.hub.store.messages.search(MessageFilter(type="case.submitted")).items == []
 
 
 def test_the_library_keeps_the_route_signature_with_the_archived_licence(

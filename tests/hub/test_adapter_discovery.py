@@ -16,7 +16,6 @@ from adapters.webhook.sandbox import DEFAULT_SECRET
 from adapters.webhook.sandbox import create_app as department_app
 from faces.cli import main
 from faces.serving import RunningServer, serve_in_thread
-from hub.status import last_checks
 from hub.store import Store
 from tests.support import RunningHub, example, hub_config, running_hub
 
@@ -100,7 +99,7 @@ def test_adapters_check_passes_records_and_exits_zero(
     assert results["civil_affairs"]["ok"] is True
     store = Store(f"sqlite:///{tmp_path / 'govhub.db'}")
     try:
-        recorded = last_checks(store)
+        recorded = store.checks.last_checks()
     finally:
         store.close()
     assert recorded["provincial_hall"]["ok"] is True

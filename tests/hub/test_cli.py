@@ -45,7 +45,7 @@ def test_clients_add_prints_the_key_once_as_json_and_it_authenticates(
     document = json.loads(output)
     assert set(document) == {"name", "api_key"}
     store = Store(f"sqlite:///{tmp_path / 'var' / 'govhub.db'}")
-    client = store.authenticate(document["api_key"])
+    client = store.clients.authenticate(document["api_key"])
     assert client is not None
     assert client.allow == ("case.*", "credit.*")
 
@@ -60,7 +60,7 @@ def test_clients_add_prints_the_key_once_as_json_and_it_authenticates(
 
     assert _run(config, "clients", "revoke", "civil-affairs")[0] == 0
     # another process (the running hub) sees it within AUTH_CACHE_S; a fresh one at once
-    assert Store(store.url).authenticate(document["api_key"]) is None
+    assert Store(store.url).clients.authenticate(document["api_key"]) is None
     assert _run(config, "clients", "revoke", "civil-affairs")[0] == 1
 
 
@@ -90,10 +90,12 @@ def test_messages_and_dead_letters_can_be_listed_shown_and_replayed(
         created_at=utcnow(),
         correlation_id="WH-1",
     )
-    store.accept(envelope, channel="rest", targets=[("civil_affairs", "cases")])
-    [claim] = store.claim("w", capacity={"civil_affairs": 1}, lease_s=30, limit=1)
+    store.messages.accept(envelope, channel="rest", targets=[("civil_affairs", "cases")])
+    [claim] = store.deliveries.claim("w", capacity={"civil_affairs": 1}, lease_s=30, limit=1)
     now = utcnow()
-    store.finish(claim, "w", "t", Outcome("dead", now, now, status_code=400, error="HTTP 400: bad"))
+    store.deliveries.finish(
+        claim, "w", "t", Outcome("dead", now, now, status_code=400, error="HTTP 400: bad")
+    )
 
     code, output = _run(config, "messages", "list", "--json")
     assert code == 0
@@ -114,7 +116,7 @@ def test_messages_and_dead_letters_can_be_listed_shown_and_replayed(
     )
     assert code == 0
     assert json.loads(output) == {"replayed": [claim.delivery_id], "count": 1}
-    view = store.get_message(envelope.id)
+    view = store.messages.get(envelope.id)
     assert view is not None
     assert view.status == "pending"
 

@@ -121,7 +121,7 @@ def test_receiver_refusing_with_400_dead_letters_at_once_and_replay_delivers(
     message = wait_for(lambda: (m := hub.message(message_id))["status"] == "delivered" and m)
     assert [a["outcome"] for a in message["deliveries"][0]["history"]] == ["dead", "delivered"]
     assert hub.get(operator, "/api/v1/dead-letters").json()["items"] == []
-    audit = hub.hub.store.audit_trail()
+    audit = hub.hub.store.audit.trail()
     assert audit[0]["action"] == "dlq.replay"
     assert audit[0]["actor"] == "ops"
     assert audit[0]["target"] == delivery["id"]
@@ -341,4 +341,4 @@ def test_concurrent_posts_of_the_same_id_store_one_message(hub: RunningHub) -> N
         thread.join()
     assert sorted(code for code, _ in answers) == [200] * 7 + [202]
     assert len({message_id for _, message_id in answers}) == 1
-    assert len(hub.hub.store.list_messages().items) == 1
+    assert len(hub.hub.store.messages.search().items) == 1

@@ -102,7 +102,7 @@ def test_pause_and_resume_change_the_state_and_are_audited(hub: RunningHub) -> N
     resumed = _post(hub, key, "/api/v1/jobs/test.probe/resume")
     assert resumed.status_code == 200
     assert resumed.json()["state"] == "scheduled"
-    actions = [a["action"] for a in hub.hub.store.audit_trail()]
+    actions = [a["action"] for a in hub.hub.store.audit.trail()]
     assert "job.pause" in actions
     assert "job.resume" in actions
 

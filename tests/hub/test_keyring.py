@@ -63,37 +63,37 @@ def test_key_file_setting_is_checked(tmp_path: Path) -> None:
 def test_store_keeps_the_api_key_sealed_never_in_plain(tmp_path: Path) -> None:
     vault = KeyVault(key_file=tmp_path / "secret.key")
     store = Store(f"sqlite:///{tmp_path / 'hub.db'}", vault=vault)
-    client, key = store.add_client("dept", allow=["case.*"])
+    client, key = store.clients.add("dept", allow=["case.*"])
     for file in tmp_path.glob("hub.db*"):  # the database and its write-ahead log
         assert key.encode() not in file.read_bytes()
-    found = store.client_key("dept")
+    found = store.clients.key("dept")
     assert found is not None
     assert found == (client, key)
-    store.revoke_client("dept")
-    assert store.client_key("dept") is None
+    store.clients.revoke("dept")
+    assert store.clients.key("dept") is None
     plain = Store(f"sqlite:///{tmp_path / 'hub.db'}")
-    assert plain.client_key("dept") is None
+    assert plain.clients.key("dept") is None
 
 
 def test_a_nonce_is_accepted_once_across_two_stores_on_one_database(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'hub.db'}"
     first, second = Store(url), Store(url)
     later = utcnow() + dt.timedelta(minutes=5)
-    assert first.remember_nonce("n1", "dept", later)
-    assert not second.remember_nonce("n1", "dept", later)
-    assert second.remember_nonce("n2", "dept", later)
+    assert first.nonces.remember("n1", "dept", later)
+    assert not second.nonces.remember("n1", "dept", later)
+    assert second.nonces.remember("n2", "dept", later)
 
 
 def test_expired_nonces_are_swept(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'hub.db'}")
-    assert store.remember_nonce("old", "dept", utcnow() - dt.timedelta(seconds=1))
+    assert store.nonces.remember("old", "dept", utcnow() - dt.timedelta(seconds=1))
     store._next_nonce_sweep = utcnow() - dt.timedelta(seconds=1)
-    assert store.remember_nonce("new", "dept", utcnow() + dt.timedelta(minutes=5))
+    assert store.nonces.remember("new", "dept", utcnow() + dt.timedelta(minutes=5))
     from sqlalchemy import select
 
     from hub.store.tables import wsse_nonces
 
-    with store.read() as connection:
+    with store.db.read() as connection:
         assert list(connection.execute(select(wsse_nonces.c.digest)).scalars()) == ["new"]
 
 
@@ -143,6 +143,6 @@ def test_clients_added_on_the_command_line_can_use_password_digest(tmp_path: Pat
     key = json.loads(result.output)["api_key"]
     config = parse_config({"database": {"url": "sqlite:///var/hub.db"}}, config_file)
     store = Store(config.database.url, vault=vault_for(config, {}))
-    found = store.client_key("dept")
+    found = store.clients.key("dept")
     assert found is not None
     assert found[1] == key

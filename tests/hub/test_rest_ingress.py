@@ -41,7 +41,7 @@ def _raw_post(
 
 
 def _stored(hub: RunningHub) -> int:
-    return len(hub.hub.store.list_messages(limit=200).items)
+    return len(hub.hub.store.messages.search(limit=200).items)
 
 
 def _bad_inputs(key: str) -> list[tuple[str, str | None, bytes, str, int, str | None]]:
@@ -204,7 +204,7 @@ def test_a_type_the_client_may_not_send_is_forbidden(hub: RunningHub) -> None:
 
 def test_revoked_key_is_refused(hub: RunningHub) -> None:
     key = hub.client("dept")
-    assert hub.hub.store.revoke_client("dept")
+    assert hub.hub.store.clients.revoke("dept")
     response = hub.post(key, {"type": "case.submitted", "payload": example("case.submitted")})
     assert response.status_code == 401
 

@@ -11,6 +11,7 @@ import pytest
 from hub.runtime import Hub
 from hub.scheduler import JobCancelled, JobContext, Misfire, seconds
 from hub.scheduler.scheduler import Scheduler
+from hub.store import MessageFilter
 from tests.scheduling import (
     T0,
     Probe,
@@ -294,7 +295,7 @@ def test_pause_survives_a_restart_and_resume_runs_the_job_again(tmp_path: Path) 
             resumed = runner.due("test.probe", _now_ish() - dt.timedelta(seconds=1))
             assert resumed is not None
             assert wait_run(restarted, resumed).status == "ok"
-            trail = [(a["action"], a["target"]) for a in restarted.store.audit_trail()]
+            trail = [(a["action"], a["target"]) for a in restarted.store.audit.trail()]
         finally:
             runner.stop()
     assert [ctx.trigger for ctx in probe.calls] == ["manual", "schedule"]
@@ -328,7 +329,9 @@ def test_failed_run_records_the_error_and_keeps_the_cursor_where_it_was(
             failed = wait_run(hub, runner.due("test.probe", _now_ish()) or "")
             fail_at["index"] = -1
             retried = wait_run(hub, hub.jobs.request_run("test.probe", actor="t").id)
-            published = hub.store.list_messages(source="test.probe", limit=100).items
+            published = hub.store.messages.search(
+                MessageFilter(source="test.probe"), limit=100
+            ).items
         finally:
             runner.stop()
     assert failed.status == "failed"
@@ -352,7 +355,7 @@ def test_publishing_the_same_key_twice_stores_one_message(tmp_path: Path) -> Non
         runner = make_runner(hub)
         try:
             run = wait_run(hub, runner.due("test.probe", _now_ish()) or "")
-            stored = hub.store.list_messages(source="test.probe").items
+            stored = hub.store.messages.search(MessageFilter(source="test.probe")).items
         finally:
             runner.stop()
     assert run.status == "ok"

@@ -51,7 +51,7 @@ def test_console_view_shows_scheduled_jobs_runs_and_logs_and_acts_without_double
             listed = view.runs("test.probe")
         finally:
             runner.stop()
-        audit = [a["action"] for a in hub.store.audit_trail()]
+        audit = [a["action"] for a in hub.store.audit.trail()]
     assert run is not None
     assert run.outcome == "ok"
     assert not run.failed

@@ -64,7 +64,7 @@ def stores(database_url: str) -> Iterator[Callable[[], JobStore]]:
 
     def make() -> JobStore:
         made.append(Store(database_url))
-        return JobStore(made[-1])
+        return made[-1].jobs
 
     yield make
     for store in made:

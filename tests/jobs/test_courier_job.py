@@ -11,6 +11,7 @@ from adapters.courier.sandbox import create_app as courier_app
 from hub.pipeline.ingest import Submission
 from hub.runtime import Hub
 from hub.scheduler.catalog import installed_jobs
+from hub.store import MessageFilter
 from hub.store.job_records import RunView
 from tests.fullonline import RunningSandbox, courier_destination, serving
 from tests.scheduling import hub_with_jobs, make_runner, scheduler_config, wait_run
@@ -31,11 +32,11 @@ def _ship(hub: Hub) -> str:
         channel="rest",
     )
     wait_for(
-        lambda: (m := hub.store.get_message(acceptance.message_id)) and m.status == "delivered",
+        lambda: (m := hub.store.messages.get(acceptance.message_id)) and m.status == "delivered",
         10,
         "the courier order to be placed",
     )
-    view = hub.store.get_message(acceptance.message_id)
+    view = hub.store.messages.get(acceptance.message_id)
     assert view is not None
     return str((view.deliveries[0].receipt or {})["data"]["waybill_no"])
 
@@ -69,7 +70,7 @@ def test_polling_publishes_each_missed_event_once_until_the_parcel_is_delivered(
             courier.post(f"/_sandbox/parcels/{waybill}/advance").raise_for_status()
         last = _track(hub)
         closed = _track(hub)
-        statuses = hub.store.list_messages(type="shipment.status", limit=100).items
+        statuses = hub.store.messages.search(MessageFilter(type="shipment.status"), limit=100).items
 
     assert (first.read, first.published) == (2, 2)
     assert (again.read, again.published) == (2, 0)

@@ -19,6 +19,7 @@ from hub.pipeline.ingest import Submission
 from hub.runtime import Hub
 from hub.scheduler.catalog import installed_jobs
 from hub.scheduler.runner import JobRunner
+from hub.store import MessageFilter
 from hub.store.job_records import RunView
 from tests.fullonline import RunningSandbox, serving
 from tests.jobs.sandboxes import credit_destination
@@ -86,7 +87,7 @@ def _publish(hub: Hub, message_type: str, payload: dict[str, Any]) -> str:
 
 
 def _settled(hub: Hub, message_id: str) -> bool:
-    view = hub.store.get_message(message_id)
+    view = hub.store.messages.get(message_id)
     return view is not None and view.status in ("delivered", "dead", "unrouted")
 
 
@@ -148,7 +149,7 @@ def test_undisclosed_decisions_go_to_the_platform_and_due_ones_are_warned_of_onc
     second = _run(hub)
     warnings = {
         m.envelope.payload["decision_no"]: m.envelope
-        for m in hub.store.list_messages(type="credit.disclosure_due").items
+        for m in hub.store.messages.search(MessageFilter(type="credit.disclosure_due")).items
     }
     records = platform.get("/_sandbox/records").json()
 
@@ -177,13 +178,13 @@ def test_undisclosed_decisions_go_to_the_platform_and_due_ones_are_warned_of_onc
     assert set(warnings) == {"威市监许字〔2026〕第0001号", "威市监罚〔2026〕第0002号", "JY9"}
     published = {r["fields"].get("XK_WSH") or r["fields"].get("CF_WSH") for r in records["records"]}
     assert {"威市监许字〔2026〕第0001号", "威市监许字〔2026〕第0002号"} <= published
-    view = hub.store.get_message(overdue)
+    view = hub.store.messages.get(overdue)
     assert view is not None
     assert [(d.destination, d.route) for d in view.deliveries] == [
         ("credit_platform", "job:credit.publish_disclosures")
     ]
     assert ("delivery.add", overdue) in {
-        (a["action"], a["target"]) for a in hub.store.audit_trail()
+        (a["action"], a["target"]) for a in hub.store.audit.trail()
     }
 
 
@@ -202,10 +203,10 @@ def test_a_decision_disclosed_since_is_not_warned_of_again_and_its_new_message_i
     later = _publish(hub, "credit.license_disclosed", revoked)
     run = _run(hub)
     wait_for(lambda: _settled(hub, later), 10, "the revocation to be delivered")
-    view = hub.store.get_message(later)
+    view = hub.store.messages.get(later)
     assert view is not None
     assert view.status == "delivered"
     assert warned.published == 1
     assert run.published == 0  # disclosed now: nothing more to warn of
-    assert len(hub.store.list_messages(type="credit.disclosure_due").items) == 1
+    assert len(hub.store.messages.search(MessageFilter(type="credit.disclosure_due")).items) == 1
     assert any("queued 1 undisclosed" in line["message"] for line in run.log or ())

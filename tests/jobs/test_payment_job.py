@@ -18,6 +18,7 @@ from hub.pipeline.ingest import Submission
 from hub.runtime import Hub
 from hub.scheduler.catalog import installed_jobs
 from hub.scheduler.runner import JobRunner
+from hub.store import MessageFilter
 from hub.store.job_records import RunView
 from jobs.payment import reconciliation_report
 from tests.fullonline import RunningSandbox, payment_destination, serving
@@ -57,14 +58,14 @@ def _order(hub: Hub, order_no: str, case_no: str) -> None:
         "hall", Submission(type="payment.requested", payload=payload), channel="rest"
     )
     wait_for(
-        lambda: (m := hub.store.get_message(acceptance.message_id)) and m.status == "delivered",
+        lambda: (m := hub.store.messages.get(acceptance.message_id)) and m.status == "delivered",
         10,
         f"order {order_no} at the platform",
     )
 
 
 def _ledger(hub: Hub, order_no: str, **values: Any) -> None:
-    with hub.store.write() as connection:
+    with hub.store.db.write() as connection:
         connection.execute(
             update(payment_orders).where(payment_orders.c.order_no == order_no).values(values)
         )
@@ -109,7 +110,7 @@ def test_reconciliation_stores_the_report_and_publishes_each_difference_once(
     run = _reconcile(hub, runner, tomorrow)
     again = _manual_run_as_of(hub, tomorrow + dt.timedelta(hours=1))  # redoes the day
     report = reconciliation_report(hub.store, "payment", TODAY)
-    discrepancies = hub.store.list_messages(type="payment.discrepancy").items
+    discrepancies = hub.store.messages.search(MessageFilter(type="payment.discrepancy")).items
 
     assert run.status == "ok", (run.error, run.log)
     assert run.cursor_after == TODAY.isoformat()

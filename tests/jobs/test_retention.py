@@ -31,23 +31,25 @@ def _message(hub: Hub, case_no: str, *, outcome: str | None, routed: bool = True
         correlation_id=case_no,
     )
     targets = [("civil_affairs", "cases")] if routed else []
-    hub.store.accept(envelope, channel="rest", targets=targets)
+    hub.store.messages.accept(envelope, channel="rest", targets=targets)
     if outcome is not None:
-        [claim] = hub.store.claim("w", capacity={"civil_affairs": 1}, lease_s=30, limit=1)
+        [claim] = hub.store.deliveries.claim(
+            "w", capacity={"civil_affairs": 1}, lease_s=30, limit=1
+        )
         now = utcnow()
-        hub.store.finish(claim, "w", "worker-1", Outcome(outcome, now, now, error="x"))
+        hub.store.deliveries.finish(claim, "w", "worker-1", Outcome(outcome, now, now, error="x"))
     return envelope.id
 
 
 def _age(hub: Hub, message_ids: list[str], by: dt.timedelta) -> None:
-    with hub.store.write() as connection:
+    with hub.store.db.write() as connection:
         connection.execute(
             update(messages).where(messages.c.id.in_(message_ids)).values(updated_at=utcnow() - by)
         )
 
 
 def _count(hub: Hub, table: object) -> int:
-    with hub.store.read() as connection:
+    with hub.store.db.read() as connection:
         return int(connection.execute(select(func.count()).select_from(table)).scalar_one())  # type: ignore[arg-type]
 
 
@@ -79,7 +81,7 @@ def test_retention_removes_old_delivered_and_unrouted_messages_only(tmp_path: Pa
             run = wait_run(hub, runner.due("hub.retention", utcnow().replace(microsecond=0)) or "")
         finally:
             runner.stop()
-        kept = {m.envelope.id for m in hub.store.list_messages(limit=100).items}
+        kept = {m.envelope.id for m in hub.store.messages.search(limit=100).items}
         attempts_left = _count(hub, attempts)
         deliveries_left = _count(hub, deliveries)
     assert run.status == "ok", run.error
@@ -101,7 +103,7 @@ def test_retention_removes_old_runs_but_keeps_each_jobs_last_outcome(tmp_path: P
             )
             for d in (30, 20, 10)
         ]
-        with hub.store.write() as connection:
+        with hub.store.db.write() as connection:
             connection.execute(
                 update(job_runs)
                 .where(job_runs.c.id.in_(old_ids))

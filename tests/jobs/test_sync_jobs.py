@@ -11,6 +11,7 @@ from adapters.citizen_card.sandbox import create_app as card_platform
 from adapters.provincial_hall.sandbox import create_app as hall_app
 from hub.runtime import Hub
 from hub.scheduler.catalog import installed_jobs
+from hub.store import MessageFilter
 from tests.fullonline import RunningSandbox, serving
 from tests.jobs.sandboxes import card_destination, hall_destination
 from tests.scheduling import hub_with_jobs, make_runner, scheduler_config, wait_run
@@ -57,7 +58,7 @@ def test_hall_applications_become_cases_with_the_applicants_citizen_card(
     with hub_with_jobs(config, installed_jobs()) as hub:
         first = _run(hub, "hall.pull_applications")
         again = _run(hub, "hall.pull_applications")
-        cases = {m.envelope.correlation_id: m.envelope for m in hub.store.list_messages().items}
+        cases = {m.envelope.correlation_id: m.envelope for m in hub.store.messages.search().items}
         runs = {r.id: r for r in hub.jobs.runs("hall.pull_applications").items}
         state = hub.jobs.store.state("hall.pull_applications")
 
@@ -92,7 +93,7 @@ def test_hall_applications_still_go_out_when_the_card_platform_is_down(
     )
     with hub_with_jobs(config, installed_jobs()) as hub:
         run_id = _run(hub, "hall.pull_applications")
-        [case] = hub.store.list_messages().items
+        [case] = hub.store.messages.search().items
         run = hub.jobs.run(run_id)
     assert "citizen_card" not in case.envelope.payload
     assert run is not None
@@ -109,7 +110,7 @@ def test_hall_job_is_unavailable_without_the_hall_and_runs_without_the_card_plat
     with hub_with_jobs(config, installed_jobs()) as hub:
         views = {v["id"]: v for v in hub.jobs.describe()}
         _run(hub, "hall.pull_applications")
-        published = hub.store.list_messages().items
+        published = hub.store.messages.search().items
     assert views["hall.pull_applications"]["state"] == "scheduled"
     assert views["citizen_card.sync_status"]["state"] == "unavailable"
     assert [m.envelope.correlation_id for m in published] == ["SD202611270010"]
@@ -126,7 +127,11 @@ def test_card_status_changes_are_published_once_in_order_and_the_cursor_follows(
         ).raise_for_status()
         second = _run(hub, "citizen_card.sync_status")
         runs = {r.id: r for r in hub.jobs.runs("citizen_card.sync_status").items}
-        changes = list(reversed(hub.store.list_messages(type="citizen_card.status_changed").items))
+        changes = list(
+            reversed(
+                hub.store.messages.search(MessageFilter(type="citizen_card.status_changed")).items
+            )
+        )
     assert runs[first].published == 7  # five cards issued, one lost and found again
     assert runs[second].published == 1
     assert runs[second].cursor_before == runs[first].cursor_after

@@ -77,7 +77,7 @@ def change_user(name: str, change: str) -> BaseResponse:
 def clients_page() -> str:
     """Every API client (never a key), with forms to add and revoke."""
     return render_template(
-        "ops/clients.html", clients=console().hub.store.list_clients(), roles=CLIENT_ROLES
+        "ops/clients.html", clients=console().hub.store.clients.all(), roles=CLIENT_ROLES
     )
 
 
@@ -100,7 +100,7 @@ def add_client() -> BaseResponse | tuple[str, int] | str:
         flash(problem, "bad")
         return redirect(url_for("ops.clients_page"))
     try:
-        client, key = console().hub.store.add_client(
+        client, key = console().hub.store.clients.add(
             name, allow=allow, role=role, actor=current_user().name
         )
     except DuplicateClientError:
@@ -114,7 +114,7 @@ def add_client() -> BaseResponse | tuple[str, int] | str:
 @requires(ADMIN)
 def revoke_client(name: str) -> BaseResponse:
     """Revoke a client's key at once."""
-    if console().hub.store.revoke_client(name, actor=current_user().name):
+    if console().hub.store.clients.revoke(name, actor=current_user().name):
         flash(gettext("Client %(name)s revoked.", name=name), "ok")
     else:
         flash(gettext("No active client called %(name)s.", name=name), "bad")

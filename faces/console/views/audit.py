@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import render_template, request
 
-from faces.console.queries import recent_audit
 from faces.console.web import blueprint, console
 
 
@@ -15,5 +14,5 @@ def audit_page() -> str:
     before = int(before_raw) if before_raw.isdigit() else None
     actor = request.args.get("actor", "").strip()[:100]
     action = request.args.get("action", "").strip()[:50]
-    records, more = recent_audit(console().hub.store, actor=actor, action=action, before=before)
+    records, more = console().hub.store.audit.recent(actor=actor, action=action, before=before)
     return render_template("ops/audit.html", records=records, more=more, actor=actor, action=action)

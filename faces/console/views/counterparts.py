@@ -19,8 +19,8 @@ from hub.core.identifiers import mask_text
 from hub.observability.logs import log_context
 from hub.pipeline.circuit import HALF_OPEN, OPEN
 from hub.runtime import Hub
-from hub.status import destination_overview, record_check, run_check
-from hub.store.stats import DestinationTraffic, dead_letters_by_destination, destination_traffic
+from hub.status import destination_overview, run_check
+from hub.store.stats import DestinationTraffic
 
 log = logging.getLogger("govhub.ops")
 
@@ -98,8 +98,8 @@ def shown_settings(settings: Any) -> Any:
 
 def counterparts(hub: Hub) -> list[Counterpart]:
     """Every configured destination with its health, for the overview and this page."""
-    dead = dead_letters_by_destination(hub.store)
-    traffic = destination_traffic(hub.store, dt.timedelta(hours=1))
+    dead = hub.store.stats.dead_letters_by_destination()
+    traffic = hub.store.stats.destination_traffic(dt.timedelta(hours=1))
     found: list[Counterpart] = []
     for status in destination_overview(hub):
         name = status["name"]
@@ -148,7 +148,7 @@ def check_counterpart(name: str) -> BaseResponse | tuple[str, int]:
     actor = current_user().name
     with log_context(destination=name, user=actor):
         result = run_check(name, adapter)
-        record_check(hub.store, result, actor=actor)
+        hub.store.checks.record(result, actor=actor)
         if result.ok:
             log.info("connection check passed")
             flash(gettext("%(name)s answered: connection and credentials work.", name=name), "ok")

@@ -11,28 +11,35 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as BaseResponse
 
 from faces.console.accounts import OPERATOR
-from faces.console.queries import (
-    DeadLetterFilter,
-    count_dead_letters,
-    dead_letter_ids,
-    dead_letters,
-)
 from faces.console.web import blueprint, console, current_user, requires, safe_next
 from hub.observability.logs import log_context
+from hub.store import DeadLetterFilter
 
 log = logging.getLogger("govhub.ops")
 
 PAGE = 50
 MAX_REASON = 500
-_FILTER_FIELDS = ("destination", "error", "type", "case_no")
+#: Form field → filter field (the form says "case_no", as ops do).
+_FILTER_FIELDS = {
+    "destination": "destination",
+    "error": "error",
+    "type": "type",
+    "case_no": "correlation_id",
+}
 
 
 def _filter(values: MultiDict[str, str]) -> DeadLetterFilter:
-    return DeadLetterFilter(**{f: values.get(f, "").strip()[:200] for f in _FILTER_FIELDS})
+    return DeadLetterFilter(
+        **{field: values.get(name, "").strip()[:200] for name, field in _FILTER_FIELDS.items()}
+    )
 
 
 def _filter_args(where: DeadLetterFilter) -> dict[str, Any]:
-    return {f: getattr(where, f) for f in _FILTER_FIELDS if getattr(where, f)}
+    return {
+        name: getattr(where, field)
+        for name, field in _FILTER_FIELDS.items()
+        if getattr(where, field)
+    }
 
 
 @blueprint.get("/dead-letters")
@@ -40,13 +47,15 @@ def dead_letters_page() -> str:
     """Dead letters, newest first, filtered by destination, error text, type, case number."""
     hub = console().hub
     where = _filter(request.args)
-    page = dead_letters(hub.store, where, after=request.args.get("after") or None, limit=PAGE)
+    page = hub.store.deliveries.dead_letters(
+        where, after=request.args.get("after") or None, limit=PAGE
+    )
     return render_template(
         "ops/dead_letters.html",
         page=page,
         where=where,
         filter_args=_filter_args(where),
-        matching=count_dead_letters(hub.store, where),
+        matching=hub.store.deliveries.count_dead(where),
         destinations=[d.name for d in hub.config.destinations],
         types=hub.schemas.types,
     )
@@ -56,7 +65,11 @@ def _chosen() -> tuple[list[str], DeadLetterFilter, dict[str, Any]]:
     """The dead letters a form names: ``scope=matching`` takes the filter, else ``ids``."""
     where = _filter(request.form)
     if request.form.get("scope") == "matching":
-        return dead_letter_ids(console().hub.store, where), where, {"filter": _filter_args(where)}
+        return (
+            console().hub.store.deliveries.dead_letter_ids(where),
+            where,
+            {"filter": _filter_args(where)},
+        )
     ids = [i for i in request.form.getlist("ids") if i][:10_000]
     return ids, where, {}
 
@@ -78,9 +91,11 @@ def replay_dead_letters() -> BaseResponse:
         flash(gettext("Choose at least one dead letter."), "bad")
         return redirect(_back(where))
     reason = request.form.get("reason", "").strip()[:MAX_REASON] or None
-    replayed = hub.store.replay(ids, actor=actor, reason=reason)
+    replayed = hub.store.deliveries.replay(ids, actor=actor, reason=reason)
     if summary:
-        hub.store.audit(actor, "dlq.replay_matching", None, {**summary, "count": len(replayed)})
+        hub.store.audit.record(
+            actor, "dlq.replay_matching", None, {**summary, "count": len(replayed)}
+        )
     if replayed and hub.dispatching:
         hub.dispatcher.wake()
     with log_context(user=actor):
@@ -116,9 +131,9 @@ def discard_dead_letters() -> BaseResponse:
     if not ids:
         flash(gettext("Choose at least one dead letter."), "bad")
         return redirect(_back(where))
-    discarded = hub.store.discard(ids, actor=actor, reason=reason)
+    discarded = hub.store.deliveries.discard(ids, actor=actor, reason=reason)
     if summary:
-        hub.store.audit(
+        hub.store.audit.record(
             actor,
             "dlq.discard_matching",
             None,

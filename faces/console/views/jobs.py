@@ -76,7 +76,7 @@ def job_action(job_id: str, action: str) -> BaseResponse | tuple[str, int]:
                 flash(gettext("%(job)s resumed.", job=job_id), "ok")
         except KeyError:
             return _not_found(gettext("No job has this id."))
-        console().hub.store.audit(
+        console().hub.store.audit.record(
             actor, f"job.{action}", job_id, {"run": run_id} if run_id else None
         )
         log.info("job %s by the console", action)

@@ -7,10 +7,9 @@ import datetime as dt
 from flask import render_template, request
 from flask_babel import gettext
 
-from faces.console.queries import MessageFilter, audit_for, search_messages
 from faces.console.web import blueprint, console
-from faces.rest.api import MESSAGE_STATUSES
 from hub.core.clock import HUB_TZ
+from hub.store import MESSAGE_STATUSES, MessageFilter
 
 PAGE = 50
 
@@ -45,13 +44,13 @@ def messages_page() -> str:
     where = MessageFilter(
         any_id=args.get("id", "").strip(),
         type=args.get("type", "").strip(),
-        case_no=args.get("case_no", "").strip(),
+        correlation_id=args.get("case_no", "").strip(),
         status=status,
         destination=args.get("destination", "").strip(),
         since=times["since"],
         until=times["until"],
     )
-    page = search_messages(hub.store, where, after=args.get("after") or None, limit=PAGE)
+    page = hub.store.messages.search(where, after=args.get("after") or None, limit=PAGE)
     return render_template(
         "ops/messages.html",
         page=page,
@@ -69,7 +68,7 @@ def messages_page() -> str:
 def message_page(message_id: str) -> str | tuple[str, int]:
     """One message: payload (identifiers masked), deliveries, every attempt, ops actions."""
     hub = console().hub
-    view = hub.store.get_message(message_id)
+    view = hub.store.messages.get(message_id)
     if view is None:
         return render_template(
             "ops/error.html",
@@ -83,6 +82,6 @@ def message_page(message_id: str) -> str | tuple[str, int]:
         "ops/message.html",
         message=view,
         envelope=view.envelope,
-        audit=audit_for(hub.store, targets),
+        audit=hub.store.audit.about(targets),
         refresh=in_progress,
     )

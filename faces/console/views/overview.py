@@ -14,7 +14,6 @@ from faces.console.views.counterparts import counterparts
 from faces.console.web import blueprint, console
 from hub.core.clock import utcnow
 from hub.observability.heartbeats import heartbeat_check
-from hub.store.stats import attempt_series, message_series, oldest_pending
 
 CHANNELS = (
     ("rest", "c1"),
@@ -48,25 +47,25 @@ def _charts() -> dict[str, BarChart]:
     hour, day = dt.timedelta(hours=1), dt.timedelta(days=1)
     return {
         "in_hour": bar_chart(
-            message_series(store, hour, 12, now=now),
+            store.stats.message_series(hour, 12, now=now),
             CHANNELS,
             describe=describe_category,
             label_every=3,
         ),
         "in_day": bar_chart(
-            message_series(store, day, 24, now=now),
+            store.stats.message_series(day, 24, now=now),
             CHANNELS,
             describe=describe_category,
             label_every=4,
         ),
         "out_hour": bar_chart(
-            attempt_series(store, hour, 12, now=now),
+            store.stats.attempt_series(hour, 12, now=now),
             OUTCOMES,
             describe=describe_category,
             label_every=3,
         ),
         "out_day": bar_chart(
-            attempt_series(store, day, 24, now=now),
+            store.stats.attempt_series(day, 24, now=now),
             OUTCOMES,
             describe=describe_category,
             label_every=4,
@@ -101,7 +100,8 @@ def overview() -> str:
     hub = console().hub
     now = utcnow()
     oldest = {
-        name: (now - since).total_seconds() for name, since in oldest_pending(hub.store).items()
+        name: (now - since).total_seconds()
+        for name, since in hub.store.stats.oldest_pending().items()
     }
     return render_template(
         "ops/overview.html",

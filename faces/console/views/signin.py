@@ -54,7 +54,7 @@ def login() -> BaseResponse | tuple[str, int] | str:
     session.clear()
     session["sid"] = ops.sessions.open(user, address)
     session.permanent = True
-    ops.hub.store.audit(user.name, "user.login", user.name, {"address": address})
+    ops.hub.store.audit.record(user.name, "user.login", user.name, {"address": address})
     log.info("signed in", extra={"user": user.name})
     return redirect(next_page)
 

@@ -41,7 +41,7 @@ def scrape(url: str, **headers: str) -> dict[str, dict[tuple[tuple[str, str], ..
 
 
 def _store_counts(running: RunningHub) -> dict[str, Any]:
-    with running.hub.store.read() as connection:
+    with running.hub.store.db.read() as connection:
         received = connection.execute(
             select(messages.c.type, messages.c.channel, func.count()).group_by(
                 messages.c.type, messages.c.channel

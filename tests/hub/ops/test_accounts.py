@@ -39,7 +39,7 @@ def test_passwords_are_hashed_with_memory_hard_argon2id(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'hub.db'}")
     try:
         UserStore(store).add("frank", role="viewer", password=PASSWORD, actor="test")
-        with store.read() as connection:
+        with store.db.read() as connection:
             stored = connection.execute(select(users.c.password_hash)).scalar_one()
     finally:
         store.close()
@@ -66,13 +66,13 @@ def test_users_add_with_password_on_stdin(config_file: Path) -> None:
     assert "alice (operator) added" in result.output
     store = _store(config_file)
     try:
-        with store.read() as connection:
+        with store.db.read() as connection:
             stored = connection.execute(select(users.c.password_hash)).scalar_one()
         assert stored.startswith("$argon2id$")
         assert PASSWORD not in stored
         assert UserStore(store).verify("alice", PASSWORD) is not None
         assert UserStore(store).verify("alice", PASSWORD + "x") is None
-        [record] = [r for r in store.audit_trail() if r["action"] == "user.add"]
+        [record] = [r for r in store.audit.trail() if r["action"] == "user.add"]
         assert record["actor"] == "cli"
         assert record["detail"] == {"role": "operator"}
     finally:

@@ -115,8 +115,8 @@ def test_viewer_may_not_act(console: RunningConsole) -> None:
         assert response.status_code == 403, path
         assert "403" in response.text
     assert jobs.calls == []
-    assert console.hub.store.get_client("mallory") is None
-    assert console.hub.store.get_client("dept").revoked_at is None  # type: ignore[union-attr]
+    assert console.hub.store.clients.get("mallory") is None
+    assert console.hub.store.clients.get("dept").revoked_at is None  # type: ignore[union-attr]
     assert console.app.extensions["govhub_ops"].users.get("operator").disabled_at is None
 
 
@@ -183,7 +183,7 @@ def test_idle_session_expires(console: RunningConsole) -> None:
     viewer = signed_in(console, "viewer")
     assert viewer.get("/ops/").status_code == 200
     long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
-    with console.hub.store.write() as connection:
+    with console.hub.store.db.write() as connection:
         connection.execute(update(user_sessions).values(last_seen_at=long_ago))
     response = viewer.get("/ops/")
     assert response.status_code == 302
@@ -192,7 +192,7 @@ def test_idle_session_expires(console: RunningConsole) -> None:
 
 def test_session_ends_at_its_absolute_limit(console: RunningConsole) -> None:
     viewer = signed_in(console, "viewer")
-    with console.hub.store.write() as connection:
+    with console.hub.store.db.write() as connection:
         connection.execute(
             update(user_sessions).values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(1))
         )

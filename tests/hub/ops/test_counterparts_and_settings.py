@@ -14,7 +14,6 @@ from faces.console.views.counterparts import health_of, shown_settings
 from hub.config import ConfigError
 from hub.observability.logs import JsonFormatter
 from hub.runtime import Hub
-from hub.status import last_checks
 from hub.store.stats import DestinationTraffic
 from tests.ops_support import PASSWORD, OpsClient, RunningConsole, running_console, signed_in
 from tests.support import hub_config
@@ -75,7 +74,7 @@ def test_operator_checks_a_counterparts_connection(console: RunningConsole) -> N
     assert response.status_code == 302
     page = operator.get("/ops/counterparts").text
     assert "civil_affairs 已应答" in page
-    assert last_checks(console.hub.store)["civil_affairs"]["by"] == "operator"
+    assert console.hub.store.checks.last_checks()["civil_affairs"]["by"] == "operator"
     assert operator.post("/ops/counterparts/nowhere/check").status_code == 404
 
 

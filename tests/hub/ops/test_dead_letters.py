@@ -48,7 +48,7 @@ def test_operator_replays_one_dead_letter_from_its_trace(
     assert response.status_code == 302
     assert response.headers["Location"] == f"/ops/messages/{message_id}"
     assert console.wait_delivered(message_id)["status"] == "delivered"
-    [record] = [r for r in console.hub.store.audit_trail() if r["action"] == "dlq.replay"]
+    [record] = [r for r in console.hub.store.audit.trail() if r["action"] == "dlq.replay"]
     assert record["actor"] == "operator"
     assert record["target"] == delivery_id
     shown = operator.get(f"/ops/messages/{message_id}").text
@@ -113,7 +113,7 @@ def test_filter_by_error_text_and_replay_all_matching(
     assert response.headers["Location"] == "/ops/dead-letters?error=HTTP+503"
     assert console.wait_delivered(unavailable)["status"] == "delivered"
     assert console.message(refused)["status"] == "dead"
-    actions = {r["action"]: r for r in console.hub.store.audit_trail()}
+    actions = {r["action"]: r for r in console.hub.store.audit.trail()}
     assert actions["dlq.replay"]["detail"] == {"reason": "counterpart back up"}
     assert actions["dlq.replay_matching"]["detail"] == {
         "filter": {"error": "HTTP 503"},
@@ -133,7 +133,7 @@ def test_discard_needs_a_reason_and_is_final(console: RunningConsole, receiver: 
     message = console.message(message_id)
     assert message["status"] == "discarded"
     assert message["deliveries"][0]["status"] == "discarded"
-    [record] = [r for r in console.hub.store.audit_trail() if r["action"] == "dlq.discard"]
+    [record] = [r for r in console.hub.store.audit.trail() if r["action"] == "dlq.discard"]
     assert record["actor"] == "operator"
     assert record["detail"] == {"reason": "duplicate case"}
     # Discarded is terminal: a replay leaves it alone, and it is no longer listed.

@@ -76,7 +76,7 @@ def test_operator_runs_pauses_and_resumes_with_an_audit_record(console: RunningC
         ("pause", "hall.pull_applications", "operator"),
         ("resume", "credit.publish", "operator"),
     ]
-    trail = [(r["actor"], r["action"], r["target"]) for r in console.hub.store.audit_trail()]
+    trail = [(r["actor"], r["action"], r["target"]) for r in console.hub.store.audit.trail()]
     assert ("operator", "job.run", "hall.pull_applications") in trail
     assert ("operator", "job.pause", "hall.pull_applications") in trail
     assert ("operator", "job.resume", "credit.publish") in trail

@@ -90,7 +90,7 @@ def leaky(tmp_path: Path, receiver: Receiver) -> Iterator[tuple[RunningConsole, 
 
 def _pages(console: RunningConsole) -> list[str]:
     """A URL for every GET page of the console, with real ids filled in."""
-    message_ids = [m.envelope.id for m in console.hub.store.list_messages().items]
+    message_ids = [m.envelope.id for m in console.hub.store.messages.search().items]
     values = {
         "message_id": message_ids,
         "job_id": ["hall.pull_applications", "credit.publish"],
@@ -171,7 +171,7 @@ def test_a_new_api_key_is_shown_once_and_never_listed(
     assert created.status_code == 201
     key = created.text.split('<pre class="key">')[1].split("</pre>")[0]
     assert key.startswith("ghk_")
-    assert console.hub.store.authenticate(key) is not None
+    assert console.hub.store.clients.authenticate(key) is not None
     assert key not in admin.get("/ops/admin/clients").text
-    [record] = [r for r in console.hub.store.audit_trail() if r["target"] == "tax_bureau"]
+    [record] = [r for r in console.hub.store.audit.trail() if r["target"] == "tax_bureau"]
     assert record["actor"] == "admin"

@@ -8,28 +8,11 @@ from collections.abc import Iterator
 import pytest
 
 from faces.console.accounts import UserStore
-from faces.console.queries import (
-    DeadLetterFilter,
-    MessageFilter,
-    audit_for,
-    count_dead_letters,
-    dead_letter_ids,
-    dead_letters,
-    recent_audit,
-    search_messages,
-)
 from faces.console.sessions import LoginThrottle, SessionStore, secret_key
 from faces.console.settings import OpsSettings
 from hub.core.clock import new_id, utcnow
 from hub.core.envelope import Envelope
-from hub.store import Outcome, Store
-from hub.store.stats import (
-    attempt_series,
-    dead_letters_by_destination,
-    destination_traffic,
-    message_series,
-    oldest_pending,
-)
+from hub.store import DeadLetterFilter, MessageFilter, Outcome, Store
 
 PASSWORD = "correct horse battery staple"
 
@@ -50,12 +33,12 @@ def _accept(store: Store, case_no: str, destinations: tuple[str, ...] = ("civil"
         created_at=utcnow(),
         correlation_id=case_no,
     )
-    store.accept(envelope, channel="rest", targets=[(d, "r") for d in destinations])
+    store.messages.accept(envelope, channel="rest", targets=[(d, "r") for d in destinations])
     return envelope.id
 
 
 def _finish(store: Store, status: str, error: str | None = None) -> None:
-    [claim] = store.claim("w", capacity={"civil": 1, "credit": 1}, lease_s=30, limit=1)
+    [claim] = store.deliveries.claim("w", capacity={"civil": 1, "credit": 1}, lease_s=30, limit=1)
     now = utcnow()
     outcome = Outcome(
         status,
@@ -64,20 +47,20 @@ def _finish(store: Store, status: str, error: str | None = None) -> None:
         error=error,
         next_attempt_at=now - dt.timedelta(seconds=1) if status == "retry" else None,
     )
-    assert store.finish(claim, "w", "worker-1", outcome)
+    assert store.deliveries.finish(claim, "w", "worker-1", outcome)
 
 
 def test_discard_is_terminal_and_sets_the_message_status(store: Store) -> None:
     first = _accept(store, "C-1")
     _finish(store, "dead", "civil answered HTTP 400: no")
-    [delivery] = store.get_message(first).deliveries  # type: ignore[union-attr]
+    [delivery] = store.messages.get(first).deliveries  # type: ignore[union-attr]
     with pytest.raises(ValueError, match="reason"):
-        store.discard([delivery.id], actor="op", reason=" ")
-    assert store.discard([delivery.id], actor="op", reason="duplicate") == [delivery.id]
-    assert store.get_message(first).status == "discarded"  # type: ignore[union-attr]
-    assert store.discard([delivery.id], actor="op", reason="again") == []
-    assert store.replay([delivery.id], actor="op") == []
-    [record] = audit_for(store, [delivery.id])
+        store.deliveries.discard([delivery.id], actor="op", reason=" ")
+    assert store.deliveries.discard([delivery.id], actor="op", reason="duplicate") == [delivery.id]
+    assert store.messages.get(first).status == "discarded"  # type: ignore[union-attr]
+    assert store.deliveries.discard([delivery.id], actor="op", reason="again") == []
+    assert store.deliveries.replay([delivery.id], actor="op") == []
+    [record] = store.audit.about([delivery.id])
     assert (record.actor, record.action, record.detail) == (
         "op",
         "dlq.discard",
@@ -92,34 +75,38 @@ def test_dead_letters_filter_by_error_text_and_case(store: Store) -> None:
     _finish(store, "dead", "civil answered HTTP 503: down")
     everything = DeadLetterFilter()
     assert everything.empty
-    assert count_dead_letters(store, everything) == 2
+    assert store.deliveries.count_dead(everything) == 2
     by_error = DeadLetterFilter(error="100%_")  # LIKE wildcards are taken literally
-    assert count_dead_letters(store, by_error) == 1
-    assert count_dead_letters(store, DeadLetterFilter(error="10%")) == 0
-    [only] = dead_letters(store, DeadLetterFilter(case_no="C-2")).items
+    assert store.deliveries.count_dead(by_error) == 1
+    assert store.deliveries.count_dead(DeadLetterFilter(error="10%")) == 0
+    [only] = store.deliveries.dead_letters(DeadLetterFilter(correlation_id="C-2")).items
     assert only.correlation_id == "C-2"
     assert only.message_type == "case.submitted"
-    assert len(dead_letter_ids(store, DeadLetterFilter(destination="civil"))) == 2
-    assert dead_letters_by_destination(store) == {"civil": 2}
+    assert len(store.deliveries.dead_letter_ids(DeadLetterFilter(destination="civil"))) == 2
+    assert store.stats.dead_letters_by_destination() == {"civil": 2}
 
 
 def test_message_search_by_any_id_case_status_destination_and_time(store: Store) -> None:
     first = _accept(store, "C-1", ("civil", "credit"))
     second = _accept(store, "C-2")
-    delivery_id = store.get_message(second).deliveries[0].id  # type: ignore[union-attr]
-    found = search_messages(store, MessageFilter(any_id=delivery_id)).items
-    assert [m.id for m in found] == [second]
-    assert [m.id for m in search_messages(store, MessageFilter(case_no="C-1")).items] == [first]
-    assert [m.id for m in search_messages(store, MessageFilter(destination="credit")).items] == [
-        first
-    ]
-    assert len(search_messages(store, MessageFilter(status="pending")).items) == 2
+    delivery_id = store.messages.get(second).deliveries[0].id  # type: ignore[union-attr]
+    found = store.messages.search(MessageFilter(any_id=delivery_id)).items
+    assert [m.envelope.id for m in found] == [second]
+    assert [
+        m.envelope.id for m in store.messages.search(MessageFilter(correlation_id="C-1")).items
+    ] == [first]
+    assert [
+        m.envelope.id for m in store.messages.search(MessageFilter(destination="credit")).items
+    ] == [first]
+    assert len(store.messages.search(MessageFilter(status="pending")).items) == 2
     later = utcnow() + dt.timedelta(minutes=1)
-    assert search_messages(store, MessageFilter(since=later)).items == []
-    assert len(search_messages(store, MessageFilter(until=later)).items) == 2
-    page = search_messages(store, MessageFilter(), limit=1)
+    assert store.messages.search(MessageFilter(since=later)).items == []
+    assert len(store.messages.search(MessageFilter(until=later)).items) == 2
+    page = store.messages.search(MessageFilter(), limit=1)
     assert page.next == second
-    assert [m.id for m in search_messages(store, MessageFilter(), after=page.next).items] == [first]
+    assert [
+        m.envelope.id for m in store.messages.search(MessageFilter(), after=page.next).items
+    ] == [first]
 
 
 def test_traffic_series_and_throughput(store: Store) -> None:
@@ -128,20 +115,22 @@ def test_traffic_series_and_throughput(store: Store) -> None:
     _finish(store, "delivered")
     _finish(store, "retry", "civil answered HTTP 503")
     _finish(store, "dead", "civil answered HTTP 400")
-    hour = message_series(store, dt.timedelta(hours=1), 12)
+    hour = store.stats.message_series(dt.timedelta(hours=1), 12)
     assert len(hour.buckets) == 12
     assert hour.total == 3
     assert hour.buckets[-1].counts == {"rest": 3}
-    out = attempt_series(store, dt.timedelta(days=1), 24)
+    out = store.stats.attempt_series(dt.timedelta(days=1), 24)
     assert out.category_total("delivered") == 1
     assert out.category_total("retry") == 1
     assert out.category_total("dead") == 1
-    traffic = destination_traffic(store, dt.timedelta(hours=1))["civil"]
+    traffic = store.stats.destination_traffic(dt.timedelta(hours=1))["civil"]
     assert traffic.total == 3
     assert traffic.error_rate == pytest.approx(2 / 3)
     assert traffic.mean_ms == pytest.approx(40, abs=1)
-    assert set(oldest_pending(store)) == {"civil"}
-    old = message_series(store, dt.timedelta(hours=1), 12, now=utcnow() - dt.timedelta(hours=2))
+    assert set(store.stats.oldest_pending()) == {"civil"}
+    old = store.stats.message_series(
+        dt.timedelta(hours=1), 12, now=utcnow() - dt.timedelta(hours=2)
+    )
     assert old.total == 0
 
 
@@ -165,6 +154,6 @@ def test_users_sessions_throttle_and_secret_key(store: Store) -> None:
     assert len(key) >= 48
     assert secret_key(store, None) == key
     assert secret_key(store, "configured-key-0123456789") == "configured-key-0123456789"
-    records, more = recent_audit(store, action="user.", limit=10)
+    records, more = store.audit.recent(action="user.", limit=10)
     assert [r.action for r in records] == ["user.add"]
     assert more is None

@@ -15,6 +15,7 @@ from faces.soap.mapping import to_json, to_xml
 from faces.soap.model import Array, MessageModel, ModelError, Object, Scalar
 from faces.soap.xsdgen import NS, build_contract, main, xsd_pattern
 from hub.schemas import DEFAULT_SCHEMA_DIR, SchemaRegistry
+from hub.store import MessageFilter
 
 REGISTRY = SchemaRegistry()
 CONTRACT = build_contract(REGISTRY)
@@ -258,7 +259,7 @@ def test_a_type_xml_cannot_carry_is_left_to_submit_message_as_json(tmp_path: Pat
     hub = Hub(hub_config(tmp_path), schema_dir=schemas.directory)
     try:
         app = create_app(hub)
-        _client, key = hub.store.add_client("dept", allow=["demo.*"])
+        _client, key = hub.store.clients.add("dept", allow=["demo.*"])
         payload = json.dumps({"case_no": "C-1", "not an xml name": "x", "grid": [[1, 2], [3]]})
         body = (
             f'<s:Envelope xmlns:s="{SOAP11_NS}"><s:Body><SubmitMessage xmlns="{NS}">'
@@ -271,7 +272,7 @@ def test_a_type_xml_cannot_carry_is_left_to_submit_message_as_json(tmp_path: Pat
             headers={"Content-Type": "text/xml", "Authorization": f"Bearer {key}"},
         )
         assert response.status_code == 200, response.text
-        [stored] = hub.store.list_messages(source="dept").items
+        [stored] = hub.store.messages.search(MessageFilter(source="dept")).items
         assert stored.envelope.payload["grid"] == [[1, 2], [3]]
         assert stored.envelope.correlation_id == "C-1"
     finally:

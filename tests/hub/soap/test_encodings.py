@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from hub.store import MessageFilter
 from tests.hub.soap.support import envelope, fault_code, post, submit_case
 from tests.support import RunningHub
 
@@ -45,7 +46,7 @@ def test_request_in_legacy_encoding_is_stored_as_the_same_text(
     body = document(f"enc-{client_name}", declared).encode(codec)
     response = post(soap_hub, body, key=key, content_type=content_type)
     assert response.status_code == 200, response.text
-    [stored] = soap_hub.hub.store.list_messages(source=client_name).items
+    [stored] = soap_hub.hub.store.messages.search(MessageFilter(source=client_name)).items
     payload = soap_hub.message(stored.envelope.id)["payload"]
     assert payload["applicant"]["name"] == NAME
     assert payload["item_name"] == ITEM
@@ -64,7 +65,7 @@ def test_gbk_request_over_soap_12_with_chinese_names(
         soap_hub, text.encode("gbk"), key=key, version="1.2", content_type="application/soap+xml"
     )
     assert response.status_code == 200, response.text
-    [stored] = soap_hub.hub.store.list_messages(source=client_name).items
+    [stored] = soap_hub.hub.store.messages.search(MessageFilter(source=client_name)).items
     payload = soap_hub.message(stored.envelope.id)["payload"]
     assert payload["applicant"]["name"] == "张伟"
     assert payload["item_name"] == "城乡居民基本医疗保险参保登记"
@@ -74,7 +75,7 @@ def test_gb18030_only_character_survives(soap_hub: RunningHub, client_name: str)
     key = soap_hub.client(client_name)
     body = document("rare", "GB18030", name=RARE_NAME).encode("gb18030")
     assert post(soap_hub, body, key=key, content_type="text/xml").status_code == 200
-    [stored] = soap_hub.hub.store.list_messages(source=client_name).items
+    [stored] = soap_hub.hub.store.messages.search(MessageFilter(source=client_name)).items
     assert soap_hub.message(stored.envelope.id)["payload"]["applicant"]["name"] == RARE_NAME
 
 
@@ -88,4 +89,4 @@ def test_bytes_that_do_not_fit_the_declared_encoding_are_refused(
     code, text = fault_code(response)
     assert code == "soap:Client"
     assert "not valid utf-8" in text
-    assert soap_hub.hub.store.list_messages(source=client_name).items == []
+    assert soap_hub.hub.store.messages.search(MessageFilter(source=client_name)).items == []

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from hub.store import MessageFilter
 from tests.hub.soap.support import envelope, fault_code, post, submit_case
 from tests.support import RunningHub
 
@@ -148,13 +149,13 @@ def test_hostile_document_gets_a_client_fault_and_touches_nothing(
     assert "Traceback" not in response.text
     assert connections(listener) == 0
     assert not secret_file.opened.is_set()
-    assert soap_hub.hub.store.list_messages(source=client_name).items == []
+    assert soap_hub.hub.store.messages.search(MessageFilter(source=client_name)).items == []
     # and the hub keeps serving
     ok = post(
         soap_hub, envelope(submit_case(f"after-{kind}"), version=version), key=key, version=version
     )
     assert ok.status_code == 200, ok.text
-    assert len(soap_hub.hub.store.list_messages(source=client_name).items) == 1
+    assert len(soap_hub.hub.store.messages.search(MessageFilter(source=client_name)).items) == 1
     assert text
 
 
@@ -183,7 +184,7 @@ def test_oversized_request_is_refused(soap_hub: RunningHub, client_name: str) ->
     chunked = post(soap_hub, chunks(), key=key)  # type: ignore[arg-type]
     assert chunked.status_code == 500
     assert "larger than" in fault_code(chunked)[1]
-    assert soap_hub.hub.store.list_messages(source=client_name).items == []
+    assert soap_hub.hub.store.messages.search(MessageFilter(source=client_name)).items == []
     assert post(soap_hub, envelope(submit_case("small")), key=key).status_code == 200
 
 
@@ -201,7 +202,7 @@ def test_deeply_nested_document_is_refused(
     code, text = fault_code(response)
     assert code == "soap:Client"
     assert "deeper" in text or "depth" in text
-    assert soap_hub.hub.store.list_messages(source=client_name).items == []
+    assert soap_hub.hub.store.messages.search(MessageFilter(source=client_name)).items == []
     assert post(soap_hub, envelope(submit_case("shallow")), key=key).status_code == 200
 
 

@@ -15,6 +15,7 @@ from zeep.plugins import HistoryPlugin
 from zeep.wsse.username import UsernameToken
 
 from faces.soap.xsdgen import NS
+from hub.store import MessageFilter
 from tests.hub.soap.support import (
     envelope,
     fault_code,
@@ -115,7 +116,7 @@ def test_same_client_ref_twice_over_soap_stores_one_message(
     assert again.duplicate is True
     assert again.message_id == first.message_id
     assert [d.id for d in again.delivery] == [d.id for d in first.delivery]
-    assert len(soap_hub.hub.store.list_messages(source=client_name).items) == 1
+    assert len(soap_hub.hub.store.messages.search(MessageFilter(source=client_name)).items) == 1
 
 
 def test_same_client_ref_over_soap_then_rest_stores_one_message(
@@ -138,7 +139,7 @@ def test_same_client_ref_over_soap_then_rest_stores_one_message(
     soap_again = soap.SubmitCase(client_ref="rest-ref", CaseSubmitted=payload)
     assert soap_again.duplicate is True
     assert soap_again.message_id == rest_first.json()["id"]
-    assert len(soap_hub.hub.store.list_messages(source=client_name).items) == 2
+    assert len(soap_hub.hub.store.messages.search(MessageFilter(source=client_name)).items) == 2
 
 
 def test_an_api_key_in_the_authorization_header_also_works(
@@ -167,7 +168,7 @@ def test_wrong_password_is_a_client_fault_and_stores_nothing(
         soap.SubmitCase(CaseSubmitted=example("case.submitted"))
     assert raised.value.code == "soap:Client"
     assert "username or password is wrong" in raised.value.message
-    assert soap_hub.hub.store.list_messages(source=client_name).items == []
+    assert soap_hub.hub.store.messages.search(MessageFilter(source=client_name)).items == []
 
 
 def test_unknown_user_and_revoked_client_are_refused(
@@ -178,7 +179,7 @@ def test_unknown_user_and_revoked_client_are_refused(
     with pytest.raises(Fault) as raised:
         soap.SubmitCase(CaseSubmitted=example("case.submitted"))
     assert raised.value.code == "soap:Sender"
-    soap_hub.hub.store.revoke_client(client_name)
+    soap_hub.hub.store.clients.revoke(client_name)
     for digest in (False, True):
         revoked = service(soap_hub, "1.2", UsernameToken(client_name, key, use_digest=digest))
         with pytest.raises(Fault, match="username or password is wrong"):
@@ -199,7 +200,7 @@ def test_replayed_digest_request_is_refused(soap_hub: RunningHub, client_name: s
     code, text = fault_code(replayed)
     assert code == "soap:Client"
     assert "nonce was used before" in text
-    assert len(soap_hub.hub.store.list_messages(source=client_name).items) == 1
+    assert len(soap_hub.hub.store.messages.search(MessageFilter(source=client_name)).items) == 1
 
 
 def test_stale_or_future_created_time_is_refused(soap_hub: RunningHub, client_name: str) -> None:
@@ -210,7 +211,7 @@ def test_stale_or_future_created_time_is_refused(soap_hub: RunningHub, client_na
         with pytest.raises(Fault, match="from the hub's clock") as raised:
             service(soap_hub, "1.2", token).SubmitCase(CaseSubmitted=example("case.submitted"))
         assert raised.value.code == "soap:Sender"
-    assert soap_hub.hub.store.list_messages(source=client_name).items == []
+    assert soap_hub.hub.store.messages.search(MessageFilter(source=client_name)).items == []
 
 
 def test_missing_credentials_are_a_client_fault(soap_hub: RunningHub) -> None:
@@ -249,7 +250,7 @@ def test_invalid_payload_fault_names_the_failing_element(
     assert raised.value.code == code
     assert "/ReportCaseStatus/CaseStatusChanged/status" in raised.value.message
     assert "must be one of" in raised.value.message or "set" in raised.value.message
-    assert soap_hub.hub.store.list_messages(source=client_name).items == []
+    assert soap_hub.hub.store.messages.search(MessageFilter(source=client_name)).items == []
 
 
 def test_schema_errors_have_paths_with_list_positions(
@@ -301,7 +302,7 @@ def test_unknown_must_understand_header_gets_a_must_understand_fault(
     response = post(soap_hub, envelope(submit_case("mu-1"), header=header), key=key)
     assert response.status_code == 500
     assert fault_code(response)[0] == "soap:MustUnderstand"
-    assert soap_hub.hub.store.list_messages(source=client_name).items == []
+    assert soap_hub.hub.store.messages.search(MessageFilter(source=client_name)).items == []
 
 
 def test_text_password_token_in_a_raw_envelope_works(
@@ -331,7 +332,7 @@ def test_content_type_must_match_the_envelope_version(
     response = post(soap_hub, body, key=key, content_type=content_type)
     assert response.status_code == status
     assert "Traceback" not in response.text
-    assert soap_hub.hub.store.list_messages(source=client_name).items == []
+    assert soap_hub.hub.store.messages.search(MessageFilter(source=client_name)).items == []
 
 
 def test_the_hubs_own_trouble_is_a_server_fault_without_traceback(

@@ -14,7 +14,7 @@ from hub.core.columns import BigId, JSONType, UTCDateTime
 
 revision = "0001"
 down_revision = None
-branch_labels = None
+branch_labels = ("hub",)
 depends_on = None
 
 

@@ -1,7 +1,7 @@
 """Scheduled jobs: runs (claimed by job and due time), job state, scheduler nodes.
 
 Revision ID: jobs_0001
-Revises: ops_0001
+Revises: charts_0001
 Create Date: 2026-11-28
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from hub.core.columns import JSONType, UTCDateTime
 
 revision = "jobs_0001"
-down_revision = "ops_0001"
+down_revision = "charts_0001"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Payment reconciliation reports (the ``payment.reconcile`` job).
 
-Revision ID: jobs_0002
-Revises: jobs_0001
+Revision ID: payment_reconcile_0001
+Revises: (base of the ``payment_reconcile`` branch)
 Create Date: 2026-11-28
 """
 
@@ -12,9 +12,9 @@ from alembic import op
 
 from hub.core.columns import JSONType, UTCDateTime
 
-revision = "jobs_0002"
-down_revision = "jobs_0001"
-branch_labels = None
+revision = "payment_reconcile_0001"
+down_revision = None
+branch_labels = ("payment_reconcile",)
 depends_on = None
 
 

@@ -1,9 +1,7 @@
-"""Ops console: users, sessions, failed sign-ins, settings; an index for traffic charts.
+"""The ops console's tables: users, sessions, failed sign-ins, settings.
 
-Deliveries gain the terminal status ``discarded`` (a string column: no schema change).
-
-Revision ID: ops_0001
-Revises: fullonline_0001
+Revision ID: console_0001
+Revises: (base of the ``console`` branch)
 Create Date: 2026-11-28
 """
 
@@ -14,9 +12,9 @@ from alembic import op
 
 from hub.core.columns import BigId, UTCDateTime
 
-revision = "ops_0001"
-down_revision = "fullonline_0001"
-branch_labels = None
+revision = "console_0001"
+down_revision = None
+branch_labels = ("console",)
 depends_on = None
 
 
@@ -63,13 +61,8 @@ def upgrade() -> None:
         sa.Column("name", sa.String(100), primary_key=True),
         sa.Column("value", sa.Text, nullable=False),
     )
-    # The overview charts count by time and channel/outcome straight from these indexes.
-    op.create_index("ix_attempts_finished_at_outcome", "attempts", ["finished_at", "outcome"])
-    op.create_index("ix_messages_created_at_channel", "messages", ["created_at", "channel"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_messages_created_at_channel", "messages")
-    op.drop_index("ix_attempts_finished_at_outcome", "attempts")
     for table in ("hub_settings", "login_failures", "user_sessions", "users"):
         op.drop_table(table)

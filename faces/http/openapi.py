@@ -1,0 +1,62 @@
+"""Pieces of the OpenAPI document that every HTTP face adds to (REST, SOAP, metrics).
+
+Each face describes its paths with :func:`add_paths` when it is installed on the app;
+paths only one app mounts (an adapter's inbound endpoints) go under
+``app.extensions[APP_PATHS]``. The document itself is built by :mod:`faces.rest.openapi`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "APP_PATHS",
+    "add_paths",
+    "extra_paths",
+    "extra_schemas",
+    "json_content",
+    "problem_content",
+]
+
+#: ``app.extensions`` key of the paths only this app mounts.
+APP_PATHS = "govhub_openapi_paths"
+
+_EXTRA_PATHS: dict[str, dict[str, Any]] = {}
+_EXTRA_SCHEMAS: dict[str, dict[str, Any]] = {}
+
+
+def add_paths(
+    paths: dict[str, dict[str, Any]], schemas: dict[str, dict[str, Any]] | None = None
+) -> None:
+    """Describe more paths (and component schemas) that every hub serves."""
+    for path, operations in paths.items():
+        _EXTRA_PATHS.setdefault(path, {}).update(operations)
+    _EXTRA_SCHEMAS.update(schemas or {})
+
+
+def extra_paths() -> dict[str, dict[str, Any]]:
+    """What :func:`add_paths` described so far."""
+    return _EXTRA_PATHS
+
+
+def extra_schemas() -> dict[str, dict[str, Any]]:
+    """The component schemas :func:`add_paths` brought."""
+    return _EXTRA_SCHEMAS
+
+
+def problem_content(description: str) -> dict[str, Any]:
+    """A response that is a problem document."""
+    return {
+        "description": description,
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
+
+
+def json_content(schema_ref: str, description: str) -> dict[str, Any]:
+    """A JSON response of the component schema ``schema_ref``."""
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}},
+    }
