@@ -12,7 +12,7 @@ from faces import console
 from faces.http.openapi import APP_PATHS
 from faces.http.problems import Problem, problem_response
 from faces.rest import adapters, api, health, jobs, metrics, openapi
-from faces.rest.fastpath import ENDPOINT_EXTENSION, IngestFastPath
+from faces.rest.fastpath import IngestFastPath
 from faces.soap import endpoint as soap
 from hub.runtime import Hub
 
@@ -71,7 +71,8 @@ def create_app(hub: Hub) -> Flask:
             500, "internal", "Internal error", "the hub failed; the error is logged"
         )
 
+    soap_endpoint: soap.SoapEndpoint = app.extensions[soap.ENDPOINT_EXTENSION]
     app.wsgi_app = IngestFastPath(  # type: ignore[method-assign]
-        app.wsgi_app, hub, app.extensions.get(ENDPOINT_EXTENSION)
+        app.wsgi_app, hub, direct={soap.PATH: soap_endpoint.call}
     )
     return app

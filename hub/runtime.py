@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from adapters.sdk import Adapter
 from hub.config import Config
 from hub.core.envelope import Envelope
+from hub.events import Events, MessageAccepted
 from hub.keyring import vault_for
 from hub.observability.metrics import HubMetrics
 from hub.pipeline.dispatcher import Dispatcher
@@ -69,6 +70,7 @@ class Hub:
             self.store.close()
             raise
         self.scheduler: Scheduler | None = None
+        self.events = Events()
         self.router = Router(config.routes)
         self.dispatcher = Dispatcher(
             self.store,
@@ -76,18 +78,25 @@ class Hub:
             {d.name: d for d in config.destinations},
             config.dispatcher,
             prepare=self._prepare if self.transforms else None,
+            events=self.events,
         )
-        self.ingest = Ingest(
-            self.store, self.schemas, self.router, on_accepted=self.dispatcher.wake
-        )
+        self.ingest = Ingest(self.store, self.schemas, self.router, events=self.events)
+        self.events.subscribe(MessageAccepted, self._wake_dispatcher)
         for name, adapter in self.adapters.items():
             adapter.bind(_Context(self.ingest, name))
             if type(adapter).screen is not Adapter.screen:
                 self.ingest.screens.append(adapter.screen)
-        # Counts what ingest accepts and the dispatcher delivers; the scheduler reports
-        # its runs through ``metrics.job_finished``.
-        self.metrics = HubMetrics(self)
         self.dispatching = False
+        self.metrics = HubMetrics(
+            self.store,
+            [d.name for d in config.destinations],
+            self.events,
+            lambda: self.dispatcher.breakers if self.dispatching else {},
+        )
+
+    def _wake_dispatcher(self, accepted: MessageAccepted) -> None:
+        if accepted.routed:
+            self.dispatcher.wake()
 
     def _prepare(self, claim: Claim) -> Envelope:
         return self.transforms.apply(claim.route, claim.envelope)
@@ -108,12 +117,9 @@ class Hub:
                 ingest=self.ingest,
                 adapters=self.adapters,
                 calendar=self.calendar,
+                events=self.events,
             ),
         )
-        # Metrics, where this hub has them, count every run that ends.
-        metrics = getattr(self, "metrics", None)
-        if metrics is not None and hasattr(metrics, "job_finished"):
-            self.scheduler.runner.observers.append(metrics.job_finished)
         self.scheduler.start()
 
     def close(self) -> None:

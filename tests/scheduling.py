@@ -100,7 +100,11 @@ def scheduler_config(
 def services(hub: Hub) -> JobServices:
     """What ``hub`` lends its jobs."""
     return JobServices(
-        store=hub.store, ingest=hub.ingest, adapters=hub.adapters, calendar=hub.calendar
+        store=hub.store,
+        ingest=hub.ingest,
+        adapters=hub.adapters,
+        calendar=hub.calendar,
+        events=hub.events,
     )
 
 

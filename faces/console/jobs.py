@@ -17,8 +17,7 @@ seconds since its loop last turned over and ``/readyz`` checks it against
 ``heartbeat_limit_s``; it returns ``None`` when the scheduler does not run here (a
 ``govhub serve`` node), and then ``/readyz`` leaves the scheduler out.
 
-Metrics: the scheduler calls ``hub.metrics.job_finished(job_id, outcome, duration_s)``
-once per finished run.
+Metrics: the scheduler emits a :class:`hub.events.RunEnded` once per finished run.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The scheduler as the ops console sees it (``app.extensions["govhub_jobs"]``).
+"""The scheduler as the ops console sees it (``app.extensions[JOBS_EXTENSION]``).
 
 The console (built apart from the scheduler) reads jobs through a small protocol,
 ``faces.console.jobs.JobsView``: ``jobs()``, ``job()``, ``runs()``, ``run()``, ``run_now()``,
@@ -26,9 +26,7 @@ from hub.store.job_records import RunView
 if TYPE_CHECKING:
     from hub.runtime import Hub
 
-__all__ = ["CONSOLE_EXTENSION", "ConsoleJobs"]
-
-CONSOLE_EXTENSION = "govhub_jobs"
+__all__ = ["ConsoleJobs"]
 
 
 class ConsoleJobs:

@@ -16,8 +16,8 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from faces.console.accounts import User, UserStore
-from faces.console.settings import OpsSettings
 from faces.console.tables import hub_settings, login_failures, user_sessions
+from faces.http.settings import OpsSettings
 from hub.core.clock import utcnow
 from hub.store import Store
 

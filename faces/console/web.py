@@ -38,9 +38,10 @@ from werkzeug.wrappers import Response as BaseResponse
 from faces.console.accounts import ADMIN, OPERATOR, User, UserStore
 from faces.console.jobs import JOBS_EXTENSION, JobsView
 from faces.console.masking import mask_document
+from faces.console.scheduler import ConsoleJobs
 from faces.console.sessions import LoginThrottle, SessionStore, secret_key
-from faces.console.settings import OpsSettings, ops_settings
 from faces.console.words import word
+from faces.http.settings import OpsSettings, ops_settings
 from hub.core.clock import HUB_TZ
 from hub.core.identifiers import mask_text
 from hub.runtime import Hub
@@ -306,6 +307,8 @@ def install(app: Flask, hub: Hub) -> None:
         sessions=SessionStore(hub.store, users, settings),
         throttle=LoginThrottle(hub.store, settings),
     )
+    # The hub's own scheduler unless something else (a test) put a view there first.
+    app.extensions.setdefault(JOBS_EXTENSION, ConsoleJobs(hub))
     app.extensions.setdefault("govhub_readiness", {})["scheduler"] = _scheduler_readiness
     app.register_blueprint(blueprint)
 

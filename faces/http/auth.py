@@ -8,9 +8,23 @@ from werkzeug.wrappers import Request
 from faces.http.problems import Problem
 from hub.store import Client, Store
 
-__all__ = ["bearer_token", "current_client", "require_client", "require_operator"]
+__all__ = [
+    "bearer_token",
+    "current_client",
+    "parse_bearer",
+    "require_client",
+    "require_operator",
+]
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="govhub"'}
+
+
+def parse_bearer(header: str) -> str | None:
+    """The token of an ``Authorization`` header value of the ``Bearer`` scheme, if it is one."""
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
 
 
 def bearer_token(incoming: Request | None = None) -> str | None:
@@ -19,11 +33,7 @@ def bearer_token(incoming: Request | None = None) -> str | None:
     Args:
         incoming: The request; by default Flask's current one.
     """
-    header = (incoming or request).headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
+    return parse_bearer((incoming or request).headers.get("Authorization", ""))
 
 
 def require_client(store: Store) -> Client:

@@ -17,11 +17,22 @@ from hub.runtime import Hub
 from hub.schemas import describe_errors
 from hub.store import MESSAGE_STATUSES, DeadLetterFilter, MessageFilter
 
-__all__ = ["blueprint", "choice", "page_limit"]
+__all__ = [
+    "MESSAGES_PATH",
+    "REQUEST_FAST",
+    "blueprint",
+    "choice",
+    "ingest_problem",
+    "location",
+    "page_limit",
+    "read_json_body",
+    "submission_of",
+]
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 
 MAX_PAGE = 200
+MESSAGES_PATH = "/api/v1/messages"
 
 REQUEST_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -127,28 +138,42 @@ def post_message() -> tuple[Response, int]:
     client = require_client(hub.store)
     document = read_json_body()
     _check(_REQUEST_VALIDATOR, document, REQUEST_FAST)
-    submission = Submission(
+    try:
+        acceptance = hub.ingest.submit(client, submission_of(document), channel="rest")
+    except IngestError as error:
+        raise ingest_problem(error) from None
+    response = jsonify(acceptance.to_json())
+    response.headers["Location"] = location(acceptance.message_id)
+    return response, 202 if acceptance.created else 200
+
+
+def submission_of(document: dict[str, Any]) -> Submission:
+    """The submission a well-formed ``POST /api/v1/messages`` body asks for."""
+    return Submission(
         type=document["type"],
         payload=document["payload"],
         client_ref=document.get("id"),
         correlation_id=document.get("correlation_id"),
         headers=document.get("headers", {}),
     )
-    try:
-        acceptance = hub.ingest.submit(client, submission, channel="rest")
-    except IngestError as error:
-        slug = {403: "forbidden", 422: "schema-violation", 503: "unavailable"}.get(
-            error.status, "bad-request"
-        )
-        headers = {}
-        if isinstance(error, Unavailable) and error.retry_after is not None:
-            headers["Retry-After"] = str(max(1, round(error.retry_after)))
-        raise Problem(
-            error.status, slug, error.title, error.detail, errors=error.errors, headers=headers
-        ) from None
-    response = jsonify(acceptance.to_json())
-    response.headers["Location"] = f"/api/v1/messages/{acceptance.message_id}"
-    return response, 202 if acceptance.created else 200
+
+
+def ingest_problem(error: IngestError) -> Problem:
+    """The problem document that answers a refused submission."""
+    slug = {403: "forbidden", 422: "schema-violation", 503: "unavailable"}.get(
+        error.status, "bad-request"
+    )
+    headers = {}
+    if isinstance(error, Unavailable) and error.retry_after is not None:
+        headers["Retry-After"] = str(max(1, round(error.retry_after)))
+    return Problem(
+        error.status, slug, error.title, error.detail, errors=error.errors, headers=headers
+    )
+
+
+def location(message_id: str) -> str:
+    """Where an accepted message can be read."""
+    return f"{MESSAGES_PATH}/{message_id}"
 
 
 @blueprint.get("/messages/<message_id>")

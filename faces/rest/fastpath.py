@@ -1,59 +1,60 @@
-"""The hot paths of ingest (``POST /api/v1/messages``, SOAP calls), below Flask.
+"""The hot path of REST ingest (``POST /api/v1/messages``), below Flask.
 
 Durable ingest is the hub's busiest request. Flask's request and response machinery costs
 more CPU than validating, routing and storing the message, and under the GIL every
-microsecond of it is paid by all concurrent requests. This WSGI middleware serves:
+microsecond of it is paid by all concurrent requests. This WSGI middleware serves the
+common case — an authenticated client posting a well-formed JSON message — through the
+very same :meth:`hub.pipeline.ingest.Ingest.submit` and the same helpers the Flask view
+uses (:mod:`faces.rest.api`), and answers a refusal by ingest itself, with the same
+problem document. Anything unusual (another media type, no or an unknown key, malformed
+JSON or fields) is handed to the Flask view before ingest ran, so it is explained there.
 
-- REST: the common case — an authenticated client posting a well-formed JSON message it
-  may send — through the very same :meth:`hub.pipeline.ingest.Ingest.submit`; every other request,
-  and every request refused for any reason, goes to the Flask app unchanged, so errors are
-  explained in exactly one place (:mod:`faces.rest.api`);
-- SOAP: every POST to the service, through the same :meth:`SoapEndpoint.call` the Flask
-  view uses (it answers faults itself and needs no request context).
+Other POST paths may be served below Flask too (``direct``): the app factory hands the
+SOAP endpoint's ``call`` in, which needs no request context either.
 """
 
 from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from werkzeug.wrappers import Request
+from werkzeug.wrappers import Request, Response
 
-from faces.rest.api import REQUEST_FAST
-from faces.soap.endpoint import ENDPOINT_EXTENSION, SoapEndpoint
-from faces.soap.endpoint import PATH as SOAP_PATH
-from hub.pipeline.ingest import IngestError, Submission
+from faces.http.auth import parse_bearer
+from faces.rest.api import MESSAGES_PATH, REQUEST_FAST, ingest_problem, location, submission_of
+from hub.pipeline.ingest import IngestError
 from hub.runtime import Hub
 
-__all__ = ["ENDPOINT_EXTENSION", "IngestFastPath"]
+__all__ = ["IngestFastPath"]
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-PATH = "/api/v1/messages"
+#: Serves one POSTed request without Flask.
+Direct = Callable[[Request], Response]
 
 
-class _Refused(Exception):
-    """Not the common case: let Flask answer."""
+class _HandOver(Exception):
+    """Not the common case: the Flask view answers (ingest has not run)."""
 
 
 def _no_constants(name: str) -> Any:
-    raise _Refused(name)
+    raise _HandOver(name)
 
 
 class IngestFastPath:
-    """Serves well-formed message posts and SOAP calls; passes everything else to ``app``.
+    """Serves well-formed message posts (and ``direct`` paths); passes the rest to ``app``.
 
     Args:
         app: The Flask app (its WSGI callable).
         hub: The hub whose ingest pipeline and store to use.
-        soap: The SOAP endpoint, when the app has one.
+        direct: More POST paths served below Flask, by path.
     """
 
-    def __init__(self, app: WSGIApp, hub: Hub, soap: SoapEndpoint | None = None) -> None:
+    def __init__(self, app: WSGIApp, hub: Hub, direct: Mapping[str, Direct] | None = None) -> None:
         self.app = app
         self.hub = hub
-        self.soap = soap
+        self.direct = dict(direct or {})
         self.cap = hub.config.server.max_body_bytes
 
     def __call__(
@@ -61,15 +62,15 @@ class IngestFastPath:
     ) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") != "POST":
             return self.app(environ, start_response)
-        path = environ.get("PATH_INFO")
-        if path == SOAP_PATH and self.soap is not None:
-            response = self.soap.call(Request(environ))
-            return response(environ, start_response)
-        if path != PATH:
+        path = environ.get("PATH_INFO", "")
+        serve = self.direct.get(path)
+        if serve is not None:
+            return serve(Request(environ))(environ, start_response)
+        if path != MESSAGES_PATH:
             return self.app(environ, start_response)
         try:
             return self._serve(environ, start_response)
-        except _Refused:
+        except _HandOver:
             return self.app(environ, start_response)
 
     def _serve(
@@ -79,43 +80,34 @@ class IngestFastPath:
         if media_type.strip().lower() != "application/json" or (
             parameters and parameters.strip().lower().replace(" ", "") != "charset=utf-8"
         ):
-            raise _Refused
+            raise _HandOver
         length = environ.get("CONTENT_LENGTH", "")
         if not length.isdigit() or not 0 < int(length) <= self.cap:
-            raise _Refused
-        scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
-        if scheme.lower() != "bearer":
-            raise _Refused
-        client = self.hub.store.clients.authenticate(token.strip())
+            raise _HandOver
+        token = parse_bearer(environ.get("HTTP_AUTHORIZATION", ""))
+        client = self.hub.store.clients.authenticate(token) if token else None
         if client is None:
-            raise _Refused
+            raise _HandOver
         body = environ["wsgi.input"].read(int(length))
-        environ["wsgi.input"] = io.BytesIO(body)  # Flask reads it again if we pass
+        environ["wsgi.input"] = io.BytesIO(body)  # Flask reads it again if we hand over
         try:
             document = json.loads(body, parse_constant=_no_constants)
         except ValueError:
-            raise _Refused from None
+            raise _HandOver from None
         if not isinstance(document, dict) or not REQUEST_FAST.is_valid(document):
-            raise _Refused
-        submission = Submission(
-            type=document["type"],
-            payload=document["payload"],
-            client_ref=document.get("id"),
-            correlation_id=document.get("correlation_id"),
-            headers=document.get("headers", {}),
-        )
+            raise _HandOver
         try:
-            acceptance = self.hub.ingest.submit(client, submission, channel="rest")
-        except IngestError:
-            # refused before anything was stored: Flask runs it again and explains why
-            raise _Refused from None
+            acceptance = self.hub.ingest.submit(client, submission_of(document), channel="rest")
+        except IngestError as error:
+            refusal = ingest_problem(error).response(instance=MESSAGES_PATH)
+            return refusal(environ, start_response)
         answer = json.dumps(acceptance.to_json(), ensure_ascii=False).encode()
         start_response(
             "202 Accepted" if acceptance.created else "200 OK",
             [
                 ("Content-Type", "application/json"),
                 ("Content-Length", str(len(answer))),
-                ("Location", f"{PATH}/{acceptance.message_id}"),
+                ("Location", location(acceptance.message_id)),
             ],
         )
         return [answer]

@@ -7,7 +7,6 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from jsonschema import Draft202012Validator
 
-from faces.console.scheduler import CONSOLE_EXTENSION, ConsoleJobs
 from faces.http.auth import require_operator
 from faces.http.openapi import add_paths
 from faces.http.problems import Problem
@@ -32,10 +31,8 @@ _PAUSE_VALIDATOR = Draft202012Validator(PAUSE_SCHEMA)
 
 
 def install(app: Flask, hub: Hub) -> None:
-    """Add the jobs API and the console's view of the jobs (which ``/readyz`` also reads
-    for the scheduler's heartbeat)."""
+    """Add the jobs API."""
     app.register_blueprint(blueprint)
-    app.extensions.setdefault(CONSOLE_EXTENSION, ConsoleJobs(hub))
 
 
 def _hub() -> Hub:

@@ -6,10 +6,10 @@ import hmac
 
 from flask import Blueprint, Flask, Response, current_app, request
 
-from faces.console.settings import ops_settings
 from faces.http.auth import bearer_token
 from faces.http.openapi import add_paths
 from faces.http.problems import Problem
+from faces.http.settings import ops_settings
 from hub.runtime import Hub
 
 __all__ = ["blueprint", "install"]

@@ -1,7 +1,7 @@
 """Prometheus metrics: what came in, what went out, what is waiting, how jobs ran.
 
-Counters and histograms are fed as things happen (ingest and dispatcher observers, and
-:meth:`HubMetrics.job_finished` for the scheduler). What the store already knows (backlog,
+Counters and histograms are fed as things happen (the hub's events: messages accepted,
+attempts recorded, runs ended). What the store already knows (backlog,
 dead letters) is read from it at scrape time, so those numbers are the cluster's, not one
 process's, and survive restarts.
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -26,12 +26,12 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 from prometheus_client.registry import Collector
 
 from hub.core.clock import utcnow
-from hub.core.envelope import Envelope
+from hub.events import AttemptRecorded, Events, MessageAccepted, RunEnded
 from hub.pipeline.circuit import CLOSED, HALF_OPEN, OPEN
-from hub.store import Claim, Outcome
 
 if TYPE_CHECKING:
-    from hub.runtime import Hub
+    from hub.pipeline.circuit import CircuitBreaker
+    from hub.store import Store
 
 __all__ = ["CIRCUIT_STATES", "MULTIPROC_ENV", "HubMetrics", "StoreCollector"]
 
@@ -59,11 +59,22 @@ class HubMetrics:
     tests, do not collide).
 
     Args:
-        hub: The hub to observe; its ingest and dispatcher get observers.
+        store: Where backlog and dead letters are read at scrape time.
+        destinations: The configured destinations (each gets its series from the start).
+        events: What the hub emits: accepted messages, recorded attempts, ended runs.
+        breakers: The circuit breakers of the dispatcher in this process (none when it
+            does not deliver here).
     """
 
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
+    def __init__(
+        self,
+        store: Store,
+        destinations: Sequence[str],
+        events: Events,
+        breakers: Callable[[], Mapping[str, CircuitBreaker]],
+    ) -> None:
+        self.store = store
+        self.breakers = breakers
         self.registry = CollectorRegistry(auto_describe=True)
         self.received = Counter(
             "govhub_messages_received",
@@ -112,24 +123,26 @@ class HubMetrics:
             registry=self.registry,
             multiprocess_mode="livemax",
         )
-        self._store_collector = StoreCollector(hub)
+        self._store_collector = StoreCollector(store, destinations)
         self.registry.register(self._store_collector)
-        for destination in hub.config.destinations:
+        for destination in destinations:
             # Zero series from the start, so rate() and alerts see the destination at once.
             for outcome in OUTCOMES:
-                self.deliveries.labels(destination.name, outcome)
-            self.circuit_state.labels(destination.name).set(0)
-        hub.ingest.observers.append(self.message_received)
-        hub.dispatcher.observers.append(self.delivery_finished)
+                self.deliveries.labels(destination, outcome)
+            self.circuit_state.labels(destination).set(0)
+        events.subscribe(MessageAccepted, self.message_received)
+        events.subscribe(AttemptRecorded, self.delivery_finished)
+        events.subscribe(RunEnded, self.run_ended)
 
     # ------------------------------------------------------------------ feeding
 
-    def message_received(self, envelope: Envelope, channel: str) -> None:
-        """Ingest observer: one message accepted."""
-        self.received.labels(envelope.type, channel).inc()
+    def message_received(self, accepted: MessageAccepted) -> None:
+        """One message accepted."""
+        self.received.labels(accepted.envelope.type, accepted.channel).inc()
 
-    def delivery_finished(self, claim: Claim, outcome: Outcome) -> None:
-        """Dispatcher observer: one attempt recorded."""
+    def delivery_finished(self, recorded: AttemptRecorded) -> None:
+        """One attempt recorded."""
+        claim, outcome = recorded.claim, recorded.outcome
         destination = claim.destination
         self.deliveries.labels(destination, outcome.status).inc()
         took = (outcome.finished_at - outcome.started_at).total_seconds()
@@ -139,16 +152,10 @@ class HubMetrics:
             self.latency_seconds.labels(destination).observe(max(0.0, waited))
         self._refresh_circuit(destination)
 
-    def job_finished(self, job: str, outcome: str, duration_s: float) -> None:
-        """The scheduler's hook: call once per finished run.
-
-        Args:
-            job: The job's id.
-            outcome: How it ended (``ok``, ``failed``, ``timeout``, ``skipped``...).
-            duration_s: Wall-clock seconds from start to end.
-        """
-        self.job_runs.labels(job, outcome).inc()
-        self.job_seconds.labels(job).observe(max(0.0, duration_s))
+    def run_ended(self, ended: RunEnded) -> None:
+        """One job run ended."""
+        self.job_runs.labels(ended.job_id, ended.outcome).inc()
+        self.job_seconds.labels(ended.job_id).observe(max(0.0, ended.duration_s))
 
     def close(self) -> None:
         """The process is done: in a multi-process set-up, drop its live gauges."""
@@ -156,7 +163,7 @@ class HubMetrics:
             mark_process_dead(os.getpid())
 
     def _refresh_circuit(self, destination: str) -> None:
-        breaker = self.hub.dispatcher.breakers.get(destination)
+        breaker = self.breakers().get(destination)
         if breaker is not None:
             state = breaker.snapshot().state
             self.circuit_state.labels(destination).set(CIRCUIT_STATES.get(state, 0))
@@ -173,9 +180,8 @@ class HubMetrics:
         Returns:
             The body and its content type.
         """
-        if self.hub.dispatching:
-            for destination in self.hub.dispatcher.breakers:
-                self._refresh_circuit(destination)
+        for destination in self.breakers():
+            self._refresh_circuit(destination)
         encode, content_type = choose_encoder(accept)
         if multiprocess_dir() is None:
             return encode(self.registry), content_type
@@ -188,8 +194,9 @@ class HubMetrics:
 class StoreCollector(Collector):
     """Gauges read from the store at scrape time: backlog, its age, dead letters."""
 
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
+    def __init__(self, store: Store, destinations: Sequence[str]) -> None:
+        self.store = store
+        self.destinations = list(destinations)
 
     def describe(self) -> Iterable[Metric]:
         # Describing without collecting keeps registration from querying the database.
@@ -219,15 +226,15 @@ class StoreCollector(Collector):
         backlog_family, oldest_family, dead_family, up_family = self._families()
         started = time.monotonic()
         try:
-            backlog = self.hub.store.deliveries.backlog()
-            oldest = self.hub.store.stats.oldest_pending()
-            dead = self.hub.store.stats.dead_letters_by_destination()
+            backlog = self.store.deliveries.backlog()
+            oldest = self.store.stats.oldest_pending()
+            dead = self.store.stats.dead_letters_by_destination()
         except Exception:  # a scrape must answer even when the database does not
             log.exception("reading the store for /metrics failed")
             up_family.add_metric((), 0)
             return [up_family]
         now = utcnow()
-        names = sorted({d.name for d in self.hub.config.destinations} | set(backlog) | set(dead))
+        names = sorted(set(self.destinations) | set(backlog) | set(dead))
         for name in names:
             backlog_family.add_metric((name,), backlog.get(name, 0))
             dead_family.add_metric((name,), dead.get(name, 0))

@@ -27,6 +27,7 @@ from hub.config import Destination as DestinationConfig
 from hub.config import DispatcherConfig, RetryPolicy
 from hub.core.clock import new_id, utcnow
 from hub.core.envelope import Envelope
+from hub.events import AttemptRecorded, Events
 from hub.observability.logs import log_context
 from hub.pipeline.circuit import CircuitBreaker
 from hub.store import Claim, Outcome, Store
@@ -34,7 +35,6 @@ from hub.store import Claim, Outcome, Store
 __all__ = ["Dispatcher", "retry_delay"]
 
 log = logging.getLogger("govhub.dispatcher")
-Observer = Callable[[Claim, Outcome], None]
 
 
 @functools.cache
@@ -72,6 +72,7 @@ class Dispatcher:
         settings: Worker count, poll interval, lease length, claim batch.
         prepare: Turns a claim into the message its adapter gets (route transforms);
             it may raise the adapter errors, which count as the attempt's outcome.
+        events: Told of every attempt recorded (:class:`~hub.events.AttemptRecorded`).
     """
 
     def __init__(
@@ -81,6 +82,7 @@ class Dispatcher:
         destinations: Mapping[str, DestinationConfig],
         settings: DispatcherConfig,
         prepare: Callable[[Claim], Envelope] | None = None,
+        events: Events | None = None,
     ) -> None:
         self.store = store
         self.prepare = prepare
@@ -89,7 +91,7 @@ class Dispatcher:
         self.settings = settings
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{new_id()[-6:]}"
         self.breakers = {name: CircuitBreaker(d.circuit) for name, d in self.destinations.items()}
-        self.observers: list[Observer] = []
+        self.events = events if events is not None else Events()
         self._lock = threading.Lock()
         self._in_flight: dict[str, set[str]] = {name: set() for name in self.destinations}
         self._wake = threading.Event()
@@ -223,8 +225,7 @@ class Dispatcher:
             if not self.store.deliveries.finish(claim, self.owner, _worker_name(), outcome):
                 log.warning("lease lost on delivery %s; another worker owns it", claim.delivery_id)
             else:
-                for observer in self.observers:
-                    observer(claim, outcome)
+                self.events.emit(AttemptRecorded(claim, outcome))
         except Exception:
             log.exception("recording delivery %s failed; its lease will expire", claim.delivery_id)
         finally:

@@ -14,6 +14,7 @@ from adapters.sdk import RetriableError
 from hub.core.clock import new_id, utcnow
 from hub.core.envelope import Envelope
 from hub.core.errors import FieldError
+from hub.events import Events, MessageAccepted
 from hub.pipeline.routing import Router
 from hub.schemas import SchemaRegistry
 from hub.store import Acceptance, Client, Store
@@ -91,7 +92,7 @@ class Ingest:
         store: Where accepted messages are written.
         schemas: The canonical types.
         router: Where messages go.
-        on_accepted: Called after a routed message is committed (wakes the dispatcher).
+        events: Told of every message accepted (:class:`~hub.events.MessageAccepted`).
     """
 
     def __init__(
@@ -99,13 +100,12 @@ class Ingest:
         store: Store,
         schemas: SchemaRegistry,
         router: Router,
-        on_accepted: Callable[[], None] = lambda: None,
+        events: Events | None = None,
     ) -> None:
         self.store = store
         self.schemas = schemas
         self.router = router
-        self.on_accepted = on_accepted
-        self.observers: list[Callable[[Envelope, str], None]] = []
+        self.events = events if events is not None else Events()
         #: Called for every valid message before it is stored (signature checks...).
         self.screens: list[Screen] = []
 
@@ -171,10 +171,7 @@ class Ingest:
         targets = self.router.targets(envelope)
         acceptance = self.store.messages.accept(envelope, channel=channel, targets=targets)
         if acceptance.created:
-            for observer in self.observers:
-                observer(envelope, channel)
-            if targets:
-                self.on_accepted()
+            self.events.emit(MessageAccepted(envelope, channel, routed=bool(targets)))
         return acceptance
 
     def _screen(self, envelope: Envelope) -> None:

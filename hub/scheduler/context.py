@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from hub.core.clock import format_time
 from hub.core.identifiers import mask_text
+from hub.events import Events
 from hub.pipeline.ingest import Ingest, Submission
 from hub.store import Acceptance, Store
 from hub.workdays import WorkingCalendar
@@ -60,12 +61,14 @@ class JobServices:
         ingest: Where ``ctx.publish`` goes: validated, routed, stored, idempotent.
         adapters: The configured destinations' adapters, by destination name.
         calendar: Working days.
+        events: Told of every run that ends (:class:`~hub.events.RunEnded`).
     """
 
     store: Store
     ingest: Ingest
     adapters: Mapping[str, Adapter]
     calendar: WorkingCalendar
+    events: Events
 
 
 @dataclass

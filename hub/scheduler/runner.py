@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from hub.core.clock import format_time, utcnow
 from hub.core.identifiers import mask_text
+from hub.events import RunEnded
 from hub.scheduler.catalog import JobCatalog, ScheduledJob
 from hub.scheduler.context import Cursor, JobCancelled, JobContext, JobServices, RunLog
 from hub.scheduler.spec import Misfire
@@ -99,8 +100,6 @@ class JobRunner:
         self.clock = clock
         self.node = node or node_id()
         self.heartbeat = 0.0
-        #: Called with ``(job_id, outcome, duration_s)`` when a run ends (metrics).
-        self.observers: list[Callable[[str, str, float], None]] = []
         self._lock = threading.Lock()
         self._live: dict[str, _LiveRun] = {}
         self._logs: dict[int, RunLog] = {}
@@ -477,11 +476,7 @@ class JobRunner:
 
     def _notify(self, run: _LiveRun, outcome: str) -> None:
         duration = time.monotonic() - run.began
-        for observer in self.observers:
-            try:
-                observer(run.job.id, outcome, duration)
-            except Exception:
-                log.exception("a run observer failed")
+        self.services.events.emit(RunEnded(run.job.id, outcome, duration))
 
     def _renew(self, now: dt.datetime) -> None:
         with self._lock:

@@ -1,4 +1,4 @@
-"""The ops console's view of the jobs (``govhub_jobs``), run observers, and "late" jobs."""
+"""The ops console's view of the jobs (``govhub_jobs``), run-ended events, and "late" jobs."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import datetime as dt
 from pathlib import Path
 
 from faces.app import create_app
-from faces.console.scheduler import CONSOLE_EXTENSION, ConsoleJobs
+from faces.console.jobs import JOBS_EXTENSION
+from faces.console.scheduler import ConsoleJobs
+from hub.events import RunEnded
 from hub.scheduler import JobContext, seconds
 from tests.scheduling import (
     T0,
@@ -33,7 +35,7 @@ def test_console_view_shows_scheduled_jobs_runs_and_logs_and_acts_without_double
     ]
     config = scheduler_config(tmp_path, jobs={"test.off": {"enabled": False}})
     with hub_with_jobs(config, specs) as hub:
-        view = create_app(hub).extensions[CONSOLE_EXTENSION]
+        view = create_app(hub).extensions[JOBS_EXTENSION]
         assert isinstance(view, ConsoleJobs)
         assert [job.id for job in view.jobs()] == ["test.probe"]
         assert view.job("test.off") is None
@@ -85,7 +87,7 @@ def test_a_job_is_late_when_a_due_time_passed_unclaimed(tmp_path: Path) -> None:
         assert not hub.jobs.late("test.probe")
 
 
-def test_observers_hear_every_run_that_ends_with_its_outcome(tmp_path: Path) -> None:
+def test_every_run_that_ends_is_told_with_its_outcome(tmp_path: Path) -> None:
     attempts: list[int] = []
 
     def second_one_hangs(ctx: JobContext) -> None:
@@ -100,7 +102,9 @@ def test_observers_hear_every_run_that_ends_with_its_outcome(tmp_path: Path) -> 
     heard: list[tuple[str, str, float]] = []
     with hub_with_jobs(scheduler_config(tmp_path), [spec]) as hub:
         runner = make_runner(hub)
-        runner.observers.append(lambda job, outcome, took: heard.append((job, outcome, took)))
+        hub.events.subscribe(
+            RunEnded, lambda ended: heard.append((ended.job_id, ended.outcome, ended.duration_s))
+        )
         try:
             for _ in range(3):
                 wait_run(hub, hub.jobs.request_run("test.probe", actor="t").id)

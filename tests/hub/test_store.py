@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import importlib
+import threading
 import time
 from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points

@@ -17,6 +17,7 @@ from prometheus_client.openmetrics.parser import (
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
+from hub.events import RunEnded
 from hub.store.tables import attempts, deliveries, messages
 from tests.support import (
     Receiver,
@@ -155,9 +156,9 @@ def test_backlog_and_its_age_are_read_from_the_store(tmp_path: Path, receiver: R
 
 def test_job_runs_are_counted_through_the_scheduler_hook(tmp_path: Path) -> None:
     with running_hub(hub_config(tmp_path), dispatch=False) as running:
-        running.hub.metrics.job_finished("hall.pull_applications", "ok", 1.5)
-        running.hub.metrics.job_finished("hall.pull_applications", "failed", 0.2)
-        running.hub.metrics.job_finished("hall.pull_applications", "ok", 2.5)
+        running.hub.events.emit(RunEnded("hall.pull_applications", "ok", 1.5))
+        running.hub.events.emit(RunEnded("hall.pull_applications", "failed", 0.2))
+        running.hub.events.emit(RunEnded("hall.pull_applications", "ok", 2.5))
         metrics = scrape(running.url)
     runs = metrics["govhub_job_runs_total"]
     assert runs[(("job", "hall.pull_applications"), ("outcome", "ok"))] == 2
@@ -167,7 +168,7 @@ def test_job_runs_are_counted_through_the_scheduler_hook(tmp_path: Path) -> None
 
 def test_openmetrics_is_served_when_asked_for(tmp_path: Path) -> None:
     with running_hub(hub_config(tmp_path), dispatch=False) as running:
-        running.hub.metrics.job_finished("sync", "ok", 1.0)
+        running.hub.events.emit(RunEnded("sync", "ok", 1.0))
         response = requests.get(
             running.url + "/metrics",
             headers={"Accept": "application/openmetrics-text; version=1.0.0"},
@@ -198,11 +199,12 @@ _WORKER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
+    from hub.events import RunEnded
     from hub.runtime import Hub
     from tests.support import hub_config
     hub = Hub(hub_config(Path(sys.argv[1])))
     for _ in range(int(sys.argv[2])):
-        hub.metrics.job_finished("sync", "ok", 0.1)
+        hub.events.emit(RunEnded("sync", "ok", 0.1))
     if len(sys.argv) > 3:
         sys.stdout.write(hub.metrics.render()[0].decode())
     hub.close()

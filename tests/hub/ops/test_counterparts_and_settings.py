@@ -9,8 +9,8 @@ import pytest
 
 from faces.app import create_app
 from faces.cli.common import setup_logging
-from faces.console.settings import ops_settings
 from faces.console.views.counterparts import health_of, shown_settings
+from faces.http.settings import ops_settings
 from hub.config import ConfigError
 from hub.observability.logs import JsonFormatter
 from hub.runtime import Hub

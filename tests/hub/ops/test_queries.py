@@ -9,7 +9,7 @@ import pytest
 
 from faces.console.accounts import UserStore
 from faces.console.sessions import LoginThrottle, SessionStore, secret_key
-from faces.console.settings import OpsSettings
+from faces.http.settings import OpsSettings
 from hub.core.clock import new_id, utcnow
 from hub.core.envelope import Envelope
 from hub.store import DeadLetterFilter, MessageFilter, Outcome, Store
