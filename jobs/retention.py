@@ -39,5 +39,5 @@ def retention(ctx: JobContext) -> None:
         between_batches=ctx.check,
     )
     ctx.log.info("deleted %d finished message(s) older than %g days", messages, message_days)
-    runs = ctx.store.jobs.purge_runs(now - dt.timedelta(days=run_days))
+    runs = ctx.store.runs.purge_runs(now - dt.timedelta(days=run_days))
     ctx.log.info("deleted %d job run(s) older than %g days", runs, run_days)

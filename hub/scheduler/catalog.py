@@ -115,6 +115,8 @@ class JobCatalog:
         self.settings: SchedulerSettings = scheduler_settings(config)
         self.clock = clock
         self.store = store.jobs
+        self.run_history = store.runs
+        self.scheduler_nodes = store.nodes
         declared = installed_jobs() if specs is None else list(specs)
         by_id: dict[str, JobSpec] = {}
         for spec in declared:
@@ -155,7 +157,7 @@ class JobCatalog:
     def nodes(self) -> list[NodeView]:
         """Schedulers that beat recently (within three leases)."""
         since = self.clock() - dt.timedelta(seconds=3 * self.settings.lease_s)
-        return self.store.nodes(since=since)
+        return self.scheduler_nodes.nodes(since=since)
 
     # ------------------------------------------------------------------ describing
 
@@ -165,7 +167,7 @@ class JobCatalog:
             [self.jobs[j] for j in job_ids] if job_ids is not None else list(self.jobs.values())
         )
         states = self.store.states()
-        last = self.store.last_finished(job.id for job in chosen)
+        last = self.run_history.last_finished(job.id for job in chosen)
         now = self.clock()
         return [
             self._view(job, states.get(job.id, JobState(job.id)), last.get(job.id), now)
@@ -242,11 +244,11 @@ class JobCatalog:
     ) -> RunPage:
         """A job's runs, newest first."""
         self.get(job_id)
-        return self.store.list_runs(job_id, status=status, after=after, limit=limit)
+        return self.run_history.list_runs(job_id, status=status, after=after, limit=limit)
 
     def run(self, run_id: str) -> RunView | None:
         """One run with its log."""
-        return self.store.get_run(run_id)
+        return self.run_history.get_run(run_id)
 
     # ------------------------------------------------------------------ operators' requests
 
@@ -274,7 +276,7 @@ class JobCatalog:
             if run_id is not None:
                 if audit:
                     self.store.audit.record(actor, "job.run", job_id, {"run_id": run_id})
-                run = self.store.get_run(run_id)
+                run = self.run_history.get_run(run_id)
                 assert run is not None
                 return run
         raise RuntimeError("could not queue the run; try again")  # pragma: no cover

@@ -117,7 +117,7 @@ class JobRunner:
         """Register this node, free dead nodes' leases, and start housekeeping."""
         now = self.clock()
         self.store.ensure([job.id for job in self.catalog.active()], now)
-        self.store.beat(self.node, now)
+        self.catalog.scheduler_nodes.beat(self.node, now)
         for run_id in self.store.reap(now):
             log.warning("run %s was interrupted by a node that stopped; recorded failed", run_id)
         self._last_renewal = self._last_reap = time.monotonic()
@@ -167,7 +167,7 @@ class JobRunner:
             except Exception:
                 log.exception("could not record the abandoned run %s", run.run_id)
         try:
-            self.store.remove_node(self.node)
+            self.catalog.scheduler_nodes.remove_node(self.node)
         except Exception:
             log.exception("could not unregister scheduler node %s", self.node)
         logging.getLogger().removeHandler(self._handler)
@@ -244,7 +244,7 @@ class JobRunner:
         moment = time.monotonic()
         if moment - self._last_renewal >= self.settings.lease_s / 3:
             self._renew(now)
-            self.store.beat(self.node, now)
+            self.catalog.scheduler_nodes.beat(self.node, now)
             self._last_renewal = moment
         if moment - self._last_reap >= self.settings.lease_s / 3:
             for run_id in self.store.reap(now):

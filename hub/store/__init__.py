@@ -3,7 +3,8 @@
 :class:`Store` holds one :class:`~hub.store.database.Database` and a subject per table
 group, each behind verbs: ``store.messages`` (accept, find, forget), ``store.deliveries``
 (claim, finish, replay, discard), ``store.clients``, ``store.audit``, ``store.nonces``,
-``store.checks``, ``store.stats`` and ``store.jobs`` (the scheduler's state). No module
+``store.checks``, ``store.stats``, and the scheduler's ``store.jobs`` (claims, leases,
+cursors), ``store.runs`` (their history) and ``store.nodes``. No module
 outside this package touches the engine's tables; plugins keep tables of their own and
 reach them through ``store.db``.
 """
@@ -17,6 +18,7 @@ from hub.store.checks import Checks
 from hub.store.clients import KEY_PREFIX, Clients, DuplicateClientError
 from hub.store.database import Database
 from hub.store.deliveries import Deliveries
+from hub.store.job_runs import Runs, SchedulerNodes
 from hub.store.jobs import JobStore
 from hub.store.messages import Messages
 from hub.store.nonces import Nonces
@@ -89,6 +91,8 @@ class Store:
         self.checks = Checks(self.db)
         self.stats = Stats(self.db)
         self.jobs = JobStore(self.db, self.audit)
+        self.runs = Runs(self.db)
+        self.nodes = SchedulerNodes(self.db)
 
     @property
     def url(self) -> str:

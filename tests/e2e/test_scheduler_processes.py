@@ -157,7 +157,7 @@ def workers(tmp_path: Path, plugin_path: Path) -> Iterator[MakeWorkers]:
 
 def _live_nodes(store: Store) -> int:
     since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=30)
-    return len(store.jobs.nodes(since=since))
+    return len(store.nodes.nodes(since=since))
 
 
 def test_two_worker_processes_on_one_database_run_each_due_time_once(
@@ -222,7 +222,7 @@ def test_kill_9_during_a_run_then_restart_resumes_without_gaps_or_duplicates(
         wait_for(lambda: jobs.state("test.pull").cursor == 10, 30, "the job to catch up")
         group.stop_all()
         messages = store.messages.search(MessageFilter(source="test.pull"), limit=100).items
-        runs = jobs.list_runs("test.pull", limit=1000).items
+        runs = store.runs.list_runs("test.pull", limit=1000).items
     finally:
         store.close()
 

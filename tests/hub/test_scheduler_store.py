@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from hub.runtime import Hub
 from hub.store import Store
 from hub.store.job_records import Started
+from hub.store.job_runs import Runs
 from hub.store.jobs import JobStore
 from tests.scheduling import Probe, hub_with_jobs, make_runner, probe_job, scheduler_config
 from tests.support import wait_for
@@ -99,7 +100,7 @@ def test_each_due_time_is_claimed_by_exactly_one_of_several_nodes(
             3, lambda i, due=due: nodes[i].claim("hall.pull", due, node=f"node-{i}", now=NOW)
         )
         assert sum(claim is not None for claim in claims) == 1
-    assert len(nodes[0].list_runs("hall.pull").items) == 5
+    assert len(Runs(nodes[0].db).list_runs("hall.pull").items) == 5
 
 
 def test_only_one_node_takes_the_lease_and_starts_the_run(stores: Callable[[], JobStore]) -> None:
@@ -121,7 +122,7 @@ def test_only_one_node_takes_the_lease_and_starts_the_run(stores: Callable[[], J
     assert len(winners) == 1
     assert winners[0].run_id == run_id
     state = nodes[1].state("hall.pull")
-    run = nodes[2].get_run(run_id or "")
+    run = Runs(nodes[2].db).get_run(run_id or "")
     assert run is not None
     assert run.status == "running"
     assert state.lease_run_id == run_id
@@ -132,6 +133,7 @@ def test_a_busy_job_keeps_its_due_times_queued_or_skips_them(
     stores: Callable[[], JobStore],
 ) -> None:
     store = stores()
+    runs = Runs(store.db)
     store.ensure(["hall.pull"], NOW)
     store.claim("hall.pull", NOW, node="a", now=NOW)
     first = store.start_next(
@@ -146,14 +148,14 @@ def test_a_busy_job_keeps_its_due_times_queued_or_skips_them(
         )
         is None
     )
-    assert store.get_run(waiting or "").status == "queued"  # type: ignore[union-attr]
+    assert runs.get_run(waiting or "").status == "queued"  # type: ignore[union-attr]
     assert (
         store.start_next(
             "hall.pull", node="b", now=later, lease_s=30, skip_when_busy=True, late_after_s=60
         )
         is None
     )
-    skipped = store.get_run(waiting or "")
+    skipped = runs.get_run(waiting or "")
     assert skipped is not None
     assert skipped.status == "skipped"
     assert first.run_id in (skipped.error or "")
@@ -186,7 +188,7 @@ def test_an_expired_lease_is_taken_over_and_its_run_recorded_interrupted(
     )
     assert took_over is not None
     assert took_over.run_id == next_run
-    interrupted = alive.get_run(crashed.run_id)
+    interrupted = Runs(alive.db).get_run(crashed.run_id)
     assert interrupted is not None
     assert interrupted.status == "failed"
     assert "far-away:1:aaaaaa" in (interrupted.error or "")

@@ -130,7 +130,7 @@ def test_the_newest_run_of_a_job_is_kept_however_old(tmp_path: Path) -> None:
         last = store.claim(
             "hub.retention", now - OLD / 2, node="n", now=now - OLD / 2, status="skipped"
         )
-        deleted = store.purge_runs(now)
+        deleted = hub.store.runs.purge_runs(now)
         left = {r.id for r in hub.jobs.runs("hub.retention").items}
     assert deleted == 1
     assert first not in left

@@ -16,7 +16,7 @@ from zeep.wsse.username import UsernameToken
 
 from faces.soap.xsdgen import NS
 from hub.store import MessageFilter
-from tests.hub.soap.support import (
+from tests.faces.soap.support import (
     envelope,
     fault_code,
     fault_errors,

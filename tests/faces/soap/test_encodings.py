@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hub.store import MessageFilter
-from tests.hub.soap.support import envelope, fault_code, post, submit_case
+from tests.faces.soap.support import envelope, fault_code, post, submit_case
 from tests.support import RunningHub
 
 NAME = "王秀英"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from hub.store import MessageFilter
-from tests.hub.soap.support import envelope, fault_code, post, submit_case
+from tests.faces.soap.support import envelope, fault_code, post, submit_case
 from tests.support import RunningHub
 
 
