@@ -19,6 +19,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from adapters.courier import ems
 from adapters.sdk import AdapterError, RejectedError
+from adapters.sdk.inbound import form_post
 from hub.core.clock import utcnow
 from hub.core.identifiers import mask_text
 
@@ -92,31 +93,17 @@ def _refusal(adapter: CourierAdapter, params: dict[str, str]) -> str | None:
 
 def openapi_paths(destination: str) -> dict[str, dict[str, Any]]:
     """The OpenAPI description of the endpoints :func:`blueprint` serves for ``destination``."""
-    return {
-        f"/inbound/{destination}/routes": {
-            "post": {
-                "summary": f"Route events pushed by the courier ({destination})",
-                "description": "Form-encoded, signed Base64(MD5(sorted k+v + secret));"
-                " each event is stored once (waybill + code + time) and published as"
-                " shipment.status.",
-                "operationId": f"courierRoutes_{destination}",
-                "tags": ["inbound"],
-                "security": [],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/x-www-form-urlencoded": {"schema": {"type": "object"}}
-                    },
-                },
-                "responses": {
-                    "200": {"description": "Recorded", "content": {"application/json": {}}},
-                    "400": {"description": "Malformed", "content": {"application/json": {}}},
-                    "401": {
-                        "description": "Signature does not verify",
-                        "content": {"application/json": {}},
-                    },
-                    "500": {"description": "Try again", "content": {"application/json": {}}},
-                },
-            }
-        }
-    }
+    return form_post(
+        f"/inbound/{destination}/routes",
+        summary=f"Route events pushed by the courier ({destination})",
+        description="Form-encoded, signed Base64(MD5(sorted k+v + secret)); each event is"
+        " stored once (waybill + code + time) and published as shipment.status.",
+        operation_id=f"courierRoutes_{destination}",
+        responses={
+            "200": "Recorded",
+            "400": "Malformed",
+            "401": "Signature does not verify",
+            "500": "Try again",
+        },
+        media_type="application/json",
+    )

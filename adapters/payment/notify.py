@@ -31,6 +31,7 @@ from flask import Blueprint, Response, request
 from adapters.payment import rsa2
 from adapters.payment.ledger import Notification, Order
 from adapters.sdk import AdapterError
+from adapters.sdk.inbound import form_post
 from hub.core.clock import HUB_TZ, format_time, utcnow
 from hub.core.identifiers import mask_text
 
@@ -228,27 +229,16 @@ def blueprint(adapter: PaymentAdapter) -> Blueprint:
 
 def openapi_paths(destination: str) -> dict[str, dict[str, Any]]:
     """The OpenAPI description of the endpoints :func:`blueprint` serves for ``destination``."""
-    return {
-        f"/inbound/{destination}/notify": {
-            "post": {
-                "summary": f"Payment notification from the platform ({destination})",
-                "description": "Form-encoded, signed RSA2 by the platform; answered"
-                " `success` once verified and recorded (duplicates too), `fail` otherwise.",
-                "operationId": f"paymentNotify_{destination}",
-                "tags": ["inbound"],
-                "security": [],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/x-www-form-urlencoded": {"schema": {"type": "object"}}
-                    },
-                },
-                "responses": {
-                    "200": {"description": "success", "content": {"text/plain": {}}},
-                    "400": {"description": "fail: refused", "content": {"text/plain": {}}},
-                    "413": {"description": "fail: too large", "content": {"text/plain": {}}},
-                    "500": {"description": "fail: try again", "content": {"text/plain": {}}},
-                },
-            }
-        }
-    }
+    return form_post(
+        f"/inbound/{destination}/notify",
+        summary=f"Payment notification from the platform ({destination})",
+        description="Form-encoded, signed RSA2 by the platform; answered `success` once"
+        " verified and recorded (duplicates too), `fail` otherwise.",
+        operation_id=f"paymentNotify_{destination}",
+        responses={
+            "200": "success",
+            "400": "fail: refused",
+            "413": "fail: too large",
+            "500": "fail: try again",
+        },
+    )

@@ -6,6 +6,6 @@ scheduler provides; ``faces/cli/users.py`` adds ``govhub users``.
 
 from __future__ import annotations
 
-from faces.console.web import install
+from faces.console.mount import install
 
 __all__ = ["install"]

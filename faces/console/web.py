@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
-    Flask,
     Response,
     current_app,
     g,
@@ -29,7 +28,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import Babel, gettext
+from flask_babel import gettext
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2 import pass_context
 from werkzeug.exceptions import HTTPException
@@ -38,10 +37,9 @@ from werkzeug.wrappers import Response as BaseResponse
 from faces.console.accounts import ADMIN, OPERATOR, User, UserStore
 from faces.console.jobs import JOBS_EXTENSION, JobsView
 from faces.console.masking import mask_document
-from faces.console.scheduler import ConsoleJobs
-from faces.console.sessions import LoginThrottle, SessionStore, secret_key
+from faces.console.sessions import LoginThrottle, SessionStore
 from faces.console.words import word
-from faces.http.settings import OpsSettings, ops_settings
+from faces.http.settings import OpsSettings
 from hub.core.clock import HUB_TZ
 from hub.core.identifiers import mask_text
 from hub.runtime import Hub
@@ -52,7 +50,7 @@ __all__ = [
     "blueprint",
     "console",
     "current_user",
-    "install",
+    "language",
     "requires",
     "safe_next",
 ]
@@ -76,7 +74,7 @@ blueprint = Blueprint(
     static_folder="static",
     static_url_path="/static",
 )
-_csrf = CSRFProtect()
+csrf = CSRFProtect()
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -141,7 +139,7 @@ def safe_next(target: str | None, fallback: str) -> str:
 @blueprint.before_request
 def _guard() -> BaseResponse | None:
     if request.method not in ("GET", "HEAD", "OPTIONS"):
-        _csrf.protect()
+        csrf.protect()
     g.ops_user = _signed_in_user()
     if request.endpoint in PUBLIC_ENDPOINTS or g.ops_user is not None:
         return None
@@ -209,7 +207,7 @@ def _page_context() -> dict[str, Any]:
         "current_user": user,
         "may_operate": user is not None and user.may(OPERATOR),
         "may_admin": user is not None and user.may(ADMIN),
-        "language": _language(),
+        "language": language(),
         "languages": LANGUAGES,
         "refresh_seconds": console().settings.refresh_seconds,
     }
@@ -264,66 +262,7 @@ def _unexpected(error: Exception) -> tuple[str, int]:
     return _error_page(500)
 
 
-# --------------------------------------------------------------------------- set-up
-
-
-def _language() -> str:
+def language() -> str:
+    """The language of this request: the cookie's, or Chinese."""
     chosen = request.cookies.get(LANGUAGE_COOKIE, DEFAULT_LANGUAGE)
     return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
-
-
-def install(app: Flask, hub: Hub) -> None:
-    """Mount the console at ``/ops/`` on ``app``.
-
-    Raises:
-        ConfigError: ``[ops]`` is wrong.
-    """
-    from faces.console import views  # noqa: F401 - registers the pages on the blueprint
-
-    settings = ops_settings(hub.config)
-    users = UserStore(hub.store)
-    app.config.update(
-        SECRET_KEY=secret_key(hub.store, settings.secret_key),
-        SESSION_COOKIE_NAME=SESSION_COOKIE,
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=(hub.config.server.public_url or "").startswith("https://"),
-        PERMANENT_SESSION_LIFETIME=settings.lifetime,
-        # Form tokens live as long as the session; the session has its own expiry.
-        WTF_CSRF_TIME_LIMIT=None,
-        # Only the console's forms carry tokens: API, SOAP and notification posts are
-        # authenticated otherwise and must not be checked.
-        WTF_CSRF_CHECK_DEFAULT=False,
-        BABEL_DEFAULT_LOCALE=DEFAULT_LANGUAGE,
-        BABEL_DEFAULT_TIMEZONE=str(HUB_TZ),
-        BABEL_TRANSLATION_DIRECTORIES=str(TRANSLATIONS),
-    )
-    Babel(app, locale_selector=_language)
-    _csrf.init_app(app)
-    app.extensions["govhub_ops"] = Console(
-        hub=hub,
-        settings=settings,
-        users=users,
-        sessions=SessionStore(hub.store, users, settings),
-        throttle=LoginThrottle(hub.store, settings),
-    )
-    # The hub's own scheduler unless something else (a test) put a view there first.
-    app.extensions.setdefault(JOBS_EXTENSION, ConsoleJobs(hub))
-    app.extensions.setdefault("govhub_readiness", {})["scheduler"] = _scheduler_readiness
-    app.register_blueprint(blueprint)
-
-
-def _scheduler_readiness() -> dict[str, Any] | None:
-    from hub.observability.heartbeats import heartbeat_check
-
-    view: JobsView | None = current_app.extensions.get(JOBS_EXTENSION)
-    if view is None:
-        return None
-    health = getattr(view, "health", None)
-    if callable(health):  # a scheduler that judges itself (thread alive, heartbeat fresh)
-        judged: dict[str, Any] | None = health()
-        return judged
-    age = view.heartbeat_age_s()
-    if age is None:
-        return None
-    return heartbeat_check(age, view.heartbeat_limit_s)

@@ -550,20 +550,13 @@ def _serialise(root: etree._Element) -> bytes:
     return text
 
 
-# --------------------------------------------------------------------------- command
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Write (or with ``--check``, compare) the generated contract files."""
     parser = argparse.ArgumentParser(
         prog="python -m faces.soap.xsdgen", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument(
-        "--schemas", type=Path, default=DEFAULT_SCHEMA_DIR, help="the schemas/ folder"
-    )
-    parser.add_argument(
-        "--check", action="store_true", help="exit 1 if any file is missing or differs"
-    )
+    parser.add_argument("--schemas", type=Path, default=DEFAULT_SCHEMA_DIR, help="schemas/")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a file is stale")
     args = parser.parse_args(argv)
     contract = build_contract(SchemaRegistry(args.schemas))
     stale = []

@@ -129,27 +129,29 @@ class Stats:
         self, window: dt.timedelta, count: int, *, now: dt.datetime | None = None
     ) -> Series:
         """Messages accepted per bucket over ``window``, by channel."""
-        bounds = _bounds(window, count, now or utcnow())
-        index = _bucket_index(messages.c.created_at, bounds).label("bucket")
-        query = (
-            select(index, messages.c.channel, func.count())
-            .where(messages.c.created_at >= bounds[0], messages.c.created_at < bounds[-1])
-            .group_by(index, messages.c.channel)
-        )
-        with self.db.read() as connection:
-            rows = connection.execute(query).all()
-        return _series(rows, bounds)
+        return self._series(messages.c.created_at, messages.c.channel, window, count, now)
 
     def attempt_series(
         self, window: dt.timedelta, count: int, *, now: dt.datetime | None = None
     ) -> Series:
         """Attempts finished per bucket over ``window``, by outcome (delivered/retry/dead)."""
+        return self._series(attempts.c.finished_at, attempts.c.outcome, window, count, now)
+
+    def _series(
+        self,
+        moment: Any,
+        category: Any,
+        window: dt.timedelta,
+        count: int,
+        now: dt.datetime | None,
+    ) -> Series:
+        """Rows counted per time bucket (by ``moment``) and ``category``."""
         bounds = _bounds(window, count, now or utcnow())
-        index = _bucket_index(attempts.c.finished_at, bounds).label("bucket")
+        index = _bucket_index(moment, bounds).label("bucket")
         query = (
-            select(index, attempts.c.outcome, func.count())
-            .where(attempts.c.finished_at >= bounds[0], attempts.c.finished_at < bounds[-1])
-            .group_by(index, attempts.c.outcome)
+            select(index, category, func.count())
+            .where(moment >= bounds[0], moment < bounds[-1])
+            .group_by(index, category)
         )
         with self.db.read() as connection:
             rows = connection.execute(query).all()
