@@ -60,6 +60,8 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8700
     threads: int = 16
+    #: Web worker processes (``None``: one per core).
+    workers: int | None = None
     max_body_bytes: int = 1024 * 1024
     public_url: str | None = None
 
@@ -84,10 +86,10 @@ class SandboxConfig:
 class DispatcherConfig:
     """How deliveries are claimed and worked."""
 
-    workers: int = 8
+    workers: int = 32
     poll_interval_s: float = 1.0
     lease_s: float = 30.0
-    batch: int = 32
+    batch: int = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +135,7 @@ class Destination:
     settings: Mapping[str, Any]
     retry: RetryPolicy = RetryPolicy()
     circuit: CircuitPolicy = CircuitPolicy()
-    max_in_flight: int = 4
+    max_in_flight: int = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +198,7 @@ _SCHEMA: dict[str, Any] = {
                 "host": {"type": "string", "minLength": 1},
                 "port": {"type": "integer", "minimum": 0, "maximum": 65535},
                 "threads": {"type": "integer", "minimum": 1, "maximum": 256},
+                "workers": {"type": "integer", "minimum": 1, "maximum": 64},
                 "max_body_bytes": {"type": "integer", "minimum": 1024},
                 "public_url": {"type": "string", "pattern": "^https?://"},
             },
@@ -430,7 +433,7 @@ def _destination(item: Mapping[str, Any], file: str, index: int) -> Destination:
         settings=settings,
         retry=retry,
         circuit=CircuitPolicy(**item.get("circuit", {})),
-        max_in_flight=item.get("max_in_flight", 4),
+        max_in_flight=item.get("max_in_flight", 16),
     )
 
 

@@ -87,6 +87,9 @@ class Hub:
             if type(adapter).screen is not Adapter.screen:
                 self.ingest.screens.append(adapter.screen)
         self.dispatching = False
+        #: Set by a face whose deliveries another process of this machine works
+        #: (``govhub run``'s web workers): readiness then asks the store for its beat.
+        self.expects_delivery = False
         self.metrics = HubMetrics(
             self.store,
             [d.name for d in config.destinations],

@@ -57,7 +57,7 @@ class TimeoutSession(requests.Session):
     """
 
     def __init__(
-        self, timeout_s: float = 10.0, connect_timeout_s: float = 5.0, pool_size: int = 16
+        self, timeout_s: float = 10.0, connect_timeout_s: float = 5.0, pool_size: int = 64
     ) -> None:
         super().__init__()
         self.timeout = (connect_timeout_s, timeout_s)

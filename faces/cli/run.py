@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import signal
 import sys
 from importlib import resources
@@ -16,12 +17,26 @@ from hub import __version__
 from hub.config import Config, ConfigError
 
 
-def _serve(*, web: bool, dispatch: bool, host: str | None, port: int | None) -> None:
+def _serve(
+    *, web: bool, dispatch: bool, host: str | None, port: int | None, parent_pid: int | None = None
+) -> None:
+    """One process: the web server (waitress), the dispatcher and scheduler, or both."""
     from faces.serving import start_server
     from hub.runtime import Hub
 
     config = load()
     setup_logging(config)
+    stop_signal = signal.SIGTERM
+    if parent_pid is not None:
+        # A child of govhub run answers to its master only: Ctrl-C and a SIGTERM to the
+        # whole group are the master's to handle (it stops us with STOP_SIGNAL once its
+        # web workers have stopped); if the master is killed outright, stop on our own.
+        from faces.processes import STOP_SIGNAL, watch_parent
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stop_signal = STOP_SIGNAL
+        watch_parent(parent_pid, lambda: os.kill(os.getpid(), STOP_SIGNAL))
     started = []
     try:
         if config.sandbox.enabled and dispatch:
@@ -71,7 +86,7 @@ def _serve(*, web: bool, dispatch: bool, host: str | None, port: int | None) -> 
     def _terminate(_signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(stop_signal, _terminate)
     # Everything built so far (modules, schemas, the app) lives as long as the process:
     # moving it out of the collector's sight spares every later collection a full walk
     # over it (measured: about 10 % more durable ingest throughput).
@@ -91,6 +106,69 @@ def _serve(*, web: bool, dispatch: bool, host: str | None, port: int | None) -> 
         hub.close()
         for _name, running_sandbox in started:
             running_sandbox.stop()
+
+
+def _web_processes(
+    *, host: str | None, port: int | None, workers: int | None, deliver: bool
+) -> None:
+    """gunicorn's web workers, and (``deliver``) the delivery process beside them."""
+    from faces.app import create_app
+    from faces.processes import DeliveryProcess, WebServer, multiprocess_metrics
+    from hub.runtime import Hub
+
+    config = load()
+    setup_logging(config)
+    remove_metrics = multiprocess_metrics()
+    try:
+        # Check everything once here (migrations, adapters, jobs, the app), so a mistake
+        # is told once, before any process starts.
+        hub = Hub(config)
+        create_app(hub)
+        hub.close()
+    except ConfigError as error:
+        remove_metrics()
+        fail(str(error))
+    delivery = None
+    if deliver:
+        delivery = DeliveryProcess(config.path, echo=click.echo)
+        if not delivery.start():
+            delivery.stop()
+            remove_metrics()
+            fail("the delivery process did not start", "see its errors above")
+    bind_host = host or config.server.host
+    bind_port = config.server.port if port is None else port
+    count = workers or config.server.workers or os.cpu_count() or 2
+
+    def ready(url: str) -> None:
+        if not deliver:
+            click.echo(f"database {config.database.url}")
+        click.echo(f"GovHub {__version__} listening on {url} ({count} web workers)")
+        sys.stdout.flush()
+
+    def stopped() -> None:
+        click.echo("stopping…", err=True)
+        if delivery is not None:
+            delivery.stop()
+
+    try:
+        WebServer(
+            config,
+            f"{bind_host}:{bind_port}",
+            count,
+            on_ready=ready,
+            on_exit=stopped,
+            delivery_beside=deliver,
+        ).run()
+    except SystemExit as exit_:
+        if exit_.code:
+            fail(
+                f"cannot listen on {bind_host}:{bind_port} (see above)",
+                "choose another port with --port or [server] port",
+            )
+    finally:
+        if delivery is not None:
+            delivery.stop()
+        remove_metrics()
 
 
 def start_sandboxes(config: Config) -> list[tuple[str, Any]]:
@@ -118,31 +196,52 @@ def start_sandboxes(config: Config) -> list[tuple[str, Any]]:
     return running
 
 
-@click.command()
-@config_option
-@click.option("--host", help="Listen on this address instead of [server] host.")
-@click.option(
+_HOST = click.option("--host", help="Listen on this address instead of [server] host.")
+_PORT = click.option(
     "--port", type=int, help="Listen on this port instead of [server] port (0: any free port)."
 )
-def run(host: str | None, port: int | None) -> None:
-    """Run everything in one process: web, dispatcher, scheduler and (if enabled) sandboxes."""
-    _serve(web=True, dispatch=True, host=host, port=port)
+_WORKERS = click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="Web worker processes (default: [server] workers, or one per core).",
+)
 
 
 @click.command()
 @config_option
-@click.option("--host")
-@click.option("--port", type=int)
-def serve(host: str | None, port: int | None) -> None:
+@_HOST
+@_PORT
+@_WORKERS
+@click.option(
+    "--single-process",
+    is_flag=True,
+    help="Everything in this one process (web, dispatcher, scheduler, sandboxes).",
+)
+def run(host: str | None, port: int | None, workers: int | None, single_process: bool) -> None:
+    """Run the hub on this machine: web workers, the delivery process (dispatcher,
+    scheduler) and, if enabled, the sandboxes; Ctrl-C stops them all."""
+    if single_process:
+        _serve(web=True, dispatch=True, host=host, port=port)
+    else:
+        _web_processes(host=host, port=port, workers=workers, deliver=True)
+
+
+@click.command()
+@config_option
+@_HOST
+@_PORT
+@_WORKERS
+def serve(host: str | None, port: int | None, workers: int | None) -> None:
     """Run the web server only (several nodes behind a load balancer)."""
-    _serve(web=True, dispatch=False, host=host, port=port)
+    _web_processes(host=host, port=port, workers=workers, deliver=False)
 
 
 @click.command()
 @config_option
-def worker() -> None:
+@click.option("--parent-pid", type=int, hidden=True, help="Stop when this process is gone.")
+def worker(parent_pid: int | None) -> None:
     """Run the dispatcher and the scheduler only (several nodes on one PostgreSQL)."""
-    _serve(web=False, dispatch=True, host=None, port=None)
+    _serve(web=False, dispatch=True, host=None, port=None, parent_pid=parent_pid)
 
 
 @click.command()

@@ -9,6 +9,7 @@ nothing, and a worker that dies loses its lease to whoever claims next.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import logging
@@ -35,6 +36,8 @@ from hub.store import Claim, Outcome, Store
 __all__ = ["Dispatcher", "retry_delay"]
 
 log = logging.getLogger("govhub.dispatcher")
+#: How often the loop records in the store that it is alive.
+BEAT_EVERY_S = 2.0
 
 
 @functools.cache
@@ -99,6 +102,7 @@ class Dispatcher:
         self._pool: ThreadPoolExecutor | None = None
         self._thread: threading.Thread | None = None
         self.heartbeat = 0.0
+        self.listening = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -107,6 +111,9 @@ class Dispatcher:
         self._pool = ThreadPoolExecutor(self.settings.workers, thread_name_prefix="govhub-worker")
         self._thread = threading.Thread(target=self._run, name="govhub-dispatcher", daemon=True)
         self._thread.start()
+        # Accepts elsewhere (other processes, other nodes) wake this loop; polling remains
+        # the fallback where nobody can tell it (a second dispatcher on one SQLite file).
+        self.listening = self.store.db.dialect.listen(self.wake, self._stopping)
 
     def wake(self) -> None:
         """Look for work now (called after a message is accepted)."""
@@ -121,6 +128,8 @@ class Dispatcher:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
         self.store.deliveries.release(self.owner)
+        with contextlib.suppress(Exception):
+            self.store.nodes.remove_node(self.owner)
         for adapter in self.adapters.values():
             adapter.close()
 
@@ -153,8 +162,14 @@ class Dispatcher:
 
     def _run(self) -> None:
         last_renewal = time.monotonic()
+        last_beat = 0.0
         while not self._stopping.is_set():
             self.heartbeat = time.monotonic()
+            if self.heartbeat - last_beat > BEAT_EVERY_S:
+                # in the store, so a web-only process (govhub run's) can tell one delivers
+                with contextlib.suppress(Exception):
+                    self.store.nodes.beat(self.owner, utcnow(), kind="dispatcher")
+                last_beat = self.heartbeat
             claimed = 0
             try:
                 claimed = self._claim_and_submit()

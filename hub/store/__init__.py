@@ -102,5 +102,6 @@ class Store:
     def close(self) -> None:
         """Finish pending writes and release every pooled connection."""
         self.messages.close()
+        self.deliveries.close()
         self.nonces.close()
         self.db.close()

@@ -19,7 +19,7 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
 
-from hub.store.dialects import WRITE_OPTION, Dialect, dialect_for
+from hub.store.dialects import WAKE_PENDING, WRITE_OPTION, Dialect, dialect_for
 
 __all__ = ["MIGRATION_GROUP", "Database", "migration_folders"]
 
@@ -69,10 +69,17 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction: committed on success, rolled back on any error."""
+        committed = False
         with self.dialect.write_guard(), self.engine.connect() as connection:
             connection.execution_options(**{WRITE_OPTION: True})
-            with connection.begin():
-                yield connection
+            try:
+                with connection.begin():
+                    yield connection
+                committed = True
+            finally:
+                wake = connection.info.pop(WAKE_PENDING, False)
+        if committed and wake:
+            self.dialect.wake_waiters()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -106,6 +113,7 @@ class Database:
     def close(self) -> None:
         """Release every pooled connection."""
         self.engine.dispose()
+        self.dialect.close()
 
 
 def _adopt_legacy_head(connection: Connection) -> None:

@@ -10,32 +10,123 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
     Connection,
     Select,
     and_,
+    bindparam,
     case,
     exists,
     func,
     insert,
-    or_,
     select,
     update,
 )
 from sqlalchemy.sql import ColumnElement
 
 from hub.core.clock import new_id, utcnow
+from hub.core.columns import JSONType, UTCDateTime
 from hub.store.audit import write_audit
 from hub.store.database import Database
+from hub.store.group_commit import GroupCommitter
 from hub.store.messages import envelope_of
+from hub.store.queues import OPEN, case_key, promote_next
 from hub.store.records import Claim, DeadLetterFilter, DeliveryView, Outcome, Page
 from hub.store.tables import attempts, deliveries, messages
 
 __all__ = ["Deliveries"]
 
-_OPEN = ("pending", "inflight")
+
+@dataclass(frozen=True, slots=True)
+class _Finished:
+    """One attempt's outcome on its way into the store."""
+
+    claim: Claim
+    owner: str
+    worker: str
+    outcome: Outcome
+
+
+def _finish_statement(status: str) -> Any:
+    """The UPDATE that records an outcome, fenced by the lease (built once per status)."""
+    values: dict[str, Any] = {
+        "status": "pending" if status == "retry" else status,
+        "attempts": deliveries.c.attempts + 1,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "updated_at": bindparam("p_finished_at", type_=UTCDateTime()),
+        "last_error": bindparam("p_error"),
+    }
+    if status == "retry":
+        values["next_attempt_at"] = bindparam("p_next_attempt_at", type_=UTCDateTime())
+    if status == "delivered":
+        values["delivered_at"] = bindparam("p_finished_at", type_=UTCDateTime())
+        values["receipt"] = bindparam("p_receipt", type_=JSONType)
+    return (
+        update(deliveries)
+        .where(
+            deliveries.c.id == bindparam("p_delivery_id"),
+            deliveries.c.lease_owner == bindparam("p_owner"),
+            deliveries.c.status == "inflight",
+        )
+        .values(**values)
+    )
+
+
+def _claim_statement() -> Any:
+    """Lease a destination's oldest due heads (``FOR UPDATE SKIP LOCKED`` on PostgreSQL)."""
+    due = (
+        select(deliveries.c.seq)
+        .where(
+            deliveries.c.destination == bindparam("p_destination"),
+            deliveries.c.status == "pending",
+            deliveries.c.next_attempt_at <= bindparam("p_now", type_=UTCDateTime()),
+        )
+        .order_by(deliveries.c.next_attempt_at, deliveries.c.seq)
+        .limit(bindparam("p_take"))
+        .with_for_update(skip_locked=True)
+    )
+    return (
+        update(deliveries)
+        .where(deliveries.c.seq.in_(due.scalar_subquery()))
+        .values(
+            status="inflight",
+            lease_owner=bindparam("p_owner"),
+            lease_expires_at=bindparam("p_expires", type_=UTCDateTime()),
+            updated_at=bindparam("p_now", type_=UTCDateTime()),
+        )
+        .returning(
+            deliveries.c.id,
+            deliveries.c.seq,
+            deliveries.c.message_id,
+            deliveries.c.destination,
+            deliveries.c.attempts,
+            deliveries.c.route,
+        )
+    )
+
+
+# Built once: building SQLAlchemy expressions costs more CPU than running them.
+_CLAIM = _claim_statement()
+_FINISH = {status: _finish_statement(status) for status in ("delivered", "retry", "dead")}
+
+
+def _attempt_row(finished: _Finished, numbers: Mapping[str, int]) -> dict[str, Any]:
+    outcome = finished.outcome
+    return {
+        "delivery_id": finished.claim.delivery_id,
+        "number": (numbers.get(finished.claim.delivery_id) or 0) + 1,
+        "worker": finished.worker,
+        "started_at": outcome.started_at,
+        "finished_at": outcome.finished_at,
+        "duration_ms": int((outcome.finished_at - outcome.started_at).total_seconds() * 1000),
+        "outcome": outcome.status,
+        "status_code": outcome.status_code,
+        "error": outcome.error,
+    }
 
 
 class Deliveries:
@@ -47,6 +138,11 @@ class Deliveries:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._finisher: GroupCommitter[_Finished, bool] = GroupCommitter(self._write_outcomes)
+
+    def close(self) -> None:
+        """Finish the outcomes being written."""
+        self._finisher.close()
 
     # ------------------------------------------------------------------ dispatching
 
@@ -58,7 +154,11 @@ class Deliveries:
         lease_s: float,
         limit: int,
     ) -> list[Claim]:
-        """Lease due deliveries, in acceptance order, keeping order per case.
+        """Lease due deliveries, the heads of their cases' queues, oldest due first.
+
+        Each destination's share is read from its index of due ``pending`` rows, so a claim
+        costs the same whatever the backlog; on PostgreSQL the rows are locked with ``FOR
+        UPDATE SKIP LOCKED``, so several workers claim side by side without waiting.
 
         Args:
             owner: This worker's id; outcomes are only accepted from the lease owner.
@@ -70,83 +170,51 @@ class Deliveries:
         Returns:
             The claimed deliveries with their messages.
         """
-        open_destinations = [name for name, free in capacity.items() if free > 0]
-        if not open_destinations or limit <= 0:
+        wanted = [(name, free) for name, free in capacity.items() if free > 0]
+        if not wanted or limit <= 0:
             return []
         now = utcnow()
-        d = deliveries.alias("d")
-        claimable = _claimable(d, now)
-        ranked = (
-            select(
-                d.c.seq,
-                d.c.destination,
-                func.row_number()
-                .over(partition_by=d.c.destination, order_by=d.c.seq)
-                .label("rank"),
-            )
-            .where(claimable, d.c.destination.in_(open_destinations))
-            .subquery()
-        )
-        most = max(capacity[name] for name in open_destinations)
+        claimed: list[Any] = []
         with self.db.write() as connection:
-            candidates = connection.execute(
-                select(ranked.c.seq, ranked.c.destination)
-                .where(ranked.c.rank <= most)
-                .order_by(ranked.c.seq)
-                .limit(limit * 4)
-            ).all()
-            free = dict(capacity)
-            chosen: list[int] = []
-            for seq, destination in candidates:
-                if free.get(destination, 0) > 0 and len(chosen) < limit:
-                    free[destination] -= 1
-                    chosen.append(seq)
-            if not chosen:
-                return []
-            lockable = (
-                select(d.c.seq)
-                .where(d.c.seq.in_(chosen), claimable)
-                .with_for_update(skip_locked=True)
-            )
-            claimed = (
-                connection.execute(
-                    update(deliveries)
-                    .where(deliveries.c.seq.in_(lockable.scalar_subquery()))
-                    .values(
-                        status="inflight",
-                        lease_owner=owner,
-                        lease_expires_at=now + dt.timedelta(seconds=lease_s),
-                        updated_at=now,
-                    )
-                    .returning(deliveries.c.id)
+            # Leases of workers that died first: they stay the heads of their cases, so
+            # they are claimed again before anything behind them (the index finds none
+            # at all cost when no worker died).
+            _recover_expired(connection, now)
+            for destination, free in wanted:
+                take = min(free, limit - len(claimed))
+                if take <= 0:
+                    break
+                claimed.extend(
+                    connection.execute(
+                        _CLAIM,
+                        {
+                            "p_destination": destination,
+                            "p_now": now,
+                            "p_take": take,
+                            "p_owner": owner,
+                            "p_expires": now + dt.timedelta(seconds=lease_s),
+                        },
+                    ).all()
                 )
-                .scalars()
-                .all()
-            )
             if not claimed:
                 return []
-            rows = connection.execute(
-                select(
-                    deliveries.c.id.label("delivery_id"),
-                    deliveries.c.destination,
-                    deliveries.c.attempts,
-                    deliveries.c.seq,
-                    deliveries.c.route.label("delivery_route"),
-                    messages,
+            message_ids = list({row.message_id for row in claimed})
+            envelopes = {
+                row.id: envelope_of(row)
+                for row in connection.execute(
+                    select(messages).where(messages.c.id.in_(message_ids))
                 )
-                .join(messages, messages.c.id == deliveries.c.message_id)
-                .where(deliveries.c.id.in_(claimed))
-                .order_by(deliveries.c.seq)
-            ).all()
+            }
+        claimed.sort(key=lambda row: row.seq)
         return [
             Claim(
-                delivery_id=row.delivery_id,
+                delivery_id=row.id,
                 destination=row.destination,
                 attempts=row.attempts,
-                envelope=envelope_of(row),
-                route=row.delivery_route,
+                envelope=envelopes[row.message_id],
+                route=row.route,
             )
-            for row in rows
+            for row in claimed
         ]
 
     def renew_leases(self, owner: str, delivery_ids: Iterable[str], lease_s: float) -> None:
@@ -178,64 +246,79 @@ class Deliveries:
                 .where(condition)
                 .values(status="pending", lease_owner=None, lease_expires_at=None, updated_at=now)
             )
-        return result.rowcount
+            if result.rowcount:
+                self.db.dialect.notify(connection)
+        return int(result.rowcount)
 
     def finish(self, claim: Claim, owner: str, worker: str, outcome: Outcome) -> bool:
-        """Record an attempt and the delivery's new state.
+        """Record an attempt and the delivery's new state; when it ended (delivered, dead),
+        the next delivery of its case becomes due.
+
+        Concurrent calls share one transaction (group commit): the outcomes of many
+        deliveries, with their attempts, cost one commit. Each call returns once its own
+        outcome is committed, so a retry's ``next_attempt_at`` is stored before the caller
+        lets the delivery go.
 
         Returns:
             False when the lease was lost (another worker took the delivery over); then
             nothing is written, because that worker's outcome counts.
         """
-        values: dict[str, Any] = {
-            "status": "pending" if outcome.status == "retry" else outcome.status,
-            "attempts": deliveries.c.attempts + 1,
-            "lease_owner": None,
-            "lease_expires_at": None,
-            "updated_at": outcome.finished_at,
-            "last_error": outcome.error,
+        return self._finisher.submit(_Finished(claim, owner, worker, outcome))
+
+    def _write_outcomes(self, batch: Sequence[_Finished]) -> list[bool]:
+        ended = [f for f in batch if f.outcome.status != "retry"]
+        keys = [
+            k
+            for f in ended
+            if (k := case_key(f.claim.destination, f.claim.envelope.correlation_id))
+        ]
+        with self.db.write() as connection:
+            self.db.dialect.lock_cases(connection, keys)
+            written = [self._write_outcome(connection, f) for f in batch]
+            done = [f for f, ok in zip(batch, written, strict=True) if ok]
+            if done:
+                numbers = dict(
+                    connection.execute(
+                        select(attempts.c.delivery_id, func.max(attempts.c.number))
+                        .where(attempts.c.delivery_id.in_([f.claim.delivery_id for f in done]))
+                        .group_by(attempts.c.delivery_id)
+                    ).all()
+                )
+                self.db.dialect.insert_all(
+                    connection, attempts, [_attempt_row(f, numbers) for f in done]
+                )
+            now = utcnow()
+            finished = [f for f in done if f.outcome.status != "retry"]
+            moved = promote_next(
+                connection,
+                [
+                    k
+                    for f in finished
+                    if (k := case_key(f.claim.destination, f.claim.envelope.correlation_id))
+                ],
+                now,
+            )
+            for message_id in sorted({f.claim.envelope.id for f in finished}):
+                refresh_message_status(connection, message_id, now)
+            if moved:
+                self.db.dialect.notify(connection)
+        return written
+
+    @staticmethod
+    def _write_outcome(connection: Connection, finished: _Finished) -> bool:
+        outcome = finished.outcome
+        parameters: dict[str, Any] = {
+            "p_delivery_id": finished.claim.delivery_id,
+            "p_owner": finished.owner,
+            "p_finished_at": outcome.finished_at,
+            "p_error": outcome.error,
         }
         if outcome.status == "retry":
-            values["next_attempt_at"] = outcome.next_attempt_at or outcome.finished_at
-        if outcome.status == "delivered":
-            values["delivered_at"] = outcome.finished_at
-            values["receipt"] = outcome.receipt
-        with self.db.write() as connection:
-            changed = connection.execute(
-                update(deliveries)
-                .where(
-                    deliveries.c.id == claim.delivery_id,
-                    deliveries.c.lease_owner == owner,
-                    deliveries.c.status == "inflight",
-                )
-                .values(**values)
-            ).rowcount
-            if not changed:
-                return False
-            number = connection.execute(
-                select(func.count())
-                .select_from(attempts)
-                .where(attempts.c.delivery_id == claim.delivery_id)
-            ).scalar_one()
-            connection.execute(
-                insert(attempts),
-                {
-                    "delivery_id": claim.delivery_id,
-                    "number": number + 1,
-                    "worker": worker,
-                    "started_at": outcome.started_at,
-                    "finished_at": outcome.finished_at,
-                    "duration_ms": int(
-                        (outcome.finished_at - outcome.started_at).total_seconds() * 1000
-                    ),
-                    "outcome": outcome.status,
-                    "status_code": outcome.status_code,
-                    "error": outcome.error,
-                },
-            )
-            if outcome.status != "retry":
-                refresh_message_status(connection, claim.envelope.id, outcome.finished_at)
-        return True
+            parameters["p_next_attempt_at"] = outcome.next_attempt_at or outcome.finished_at
+        elif outcome.status == "delivered":
+            parameters["p_receipt"] = outcome.receipt
+        changed = connection.execute(_FINISH[outcome.status], parameters).rowcount
+        return bool(changed)
 
     def next_due(self) -> dt.datetime | None:
         """When the earliest pending delivery falls due (for the dispatcher's sleep)."""
@@ -248,11 +331,11 @@ class Deliveries:
         return value
 
     def backlog(self) -> dict[str, int]:
-        """Open (pending or in-flight) deliveries per destination."""
+        """Open (pending, in flight or waiting their turn) deliveries per destination."""
         with self.db.read() as connection:
             rows = connection.execute(
                 select(deliveries.c.destination, func.count())
-                .where(deliveries.c.status.in_(_OPEN))
+                .where(deliveries.c.status.in_(OPEN))
                 .group_by(deliveries.c.destination)
             ).all()
         return dict(rows)
@@ -277,6 +360,8 @@ class Deliveries:
             ).first()
             if correlation is None:
                 raise KeyError(message_id)
+            key = case_key(destination, correlation.correlation_id)
+            self.db.dialect.lock_cases(connection, [key] if key else [])
             present = connection.execute(
                 select(deliveries.c.id).where(
                     deliveries.c.message_id == message_id, deliveries.c.destination == destination
@@ -293,14 +378,18 @@ class Deliveries:
                     "destination": destination,
                     "route": route,
                     "correlation_id": correlation.correlation_id,
-                    "status": "pending",
+                    # behind its case's open deliveries, if any (promoted below otherwise)
+                    "status": "pending" if key is None else "waiting",
                     "attempts": 0,
                     "next_attempt_at": now,
                     "created_at": now,
                     "updated_at": now,
                 },
             )
+            if key is not None:
+                promote_next(connection, [key], now)
             refresh_message_status(connection, message_id, now)
+            self.db.dialect.notify(connection)
             write_audit(
                 connection,
                 actor,
@@ -364,9 +453,11 @@ class Deliveries:
             The ids that were dead and are now pending (others are left alone).
         """
         now = utcnow()
+        # back in its case's queue: the head at once if the case has none (see _settle)
+        queued = case((deliveries.c.correlation_id.is_(None), "pending"), else_="waiting")
         return self._settle(
             delivery_ids,
-            {"status": "pending", "attempts": 0, "next_attempt_at": now, "updated_at": now},
+            {"status": queued, "attempts": 0, "next_attempt_at": now, "updated_at": now},
             actor=actor,
             action="dlq.replay",
             detail={"reason": reason} if reason else None,
@@ -409,13 +500,23 @@ class Deliveries:
         """Move dead letters on (``values``), refresh their messages and audit each."""
         if not delivery_ids:
             return []
+        ids = list(delivery_ids)
         with self.db.write() as connection:
+            cases = connection.execute(
+                select(deliveries.c.destination, deliveries.c.correlation_id).where(
+                    deliveries.c.id.in_(ids), deliveries.c.status == "dead"
+                )
+            ).all()
+            keys = [k for row in cases if (k := case_key(row.destination, row.correlation_id))]
+            self.db.dialect.lock_cases(connection, keys)
             changed = connection.execute(
                 update(deliveries)
-                .where(deliveries.c.id.in_(list(delivery_ids)), deliveries.c.status == "dead")
+                .where(deliveries.c.id.in_(ids), deliveries.c.status == "dead")
                 .values(**values)
                 .returning(deliveries.c.id, deliveries.c.message_id)
             ).all()
+            if promote_next(connection, keys, now) or changed:
+                self.db.dialect.notify(connection)
             for message_id in {row.message_id for row in changed}:
                 refresh_message_status(connection, message_id, now)
             for row in changed:
@@ -423,19 +524,21 @@ class Deliveries:
         return [row.id for row in changed]
 
 
-def _claimable(d: Any, now: dt.datetime) -> ColumnElement[bool]:
-    earlier = deliveries.alias("earlier")
-    held_back = exists().where(
-        earlier.c.destination == d.c.destination,
-        earlier.c.correlation_id == d.c.correlation_id,
-        earlier.c.seq < d.c.seq,
-        earlier.c.status.in_(_OPEN),
+def _recover_expired(connection: Connection, now: dt.datetime) -> int:
+    """Put deliveries whose lease expired (their worker died) back as due now."""
+    return int(
+        connection.execute(
+            update(deliveries)
+            .where(deliveries.c.status == "inflight", deliveries.c.lease_expires_at < now)
+            .values(
+                status="pending",
+                lease_owner=None,
+                lease_expires_at=None,
+                next_attempt_at=now,
+                updated_at=now,
+            )
+        ).rowcount
     )
-    due = or_(
-        and_(d.c.status == "pending", d.c.next_attempt_at <= now),
-        and_(d.c.status == "inflight", d.c.lease_expires_at < now),
-    )
-    return and_(due, ~held_back)
 
 
 def _dead(where: DeadLetterFilter, *columns: Any) -> Select[Any]:
@@ -458,25 +561,31 @@ def _dead(where: DeadLetterFilter, *columns: Any) -> Select[Any]:
     return query
 
 
-def refresh_message_status(connection: Connection, message_id: str, now: dt.datetime) -> None:
-    """Derive a message's status from its deliveries again (in the caller's transaction)."""
-
+def _refresh_statement() -> Any:
     def having(*statuses: str) -> ColumnElement[bool]:
         return exists().where(
-            deliveries.c.message_id == message_id, deliveries.c.status.in_(statuses)
+            deliveries.c.message_id == bindparam("p_message_id"), deliveries.c.status.in_(statuses)
         )
 
-    connection.execute(
+    return (
         update(messages)
-        .where(messages.c.id == message_id)
+        .where(messages.c.id == bindparam("p_message_id"))
         .values(
             status=case(
-                (having(*_OPEN), "pending"),
+                (having(*OPEN), "pending"),
                 (having("dead"), "dead"),
                 # every delivery ended, none delivered: ops gave up on all of them
                 (~having("delivered"), "discarded"),
                 else_="delivered",
             ),
-            updated_at=now,
+            updated_at=bindparam("p_now", type_=UTCDateTime()),
         )
     )
+
+
+_REFRESH = _refresh_statement()
+
+
+def refresh_message_status(connection: Connection, message_id: str, now: dt.datetime) -> None:
+    """Derive a message's status from its deliveries again (in the caller's transaction)."""
+    connection.execute(_REFRESH, {"p_message_id": message_id, "p_now": now})

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
+import hashlib
 import json
+import logging
+import os
+import socket
+import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy import Connection, Engine, Insert, Table, create_engine, event, insert, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -16,9 +23,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
-__all__ = ["Dialect", "dialect_for"]
+__all__ = ["WAKE_CHANNEL", "Dialect", "dialect_for"]
+
+log = logging.getLogger("govhub.store")
 
 WRITE_OPTION = "govhub_write"
+#: The PostgreSQL channel dispatchers LISTEN on: deliveries became due.
+WAKE_CHANNEL = "govhub_deliveries"
+#: ``Connection.info`` key: this transaction made deliveries due.
+WAKE_PENDING = "govhub_wake"
 
 
 def _dumps(value: Any) -> str:
@@ -40,30 +53,52 @@ class Dialect:
         """``INSERT`` that skips rows violating a unique key (``ON CONFLICT DO NOTHING``)."""
         raise NotImplementedError
 
-    def insert_accepted(
-        self,
-        connection: Connection,
-        messages: Table,
-        deliveries: Table,
-        message_rows: Sequence[dict[str, Any]],
-        delivery_rows: Sequence[dict[str, Any]],
-    ) -> set[str]:
-        """Insert messages (skipping duplicate client refs) and the deliveries of those inserted.
+    def insert_new(
+        self, connection: Connection, table: Table, rows: Sequence[dict[str, Any]], key: str
+    ) -> set[Any]:
+        """Insert rows, skipping those that violate a unique key; the ``key`` of each inserted.
 
-        Returns:
-            The ids of the messages actually inserted.
+        The accept path's messages: a repeated ``(source, client_ref)`` is skipped.
         """
-        inserted = set(
+        column = table.c[key]
+        return set(
             connection.execute(
-                self.insert_ignoring_duplicates(messages).returning(messages.c.id),
-                list(message_rows),
+                self.insert_ignoring_duplicates(table).returning(column), list(rows)
             ).scalars()
         )
-        rows = [row for row in delivery_rows if row["message_id"] in inserted]
+
+    def insert_all(
+        self, connection: Connection, table: Table, rows: Sequence[dict[str, Any]]
+    ) -> None:
+        """Insert rows (one multi-row statement where the driver allows)."""
         if rows:
             # RETURNING makes SQLAlchemy send one multi-row INSERT, not a row-by-row executemany
-            connection.execute(insert(deliveries).returning(deliveries.c.seq), rows).all()
-        return inserted
+            primary = next(iter(table.primary_key.columns))
+            connection.execute(insert(table).returning(primary), list(rows)).all()
+
+    def lock_cases(self, connection: Connection, keys: Iterable[tuple[str, str]]) -> None:
+        """Serialise the transactions that change the queue of the same cases.
+
+        A case's queue (``destination``, ``correlation_id``) has one head at a time; an
+        accept that queues behind it and a finish that moves it on must not interleave.
+        Where writers are serialised anyway (SQLite), nothing to do.
+        """
+
+    def notify(self, connection: Connection) -> None:
+        """Tell dispatchers elsewhere, once this transaction commits, that deliveries
+        became due (:meth:`wake_waiters` runs after the commit)."""
+        connection.info[WAKE_PENDING] = True
+
+    def wake_waiters(self) -> None:
+        """After a commit that called :meth:`notify`: wake the dispatchers that listen."""
+
+    def listen(self, on_wake: Callable[[], None], stopping: threading.Event) -> bool:
+        """Call ``on_wake`` whenever another process notified, until ``stopping`` is set.
+
+        Returns:
+            False when this dispatcher cannot listen (it polls instead).
+        """
+        return False
 
     @contextmanager
     def write_guard(self) -> Iterator[None]:
@@ -73,6 +108,9 @@ class Dialect:
     def lock_migrations(self, connection: Connection) -> None:
         """Keep two processes from migrating the same database at once."""
 
+    def close(self) -> None:
+        """Release what the dialect holds (files, sockets)."""
+
     @staticmethod
     def is_unique_violation(error: IntegrityError) -> bool:
         """True when ``error`` is a unique-constraint violation (a duplicate)."""
@@ -81,23 +119,37 @@ class Dialect:
 
 
 class SQLiteDialect(Dialect):
-    """Embedded SQLite: WAL, ``synchronous=FULL``, one writer at a time per process.
+    """Embedded SQLite: WAL, ``synchronous=FULL``, one writer at a time.
 
     SQLite allows one writer. Its busy handler sleeps in steps of up to 100 ms when
-    writers collide, which ruins latency, so writers in this process queue on a lock
-    instead, and each write transaction starts with ``BEGIN IMMEDIATE`` so it never has
-    to upgrade a read lock (the cause of "database is locked" under load).
+    writers collide, which ruins latency, so writers queue instead: threads of this
+    process on a lock, processes on the same database (``govhub run``'s web workers and
+    its dispatcher) on an exclusive ``flock`` of ``<database>-writer.lock``, which the
+    kernel hands to the next waiter the moment it is released. Each write transaction
+    starts with ``BEGIN IMMEDIATE`` so it never has to upgrade a read lock (the cause of
+    "database is locked" under load).
     """
 
     name = "sqlite"
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._lock_path: Path | None = None
+        self._lock_file: IO[bytes] | None = None
+        self._lock_pid = 0
+        # Linux abstract socket named after the database: no file, no path length limit.
+        self._wake_address: bytes | None = None
+        self._wake_socket: socket.socket | None = None
+        self._wake_pid = 0
 
     def create_engine(self, url: str) -> Engine:
         parsed = make_url(url)
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            self._lock_path = Path(f"{parsed.database}-writer.lock")
+            if sys.platform == "linux":
+                name = hashlib.sha256(str(Path(parsed.database).resolve()).encode()).hexdigest()
+                self._wake_address = b"\0govhub-wake-" + name[:32].encode()
         engine = create_engine(
             url,
             json_serializer=_dumps,
@@ -127,30 +179,89 @@ class SQLiteDialect(Dialect):
     @contextmanager
     def write_guard(self) -> Iterator[None]:
         with self._lock:
-            yield
+            lock_file = self._process_lock()
+            if lock_file is None:
+                yield
+                return
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+    def wake_waiters(self) -> None:
+        if self._wake_address is None:
+            return
+        with contextlib.suppress(OSError):  # nobody listens: the dispatcher polls
+            if self._wake_socket is None or self._wake_pid != os.getpid():
+                self._wake_socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                self._wake_socket.setblocking(False)
+                self._wake_pid = os.getpid()
+            self._wake_socket.sendto(b"!", self._wake_address)
+
+    def listen(self, on_wake: Callable[[], None], stopping: threading.Event) -> bool:
+        # One dispatcher per database can bind the address (the others poll): on one
+        # machine that is govhub run's delivery process.
+        if self._wake_address is None:
+            return False
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            listener.bind(self._wake_address)
+        except OSError:
+            listener.close()
+            return False
+        listener.settimeout(0.5)
+
+        def receive() -> None:
+            with listener:
+                while not stopping.is_set():
+                    try:
+                        listener.recv(64)
+                    except TimeoutError:
+                        continue
+                    except OSError:
+                        return
+                    on_wake()
+
+        threading.Thread(target=receive, name="govhub-wake", daemon=True).start()
+        return True
+
+    def close(self) -> None:
+        with self._lock:
+            if self._lock_file is not None:
+                self._lock_file.close()
+                self._lock_file = None
+        if self._wake_socket is not None:
+            self._wake_socket.close()
+            self._wake_socket = None
+
+    def _process_lock(self) -> IO[bytes] | None:
+        """This process's handle on the writer lock file (a forked child opens its own:
+        a shared open file would be one lock for both)."""
+        if self._lock_path is None:
+            return None
+        if self._lock_file is None or self._lock_pid != os.getpid():
+            self._lock_file = open(self._lock_path, "ab")  # noqa: SIM115 - kept open
+            self._lock_pid = os.getpid()
+        return self._lock_file
 
     def insert_ignoring_duplicates(self, table: Table) -> Insert:
         return sqlite_insert(table).on_conflict_do_nothing()
 
-    def insert_accepted(
-        self,
-        connection: Connection,
-        messages: Table,
-        deliveries: Table,
-        message_rows: Sequence[dict[str, Any]],
-        delivery_rows: Sequence[dict[str, Any]],
-    ) -> set[str]:
+    def insert_new(
+        self, connection: Connection, table: Table, rows: Sequence[dict[str, Any]], key: str
+    ) -> set[Any]:
         # The ingest hot path, written as plain multi-row INSERTs: SQLAlchemy's per-row
         # parameter processing costs more CPU than SQLite itself here, and every driver
         # call is a chance to lose the GIL under load. Values are stored exactly as
         # SQLAlchemy's SQLite types store them, so reads go through SQLAlchemy unchanged.
-        inserted = set(
-            _insert_many(connection, messages, message_rows, "ON CONFLICT DO NOTHING RETURNING id")
-        )
-        rows = [row for row in delivery_rows if row["message_id"] in inserted]
+        return set(_insert_many(connection, table, rows, f"ON CONFLICT DO NOTHING RETURNING {key}"))
+
+    def insert_all(
+        self, connection: Connection, table: Table, rows: Sequence[dict[str, Any]]
+    ) -> None:
         if rows:
-            _insert_many(connection, deliveries, rows, "")
-        return inserted
+            _insert_many(connection, table, rows, "")
 
 
 class PostgresDialect(Dialect):
@@ -159,13 +270,63 @@ class PostgresDialect(Dialect):
     name = "postgresql"
     skip_locked = " FOR UPDATE SKIP LOCKED"
 
+    def __init__(self) -> None:
+        self._url: str | None = None
+
     def create_engine(self, url: str) -> Engine:
-        return create_engine(
+        engine = create_engine(
             url, json_serializer=_dumps, pool_pre_ping=True, pool_size=20, max_overflow=20
         )
+        # psycopg's own form of the URL, for the LISTEN connection
+        self._url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        return engine
 
     def lock_migrations(self, connection: Connection) -> None:
         connection.execute(text("SELECT pg_advisory_xact_lock(7003001)"))
+
+    def lock_cases(self, connection: Connection, keys: Iterable[tuple[str, str]]) -> None:
+        names = sorted({f"{destination}\x1f{case}" for destination, case in keys})
+        if names:
+            # One transaction-scoped advisory lock per case, always taken in the same order,
+            # so two transactions on overlapping cases wait for each other and never deadlock.
+            connection.execute(
+                text(
+                    "SELECT pg_advisory_xact_lock(h) FROM ("
+                    " SELECT hashtextextended(k, 7003) AS h FROM unnest(CAST(:keys AS text[])) AS k"
+                    " ORDER BY 1) AS ordered"
+                ),
+                {"keys": names},
+            )
+
+    def notify(self, connection: Connection) -> None:
+        # NOTIFY is transactional: listeners hear it when (and only if) this commits.
+        connection.execute(text(f"NOTIFY {WAKE_CHANNEL}"))
+
+    def listen(self, on_wake: Callable[[], None], stopping: threading.Event) -> bool:
+        if self._url is None:
+            return False
+        url = self._url
+
+        def receive() -> None:
+            import psycopg
+
+            delay = 0.5
+            while not stopping.is_set():
+                try:
+                    with psycopg.connect(url, autocommit=True) as connection:
+                        connection.execute(f"LISTEN {WAKE_CHANNEL}")
+                        delay = 0.5
+                        on_wake()  # whatever became due while not listening
+                        while not stopping.is_set():
+                            for _ in connection.notifies(timeout=0.5):
+                                on_wake()
+                except Exception:  # the database went away: listen again, poll meanwhile
+                    log.warning("LISTEN %s lost; reconnecting", WAKE_CHANNEL, exc_info=True)
+                    stopping.wait(delay)
+                    delay = min(delay * 2, 10.0)
+
+        threading.Thread(target=receive, name="govhub-listen", daemon=True).start()
+        return True
 
     def insert_ignoring_duplicates(self, table: Table) -> Insert:
         return postgresql_insert(table).on_conflict_do_nothing()

@@ -109,7 +109,7 @@ class Runs:
 
 
 class SchedulerNodes:
-    """The schedulers that beat recently, one row each.
+    """The schedulers and dispatchers that beat recently, one row each (by ``kind``).
 
     Args:
         db: The database.
@@ -118,8 +118,8 @@ class SchedulerNodes:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def beat(self, node: str, now: dt.datetime) -> None:
-        """Record that this node's scheduler is alive."""
+    def beat(self, node: str, now: dt.datetime, *, kind: str = "scheduler") -> None:
+        """Record that this node's scheduler (or dispatcher: ``kind``) is alive."""
         with self.db.write() as connection:
             changed = connection.execute(
                 update(scheduler_nodes).where(scheduler_nodes.c.node == node).values(beat_at=now)
@@ -136,6 +136,7 @@ class SchedulerNodes:
                         "pid": int(pid) if pid.isdigit() else 0,
                         "started_at": now,
                         "beat_at": now,
+                        "kind": kind,
                     },
                 )
             # Nodes that died without saying goodbye: forget them after a day.
@@ -150,12 +151,12 @@ class SchedulerNodes:
         with self.db.write() as connection:
             connection.execute(delete(scheduler_nodes).where(scheduler_nodes.c.node == node))
 
-    def nodes(self, *, since: dt.datetime) -> list[NodeView]:
-        """Nodes whose scheduler beat since ``since``."""
+    def nodes(self, *, since: dt.datetime, kind: str = "scheduler") -> list[NodeView]:
+        """Nodes whose scheduler (or dispatcher: ``kind``) beat since ``since``."""
         with self.db.read() as connection:
             rows = connection.execute(
                 select(scheduler_nodes)
-                .where(scheduler_nodes.c.beat_at >= since)
+                .where(scheduler_nodes.c.beat_at >= since, scheduler_nodes.c.kind == kind)
                 .order_by(scheduler_nodes.c.node)
             ).all()
         return [

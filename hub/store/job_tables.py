@@ -75,4 +75,6 @@ scheduler_nodes = Table(
     Column("pid", Integer, nullable=False),
     Column("started_at", UTCDateTime(), nullable=False),
     Column("beat_at", UTCDateTime(), nullable=False),
+    # scheduler | dispatcher: which loop of the process beats (migration spine_0001)
+    Column("kind", String(20), nullable=False, server_default="scheduler"),
 )

@@ -16,6 +16,7 @@ from hub.core.clock import new_id
 from hub.core.envelope import Envelope
 from hub.store.database import Database
 from hub.store.group_commit import GroupCommitter
+from hub.store.queues import case_key, queue_rows
 from hub.store.records import (
     Acceptance,
     AttemptView,
@@ -47,7 +48,7 @@ class _PendingMessage:
                 "destination": destination,
                 "route": route,
                 "correlation_id": envelope.correlation_id,
-                "status": "pending",
+                "status": "pending",  # or "waiting": decided when stored (hub.store.queues)
                 "attempts": 0,
                 "next_attempt_at": now,
                 "created_at": now,
@@ -133,11 +134,21 @@ class Messages:
     def _write(self, batch: Sequence[_PendingMessage]) -> list[Acceptance | None]:
         """Insert a batch of messages with their deliveries; ``None`` for a duplicate."""
         message_rows = [pending.message_row() for pending in batch]
-        delivery_rows = [row for pending in batch for row in pending.delivery_rows]
+        dialect = self.db.dialect
         with self.db.write() as connection:
-            inserted = self.db.dialect.insert_accepted(
-                connection, messages, deliveries, message_rows, delivery_rows
-            )
+            inserted = dialect.insert_new(connection, messages, message_rows, "id")
+            rows = [
+                row
+                for pending in batch
+                if pending.envelope.id in inserted
+                for row in pending.delivery_rows
+            ]
+            if rows:
+                keys = [k for r in rows if (k := case_key(r["destination"], r["correlation_id"]))]
+                dialect.lock_cases(connection, keys)
+                queue_rows(connection, rows)
+                dialect.insert_all(connection, deliveries, rows)
+                dialect.notify(connection)
         return [p.acceptance() if p.envelope.id in inserted else None for p in batch]
 
     def find_acceptance(self, source: str, client_ref: str) -> Acceptance | None:

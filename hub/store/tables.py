@@ -13,6 +13,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from hub.core.columns import NAMING_CONVENTION, BigId, JSONType, UTCDateTime
@@ -64,7 +65,8 @@ deliveries = Table(
     Column("destination", String(100), nullable=False),
     Column("route", String(200)),
     Column("correlation_id", String(200)),
-    # pending | inflight | delivered | dead | discarded (ops gave up, with a reason in audit)
+    # waiting (behind an earlier open delivery of its case) | pending | inflight | delivered
+    # | dead | discarded (ops gave up, with a reason in audit); see hub.store.queues
     Column("status", String(20), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", UTCDateTime()),
@@ -78,6 +80,22 @@ deliveries = Table(
     Index(None, "status", "next_attempt_at"),
     Index(None, "destination", "correlation_id", "seq"),
     Index(None, "message_id"),
+    # What a claim reads: a destination's due heads, oldest due first (migration spine_0001).
+    Index(
+        "ix_deliveries_due",
+        "destination",
+        "next_attempt_at",
+        "seq",
+        sqlite_where=text("status = 'pending'"),
+        postgresql_where=text("status = 'pending'"),
+    ),
+    # Leases to take back from dead workers.
+    Index(
+        "ix_deliveries_leases",
+        "lease_expires_at",
+        sqlite_where=text("status = 'inflight'"),
+        postgresql_where=text("status = 'inflight'"),
+    ),
 )
 
 attempts = Table(

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +9,7 @@ import pytest
 import requests
 
 from hub.store import Store
+from tests.processes import Govhub, alive
 from tests.support import Receiver, example, wait_for
 
 MESSAGES = 500
@@ -26,6 +22,7 @@ def _write_config(tmp_path: Path, receiver: Receiver) -> Path:
 [server]
 host = "127.0.0.1"
 port = 0
+workers = 2
 
 [database]
 url = "sqlite:///{tmp_path / "govhub.db"}"
@@ -56,69 +53,22 @@ to = ["civil_affairs"]
     return path
 
 
-class HubProcess:
-    """``govhub run`` as a child process; ``url`` read from what it prints."""
-
-    def __init__(self, config: Path) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "faces.cli", "--config", str(config), "run"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        self.lines: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-        line = wait_for(
-            lambda: next((text for text in self.lines if "listening on" in text), None),
-            30,
-            "the hub to listen",
-        )
-        self.url = line.rsplit(" ", 1)[1].strip()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        try:
-            for line in self.process.stdout:
-                self.lines.append(line)
-        except ValueError:  # closed by kill()/terminate() while reading: the process is gone
-            return
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-        self._close()
-
-    def _close(self) -> None:
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-
-    def terminate(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self._close()
-
-
 @pytest.fixture
-def processes() -> Iterator[list[HubProcess]]:
-    started: list[HubProcess] = []
+def processes() -> Iterator[list[Govhub]]:
+    started: list[Govhub] = []
     yield started
     for process in started:
-        process.terminate()
+        process.stop()
 
 
 def test_kill_9_while_delivering_then_restart_delivers_every_accepted_message(
     tmp_path: Path,
     receiver: Receiver,
-    processes: list[HubProcess],
+    processes: list[Govhub],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     config = _write_config(tmp_path, receiver)
-    processes.append(HubProcess(config))
+    processes.append(Govhub(config, "run"))
     first = processes[0]
     store = Store(f"sqlite:///{tmp_path / 'govhub.db'}")
     key = store.clients.add("dept", allow=["case.*"])[1]
@@ -144,11 +94,13 @@ def test_kill_9_while_delivering_then_restart_delivers_every_accepted_message(
 
     receiver.gate.set()
     wait_for(lambda: len(receiver.accepted()) >= 100, 30, "some deliveries before the kill")
-    first.kill()
+    assert len(first.processes()) >= 4  # the master, two web workers, the delivery process
+    first.kill_all()  # kill -9 of every process of govhub run
+    assert not any(alive(pid) for pid in first.processes() - {first.pid})
     delivered_before = {r.envelope["id"] for r in receiver.accepted()}
     assert len(delivered_before) < MESSAGES, "the kill came too late to prove anything"
 
-    processes.append(HubProcess(config))
+    processes.append(Govhub(config, "run"))
     wait_for(
         lambda: {r.envelope["id"] for r in receiver.accepted()} >= accepted,
         60,

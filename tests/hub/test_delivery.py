@@ -1,4 +1,5 @@
-"""Messages posted over REST reach webhook receivers: signed, retried, dead-lettered, ordered."""
+"""Messages posted over REST reach webhook receivers: signed, retried, dead-lettered, ordered,
+on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -23,11 +24,13 @@ from tests.support import (
 
 
 @pytest.fixture
-def hub(tmp_path: Path, receiver: Receiver) -> Iterator[RunningHub]:
+def hub(tmp_path: Path, db_url: str, receiver: Receiver) -> Iterator[RunningHub]:
+    """A hub on each database (SQLite and PostgreSQL): every guarantee holds on both."""
     config = hub_config(
         tmp_path,
         destinations=[webhook_destination("civil_affairs", receiver)],
         routes=[{"name": "cases", "when": {"type": "case.*"}, "to": ["civil_affairs"]}],
+        database={"url": db_url},
     )
     with running_hub(config) as running:
         yield running
@@ -215,11 +218,12 @@ def test_other_cases_are_not_held_back_by_a_stuck_case(hub: RunningHub, receiver
 
 
 def test_a_message_may_go_to_several_destinations_and_unrouted_is_visible(
-    tmp_path: Path, make_receiver: Callable[[], Receiver]
+    tmp_path: Path, db_url: str, make_receiver: Callable[[], Receiver]
 ) -> None:
     a, b = make_receiver(), make_receiver()
     config = hub_config(
         tmp_path,
+        database={"url": db_url},
         destinations=[webhook_destination("a", a), webhook_destination("b", b)],
         routes=[
             {"name": "all submitted", "when": {"type": "case.submitted"}, "to": ["a"]},
@@ -252,12 +256,13 @@ def test_a_message_may_go_to_several_destinations_and_unrouted_is_visible(
 
 
 def test_one_slow_destination_does_not_starve_the_others(
-    tmp_path: Path, make_receiver: Callable[[], Receiver]
+    tmp_path: Path, db_url: str, make_receiver: Callable[[], Receiver]
 ) -> None:
     slow, fast = make_receiver(), make_receiver()
     slow.gate.clear()  # the slow department answers nothing until released
     config = hub_config(
         tmp_path,
+        database={"url": db_url},
         destinations=[
             webhook_destination("slow", slow, max_in_flight=2),
             webhook_destination("fast", fast),
@@ -284,10 +289,11 @@ def test_one_slow_destination_does_not_starve_the_others(
 
 
 def test_circuit_opens_for_a_down_counterpart_and_closes_when_it_returns(
-    tmp_path: Path, receiver: Receiver
+    tmp_path: Path, db_url: str, receiver: Receiver
 ) -> None:
     config = hub_config(
         tmp_path,
+        database={"url": db_url},
         destinations=[
             webhook_destination(
                 "dept",

@@ -1,0 +1,221 @@
+"""The processes of a hub on one machine: web workers under gunicorn, and a delivery process.
+
+``govhub run`` uses every core: gunicorn (a pre-fork server: one master, ``workers``
+worker processes of ``threads`` threads each) serves the web faces, and one delivery
+process (``govhub worker``: dispatcher, scheduler and, when enabled, the sandboxes) works
+the outbox beside it. The master supervises both: a web worker that dies is replaced by
+gunicorn, the delivery process by :class:`DeliveryProcess`; Ctrl-C or SIGTERM stops all;
+a child whose master vanished (``kill -9``) stops by itself.
+
+Several processes share one SQLite file safely: writers queue on a file lock, and the
+delivery process is woken by the web workers' commits (see :mod:`hub.store.dialects`).
+Counters of every process add up at ``/metrics`` through one multi-process folder.
+
+gunicorn was chosen by measurement (docs/benchmarks.md): its threaded workers let each
+process group-commit its concurrent requests.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+from prometheus_client import values
+
+from hub.config import Config
+from hub.observability.metrics import MULTIPROC_ENV
+
+__all__ = ["STOP_SIGNAL", "DeliveryProcess", "WebServer", "multiprocess_metrics", "watch_parent"]
+
+#: What the master sends its delivery process to stop it (it ignores SIGINT and SIGTERM,
+#: which a terminal or a supervisor sends to the whole group: the master stops it in order).
+STOP_SIGNAL = signal.SIGUSR2
+
+log = logging.getLogger("govhub.processes")
+
+
+class WebServer(BaseApplication):  # type: ignore[misc]
+    """gunicorn serving the hub's web app, built in each worker after it forks.
+
+    Args:
+        config: The checked configuration (each worker loads it again from its file).
+        bind: ``host:port`` (port 0: any free port).
+        workers: Worker processes.
+        on_ready: Called in the master with the URL once it listens.
+        on_exit: Called in the master as it stops.
+        delivery_beside: A delivery process of this machine works the outbox (readiness
+            checks that it beats).
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        bind: str,
+        workers: int,
+        *,
+        on_ready: Callable[[str], None] = lambda _url: None,
+        on_exit: Callable[[], None] = lambda: None,
+        delivery_beside: bool = False,
+    ) -> None:
+        self.hub_config = config
+        self.delivery_beside = delivery_beside
+        self.options: dict[str, Any] = {
+            "bind": bind,
+            "workers": workers,
+            "worker_class": "gthread",
+            "threads": config.server.threads,
+            "keepalive": 5,
+            "timeout": 120,
+            "graceful_timeout": 20,
+            "loglevel": "warning",
+            "accesslog": None,
+            "preload_app": False,
+            "when_ready": lambda server: on_ready(_listening_url(server)),
+            "on_exit": lambda _server: on_exit(),
+            "worker_exit": _close_worker_hub,
+        }
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        """The WSGI app of this worker: a hub of its own (web only, no dispatcher)."""
+        from faces.app import create_app
+        from hub.runtime import Hub
+
+        hub = Hub(self.hub_config)
+        hub.expects_delivery = self.delivery_beside
+        app = create_app(hub)
+        _WORKER_HUBS.append(hub)
+        # What is built now lives as long as the worker: out of the collector's sight it
+        # spares every collection a walk over it (about 10 % more durable ingest).
+        gc.collect()
+        gc.freeze()
+        return app
+
+
+_WORKER_HUBS: list[Any] = []
+
+
+def _close_worker_hub(_server: Any, _worker: Any) -> None:
+    # Writes under way (group commits) finish before the worker exits.
+    for hub in _WORKER_HUBS:
+        hub.close()
+    _WORKER_HUBS.clear()
+
+
+def _listening_url(server: Any) -> str:
+    host, port = server.LISTENERS[0].sock.getsockname()[:2]
+    return f"http://{host}:{port}"
+
+
+class DeliveryProcess:
+    """``govhub worker`` as a supervised child: restarted (with backoff) if it dies.
+
+    Its output goes to this process's output; :meth:`start` returns once it says it runs.
+
+    Args:
+        config_path: The configuration file (the sandboxes run there when it enables them).
+        echo: Where its output lines go.
+    """
+
+    def __init__(self, config_path: Path | None, *, echo: Callable[[str], None]) -> None:
+        self.config_path = config_path
+        self.echo = echo
+        self._process: subprocess.Popen[str] | None = None
+        self._stopping = threading.Event()
+        self._ready = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    def start(self, timeout_s: float = 60.0) -> bool:
+        """Start it and wait until it runs; False if it did not come up in time."""
+        self._watcher = threading.Thread(target=self._supervise, name="govhub-supervise")
+        self._watcher.daemon = True
+        self._watcher.start()
+        return self._ready.wait(timeout_s)
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Stop it (:data:`STOP_SIGNAL`, then SIGKILL after ``timeout_s``), for good."""
+        self._stopping.set()
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.send_signal(STOP_SIGNAL)
+            try:
+                process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+        if self._watcher is not None:
+            self._watcher.join(timeout_s)
+
+    def _command(self) -> list[str]:
+        command = [sys.executable, "-m", "faces.cli"]
+        if self.config_path is not None:
+            command += ["--config", str(self.config_path)]
+        command += ["worker", "--parent-pid", str(os.getpid())]
+        return command
+
+    def _supervise(self) -> None:
+        backoff = 1.0
+        while not self._stopping.is_set():
+            began = time.monotonic()
+            self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and CLI
+                self._command(),
+                stdout=subprocess.PIPE,
+                text=True,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+            assert self._process.stdout is not None
+            for line in self._process.stdout:
+                self.echo(line.rstrip("\n"))
+                if line.startswith("GovHub worker running"):
+                    self._ready.set()
+            code = self._process.wait()
+            if self._stopping.is_set():
+                return
+            if time.monotonic() - began > 60:
+                backoff = 1.0
+            log.error("the delivery process ended (exit %s); restarting in %.0f s", code, backoff)
+            self._stopping.wait(backoff)
+            backoff = min(backoff * 2, 30.0)
+
+
+def watch_parent(parent_pid: int, stop: Callable[[], None], every_s: float = 1.0) -> None:
+    """Call ``stop`` once the process ``parent_pid`` is gone (its master was killed)."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(every_s)
+            if os.getppid() != parent_pid:
+                log.error("the master process %s is gone; stopping", parent_pid)
+                stop()
+                return
+
+    threading.Thread(target=watch, name="govhub-parent", daemon=True).start()
+
+
+def multiprocess_metrics() -> Callable[[], None]:
+    """Give every process of this hub one fresh Prometheus multi-process folder (unless the
+    environment names one); returns what removes it at the end."""
+    if os.environ.get(MULTIPROC_ENV):
+        return lambda: None
+    folder = tempfile.mkdtemp(prefix="govhub-metrics-")
+    os.environ[MULTIPROC_ENV] = folder
+    # prometheus_client picks its value store when imported (already, in this process):
+    # pick again, so metrics made from now on (here and in forked workers) share files.
+    values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
+    return lambda: shutil.rmtree(folder, ignore_errors=True)
