@@ -329,7 +329,10 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     """
     file = Path(path) if path is not None else default_config_path()
     if file is None:
-        return Config(path=None)
+        # No file: the defaults, their relative SQLite path made absolute (against the
+        # working directory, there being no file's folder) so that messages name it.
+        default = DatabaseConfig(url=_resolve_sqlite(None, Path.cwd()))
+        return Config(path=None, database=default)
     file = file.resolve()
     try:
         raw = tomllib.loads(file.read_text(encoding="utf-8"))
