@@ -137,10 +137,11 @@ def open_store(*, writes: bool = False) -> Iterator[Store]:
 
 def print_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
     """A plain aligned table; wide characters count double, as terminals draw them."""
-    import unicodedata
+    from wcwidth import wcswidth
 
     def width(text: str) -> int:
-        return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+        columns = wcswidth(text)
+        return columns if columns >= 0 else len(text)  # -1: a control character
 
     cells = [[("" if c is None else str(c)) for c in row] for row in rows]
     widths = [max([width(h)] + [width(r[i]) for r in cells]) for i, h in enumerate(headers)]
