@@ -27,8 +27,14 @@ def clients() -> None:
     help="Message types it may send, comma-separated; globs allowed.",
 )
 @click.option("--role", type=click.Choice(ROLES), default="client", show_default=True)
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="If NAME exists (active or revoked), give it a new key and these settings instead"
+    " of failing; its old key stops working.",
+)
 @json_option
-def clients_add(name: str, allow: str, role: str, as_json: bool) -> None:
+def clients_add(name: str, allow: str, role: str, replace: bool, as_json: bool) -> None:
     """Register a client and print its API key (shown once, stored hashed)."""
     types = [t.strip() for t in allow.split(",") if t.strip()]
     if not types and role != "operator":
@@ -36,9 +42,12 @@ def clients_add(name: str, allow: str, role: str, as_json: bool) -> None:
     _warn_about_unknown_types(types)
     with open_store(writes=True) as store:
         try:
-            client, key = store.clients.add(name, allow=types, role=role)
+            if replace:
+                client, key = store.clients.replace(name, allow=types, role=role)
+            else:
+                client, key = store.clients.add(name, allow=types, role=role)
         except DuplicateClientError as error:
-            fail(str(error), f"revoke it first: govhub clients revoke {name}")
+            fail(str(error), f"give it a new key: govhub clients add {name} --replace ...")
         except ValueError as error:
             fail(str(error))
     if as_json:

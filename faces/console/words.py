@@ -74,6 +74,7 @@ WORDS = {
     "user.login": lazy_gettext("signed in"),
     "client.add": lazy_gettext("added an API client"),
     "client.revoke": lazy_gettext("revoked an API client"),
+    "client.replace": lazy_gettext("gave an API client a new key"),
 }
 
 

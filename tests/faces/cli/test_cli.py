@@ -248,3 +248,38 @@ def test_host_and_port_options_are_explained(command: str) -> None:
     assert result.exit_code == 0
     assert "Listen on this address instead of [server] host." in result.output
     assert "Listen on this port instead of [server] port" in result.output
+
+
+def test_clients_add_with_replace_can_be_run_again_and_the_last_key_works(
+    config: Path, tmp_path: Path
+) -> None:
+    keys = []
+    for _ in range(2):  # README's Try-it block, run twice
+        code, output = _run(
+            config, "clients", "add", "my-department", "--allow", "case.*", "--replace", "--json"
+        )
+        assert code == 0, output
+        keys.append(json.loads(output)["api_key"])
+    store = Store(f"sqlite:///{tmp_path / 'var' / 'govhub.db'}")
+    try:
+        assert store.clients.authenticate(keys[0]) is None
+        client = store.clients.authenticate(keys[1])
+        assert client is not None
+        assert client.allow == ("case.*",)
+        assert store.clients.revoke("my-department")
+        code, output = _run(
+            config, "clients", "add", "my-department", "--allow", "case.*", "--replace", "--json"
+        )
+        assert code == 0, output
+        assert Store(store.url).clients.authenticate(json.loads(output)["api_key"]) is not None
+    finally:
+        store.close()
+    code, output = _run(config, "clients", "add", "my-department", "--allow", "case.*")
+    assert code == 1
+    assert "--replace" in output
+
+
+def test_readmes_try_it_block_can_be_run_twice() -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    [line] = [text for text in readme.splitlines() if "clients add my-department" in text]
+    assert "--replace" in line
