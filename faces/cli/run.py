@@ -131,8 +131,10 @@ def run(host: str | None, port: int | None) -> None:
 
 @click.command()
 @config_option
-@click.option("--host")
-@click.option("--port", type=int)
+@click.option("--host", help="Listen on this address instead of [server] host.")
+@click.option(
+    "--port", type=int, help="Listen on this port instead of [server] port (0: any free port)."
+)
 def serve(host: str | None, port: int | None) -> None:
     """Run the web server only (several nodes behind a load balancer)."""
     _serve(web=True, dispatch=False, host=host, port=port)

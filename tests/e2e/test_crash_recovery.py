@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from hub.store import Store
+from tests import netguard
 from tests.support import Receiver, example, wait_for
 
 MESSAGES = 500
@@ -75,6 +76,7 @@ class HubProcess:
             "the hub to listen",
         )
         self.url = line.rsplit(" ", 1)[1].strip()
+        netguard.opened_by_this_run(self.url)  # the child bound it, for this test
 
     def _read(self) -> None:
         assert self.process.stdout is not None
