@@ -123,6 +123,7 @@ class Destination:
     Attributes:
         name: What routes call it.
         adapter: The adapter's registered name.
+        title: What people call it (``民政局``), shown by the console; the name if unset.
         settings: Everything else in the table, validated by the adapter's settings schema.
         retry: Retry policy.
         circuit: Circuit-breaker policy.
@@ -136,6 +137,12 @@ class Destination:
     retry: RetryPolicy = RetryPolicy()
     circuit: CircuitPolicy = CircuitPolicy()
     max_in_flight: int = 16
+    title: str | None = None
+
+    @property
+    def display_name(self) -> str:
+        """The title, or the name when there is none."""
+        return self.title or self.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +250,7 @@ _SCHEMA: dict[str, Any] = {
                 "properties": {
                     "name": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
                     "adapter": {"type": "string", "minLength": 1},
+                    "title": {"type": "string", "minLength": 1, "maxLength": 100},
                     "max_in_flight": {"type": "integer", "minimum": 1, "maximum": 256},
                     "retry": {
                         "type": "object",
@@ -332,7 +340,10 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     """
     file = Path(path) if path is not None else default_config_path()
     if file is None:
-        return Config(path=None)
+        # No file: the defaults, their relative SQLite path made absolute (against the
+        # working directory, there being no file's folder) so that messages name it.
+        default = DatabaseConfig(url=_resolve_sqlite(None, Path.cwd()))
+        return Config(path=None, database=default)
     file = file.resolve()
     try:
         raw = tomllib.loads(file.read_text(encoding="utf-8"))
@@ -418,7 +429,7 @@ def _destination(item: Mapping[str, Any], file: str, index: int) -> Destination:
     settings = {
         k: v
         for k, v in item.items()
-        if k not in {"name", "adapter", "retry", "circuit", "max_in_flight"}
+        if k not in {"name", "adapter", "title", "retry", "circuit", "max_in_flight"}
     }
     retry = RetryPolicy(**item.get("retry", {}))
     if retry.backoff_max_s < retry.backoff_initial_s:
@@ -434,6 +445,7 @@ def _destination(item: Mapping[str, Any], file: str, index: int) -> Destination:
         retry=retry,
         circuit=CircuitPolicy(**item.get("circuit", {})),
         max_in_flight=item.get("max_in_flight", 16),
+        title=item.get("title"),
     )
 
 

@@ -1,66 +1,51 @@
-"""Fixtures shared by every test: no network beyond 127.0.0.1, receivers, hubs."""
+"""Fixtures shared by every test: the network guard, receivers, databases."""
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import socket
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
+from tests import netguard
 from tests.support import Receiver, start_receiver
 
-_real_connect = socket.socket.connect
-_real_connect_ex = socket.socket.connect_ex
-_real_getaddrinfo = socket.getaddrinfo
+POSTGRES_ADMIN = os.environ.get(
+    "GOVHUB_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
-def _is_local(address: Any) -> bool:
-    if isinstance(address, str):  # AF_UNIX (PostgreSQL's socket)
-        return True
-    host = address[0]
-    if host in ("localhost", ""):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def pytest_configure(config: pytest.Config) -> None:
+    """Guard the network for the whole session, before collection (see tests/netguard.py)."""
+    netguard.install(known_ports=(make_url(POSTGRES_ADMIN).port or 5432,))
 
 
-class NetworkBlocked(OSError):
-    """A test tried to reach beyond 127.0.0.1."""
+def pytest_unconfigure(config: pytest.Config) -> None:
+    netguard.uninstall()
 
 
-def _guarded_connect(self: socket.socket, address: Any) -> None:
-    if not _is_local(address):
-        raise NetworkBlocked(f"tests are offline: refused connection to {address!r}")
-    _real_connect(self, address)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if anything tried a loopback port no test of this run opened.
 
-
-def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
-    if not _is_local(address):
-        raise NetworkBlocked(f"tests are offline: refused connection to {address!r}")
-    return _real_connect_ex(self, address)
-
-
-def _guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-    if host not in (None, "localhost") and not _is_local((host, 0)):
-        raise NetworkBlocked(f"tests are offline: refused to resolve {host!r}")
-    return _real_getaddrinfo(host, *args, **kwargs)
-
-
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test is offline: only loopback addresses can be reached or resolved."""
-    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
-    monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
-    monkeypatch.setattr(socket, "getaddrinfo", _guarded_getaddrinfo)
+    The guard refuses such a connection at once, but a background pusher or a retrying
+    client may swallow the error: each one is listed here so that none goes unseen.
+    """
+    strays = netguard.stray_connections()
+    if not strays:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    lines = [
+        f"{len(strays)} connection(s) to loopback ports no test of this run opened"
+        " (a live `govhub run`? another engineer's server?) were refused:",
+        *(f"  {stray}" for stray in sorted(set(strays))),
+    ]
+    if reporter is not None:
+        reporter.write_line("\n".join(lines), red=True)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture
@@ -85,11 +70,6 @@ def make_receiver() -> Iterator[Callable[[], Receiver]]:
     for running in made:
         running.gate.set()
         running.server.stop()
-
-
-POSTGRES_ADMIN = os.environ.get(
-    "GOVHUB_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 
 
 @contextmanager

@@ -10,6 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
+from tests import netguard
 from tests.support import wait_for
 
 __all__ = ["Govhub", "descendants"]
@@ -69,8 +70,7 @@ class Govhub:
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         line = wait_for(
-            lambda: next((text for text in self.lines if ready in text), None)
-            or self._died(),
+            lambda: next((text for text in self.lines if ready in text), None) or self._died(),
             60,
             f"{' '.join(args)} to print {ready!r}",
         )
@@ -78,6 +78,8 @@ class Govhub:
         if line.startswith("GovHub") and "listening on" in line:
             word = line.split("listening on", 1)[1].split()[0]
         self.url = word if word.startswith("http") else ""
+        if self.url:
+            netguard.opened_by_this_run(self.url)  # the child bound it, for this test
 
     @property
     def pid(self) -> int:

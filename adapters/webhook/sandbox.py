@@ -3,7 +3,8 @@
 It checks ``X-GovHub-Signature``, drops duplicates by ``Idempotency-Key`` as a careful
 receiver does, answers the hub's signed pings (``X-GovHub-Event: ping``) without storing
 them, and keeps what it received in memory for people and tests to look at
-(``GET /received``; ``GET /_sandbox/effects`` lists one effect per distinct delivery).
+(``GET /received``: each with its ``Idempotency-Key`` and its ``X-GovHub-Signature``, verified;
+``GET /_sandbox/effects`` lists one effect per distinct delivery).
 """
 
 from __future__ import annotations
@@ -83,7 +84,14 @@ def create_app(secret: str | None = None) -> Flask:
                 counters["duplicates"] += 1
                 return jsonify({"received": True, "duplicate": True}), 200
             seen.add(idempotency_key)
-            received.append({"idempotency_key": idempotency_key, "envelope": envelope})
+            received.append(
+                {
+                    "idempotency_key": idempotency_key,
+                    # What a department checks: the header, verified against the secret.
+                    "signature": {"header": request.headers.get(HEADER), "verified": True},
+                    "envelope": envelope,
+                }
+            )
         return jsonify({"received": True, "duplicate": False}), 200
 
     @app.get("/received")

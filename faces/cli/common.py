@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -15,6 +16,7 @@ from hub.store import Store
 
 __all__ = [
     "config_option",
+    "database_of",
     "echo_json",
     "fail",
     "json_option",
@@ -61,25 +63,72 @@ def fail(message: str, hint: str | None = None) -> NoReturn:
     sys.exit(1)
 
 
+NO_CONFIG_HINT = (
+    "run it in the folder of the hub's govhub.toml, or pass --config PATH"
+    f" (or set ${CONFIG_ENV}); `govhub init` writes a starter file"
+)
+
+
 def load() -> Config:
-    """The configuration named by ``--config`` / ``$GOVHUB_CONFIG`` / ``./govhub.toml``."""
-    path = click.get_current_context().meta.get("govhub.config")
+    """The configuration named by ``--config`` / ``$GOVHUB_CONFIG`` / ``./govhub.toml``.
+
+    With none of them, the built-in defaults, and a note on stderr saying so and naming
+    the database they point at (a hub started elsewhere does not use it).
+    """
+    context = click.get_current_context()
+    path = context.meta.get("govhub.config")
     try:
-        return load_config(path)
+        config = load_config(path)
     except ConfigError as error:
         fail(str(error))
+    if config.path is None and not context.meta.get("govhub.defaults_noted"):
+        context.meta["govhub.defaults_noted"] = True
+        click.secho(
+            f"note: no configuration found (no --config, ${CONFIG_ENV} or ./govhub.toml);"
+            f" using the built-in defaults, database {config.database.url}",
+            fg="yellow",
+            err=True,
+        )
+    return config
+
+
+def database_of(config: Config, *, writes: bool) -> str:
+    """The database URL a command may use, refusing where the hub would never see it.
+
+    Without a configuration file the built-in default database lies under the working
+    directory: a command that writes (a client, a user, a replay) would put it where no
+    running hub looks, and a command that reads would create an empty database and show
+    nothing. Both stop with the reason instead.
+    """
+    url = config.database.url
+    if config.path is not None:
+        return url
+    if writes:
+        fail(
+            f"no configuration found: this would write to {url}, which the running hub"
+            " may never see",
+            NO_CONFIG_HINT,
+        )
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        fail(f"no configuration found, and no database at {url}", NO_CONFIG_HINT)
+    return url
 
 
 @contextmanager
-def open_store() -> Iterator[Store]:
-    """The store of the configured database, migrated."""
+def open_store(*, writes: bool = False) -> Iterator[Store]:
+    """The store of the configured database, migrated.
+
+    Args:
+        writes: The command changes something (see :func:`database_of`).
+    """
     from hub.keyring import vault_for
 
     config = load()
+    url = database_of(config, writes=writes)
     try:
-        store = Store(config.database.url, vault=vault_for(config))
+        store = Store(url, vault=vault_for(config))
     except Exception as error:  # a CLI user wants the reason, not a traceback
-        fail(f"cannot open the database {config.database.url}: {error}")
+        fail(f"cannot open the database {url}: {error}")
     try:
         yield store
     finally:
@@ -88,10 +137,11 @@ def open_store() -> Iterator[Store]:
 
 def print_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
     """A plain aligned table; wide characters count double, as terminals draw them."""
-    import unicodedata
+    from wcwidth import wcswidth
 
     def width(text: str) -> int:
-        return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+        columns = wcswidth(text)
+        return columns if columns >= 0 else len(text)  # -1: a control character
 
     cells = [[("" if c is None else str(c)) for c in row] for row in rows]
     widths = [max([width(h)] + [width(r[i]) for r in cells]) for i, h in enumerate(headers)]

@@ -9,7 +9,15 @@ from typing import Any
 
 import click
 
-from faces.cli.common import config_option, echo_json, fail, json_option, load, print_table
+from faces.cli.common import (
+    config_option,
+    database_of,
+    echo_json,
+    fail,
+    json_option,
+    load,
+    print_table,
+)
 from hub.config import ConfigError
 from hub.scheduler.catalog import JobCatalog, JobUnavailable
 from hub.store import Store
@@ -21,13 +29,14 @@ ACTOR = "cli"
 
 
 @contextmanager
-def open_catalog() -> Iterator[JobCatalog]:
-    """The configured jobs on the configured database."""
+def open_catalog(*, writes: bool = False) -> Iterator[JobCatalog]:
+    """The configured jobs on the configured database (``writes``: see ``database_of``)."""
     config = load()
+    url = database_of(config, writes=writes)
     try:
-        store = Store(config.database.url)
+        store = Store(url)
     except Exception as error:  # a CLI user wants the reason, not a traceback
-        fail(f"cannot open the database {config.database.url}: {error}")
+        fail(f"cannot open the database {url}: {error}")
     try:
         try:
             catalog = JobCatalog(config, store)
@@ -151,7 +160,7 @@ def jobs_log(run_id: str, as_json: bool) -> None:
 @json_option
 def jobs_run(job_id: str, wait: bool, timeout: float, as_json: bool) -> None:
     """Queue a run now; a running scheduler (govhub run / worker) starts it."""
-    with open_catalog() as catalog:
+    with open_catalog(writes=True) as catalog:
         _job_or_fail(catalog, job_id)
         try:
             run = catalog.request_run(job_id, actor=ACTOR)
@@ -200,7 +209,7 @@ def _wait(catalog: JobCatalog, run: RunView, timeout: float) -> RunView:
 @json_option
 def jobs_pause(job_id: str, reason: str | None, as_json: bool) -> None:
     """Pause a job's schedule (survives restarts; a run in progress finishes)."""
-    with open_catalog() as catalog:
+    with open_catalog(writes=True) as catalog:
         _job_or_fail(catalog, job_id)
         view = catalog.pause(job_id, actor=ACTOR, reason=reason)
     _print_state(view, as_json)
@@ -212,7 +221,7 @@ def jobs_pause(job_id: str, reason: str | None, as_json: bool) -> None:
 @json_option
 def jobs_resume(job_id: str, as_json: bool) -> None:
     """Resume a paused job from its next due time."""
-    with open_catalog() as catalog:
+    with open_catalog(writes=True) as catalog:
         _job_or_fail(catalog, job_id)
         view = catalog.resume(job_id, actor=ACTOR)
     _print_state(view, as_json)

@@ -51,7 +51,8 @@ def messages_show(message_id: str, as_json: bool) -> None:
 @messages.command("list")
 @config_option
 @click.option("--type", "message_type", help="Exact type or prefix glob (case.*).")
-@click.option("--correlation-id", help="Business key, usually the case number.")
+@click.option("--correlation-id", help="The case number (the correlation id of a case).")
+@click.option("--key", help="Another business key: a licence id, an order or waybill number.")
 @click.option("--status", type=click.Choice(MESSAGE_STATUSES))
 @click.option("--source", help="The client that sent them.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
@@ -60,6 +61,7 @@ def messages_show(message_id: str, as_json: bool) -> None:
 def messages_list(
     message_type: str | None,
     correlation_id: str | None,
+    key: str | None,
     status: str | None,
     source: str | None,
     limit: int,
@@ -72,6 +74,7 @@ def messages_list(
             MessageFilter(
                 type=message_type or "",
                 correlation_id=correlation_id or "",
+                key=key or "",
                 status=status or "",
                 source=source or "",
             ),

@@ -36,7 +36,7 @@ def users() -> None:
 def users_add(name: str, role: str, password_stdin: bool, as_json: bool) -> None:
     """Create a console user; the password is prompted for (or read with --password-stdin)."""
     password = _read_password(password_stdin)
-    with open_store() as store:
+    with open_store(writes=True) as store:
         try:
             user = UserStore(store).add(name, role=role, password=password, actor="cli")
         except AccountError as error:
@@ -78,7 +78,7 @@ def users_list(as_json: bool) -> None:
 @click.argument("role", type=click.Choice(ROLES))
 def users_role(name: str, role: str) -> None:
     """Give a user another role."""
-    with open_store() as store:
+    with open_store(writes=True) as store:
         try:
             UserStore(store).set_role(name, role, actor="cli")
         except AccountError as error:
@@ -93,7 +93,7 @@ def users_role(name: str, role: str) -> None:
 def users_password(name: str, password_stdin: bool) -> None:
     """Set a user's password (their sessions end)."""
     password = _read_password(password_stdin)
-    with open_store() as store:
+    with open_store(writes=True) as store:
         try:
             UserStore(store).set_password(name, password, actor="cli")
         except AccountError as error:
@@ -106,7 +106,7 @@ def users_password(name: str, password_stdin: bool) -> None:
 @click.argument("name")
 def users_disable(name: str) -> None:
     """Stop a user from signing in; their sessions end at once."""
-    with open_store() as store:
+    with open_store(writes=True) as store:
         try:
             UserStore(store).disable(name, actor="cli")
         except AccountError as error:
@@ -119,7 +119,7 @@ def users_disable(name: str) -> None:
 @click.argument("name")
 def users_enable(name: str) -> None:
     """Let a disabled user sign in again."""
-    with open_store() as store:
+    with open_store(writes=True) as store:
         try:
             UserStore(store).enable(name, actor="cli")
         except AccountError as error:

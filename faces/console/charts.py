@@ -10,9 +10,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from hub.core.clock import HUB_TZ
-from hub.store.stats import Series
+from hub.store.stats import DestinationSeries, Series
 
-__all__ = ["Bar", "BarChart", "Segment", "bar_chart"]
+__all__ = ["Bar", "BarChart", "Segment", "TrafficChart", "bar_chart", "traffic_chart"]
 
 WIDTH = 600
 HEIGHT = 140
@@ -51,6 +51,17 @@ class BarChart:
     bars: tuple[Bar, ...]
     labels: tuple[tuple[float, str], ...]
     total: int
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficChart:
+    """A counterpart's attempts as stacked bars (delivered, retried, dead: the errors in
+    colour) with its mean attempt time drawn over them as a line on a scale of its own."""
+
+    bars: BarChart
+    latency: str
+    latency_peak_ms: int
+    errors: int
 
 
 def bar_chart(
@@ -112,4 +123,37 @@ def bar_chart(
         bars=tuple(bars),
         labels=tuple(labels),
         total=series.total,
+    )
+
+
+def traffic_chart(
+    series: DestinationSeries,
+    categories: Sequence[tuple[str, str]],
+    *,
+    describe: Callable[[str], str],
+    label_every: int,
+    time_format: str = "%H:%M",
+) -> TrafficChart:
+    """Lay out one counterpart's chart (see :class:`TrafficChart`)."""
+    bars = bar_chart(
+        series.attempts,
+        categories,
+        describe=describe,
+        label_every=label_every,
+        time_format=time_format,
+    )
+    plot_w = WIDTH - LEFT
+    plot_h = HEIGHT - BOTTOM
+    count = max(len(series.mean_ms), 1)
+    slot = plot_w / count
+    known = [m for m in series.mean_ms if m is not None]
+    peak = max([*known, 1.0])
+    points = [
+        f"{LEFT + (i + 0.5) * slot:.1f},{plot_h - (plot_h - 4) * mean / peak:.1f}"
+        for i, mean in enumerate(series.mean_ms)
+        if mean is not None
+    ]
+    errors = series.attempts.category_total("retry") + series.attempts.category_total("dead")
+    return TrafficChart(
+        bars=bars, latency=" ".join(points), latency_peak_ms=round(peak), errors=errors
     )

@@ -97,6 +97,9 @@ class JobView:
         last_run: Its latest run, if any.
         late: True when a due time passed without a run starting (the scheduler is
             behind or down).
+        trigger: The schedule as data (``{"kind": "interval", "every_s": 60}`` or
+            ``{"kind": "cron", "cron": "0 2 * * *"}``), so the console can say it in the
+            reader's language; without it, ``schedule`` is shown as it is.
     """
 
     id: str
@@ -107,6 +110,7 @@ class JobView:
     next_due: dt.datetime | None
     last_run: JobRunView | None = None
     late: bool = False
+    trigger: Mapping[str, object] | None = None
 
 
 @runtime_checkable

@@ -106,6 +106,7 @@ class ConsoleJobs:
             id=job_id,
             description=view["description"],
             schedule=view["schedule"]["text"],
+            trigger=view["schedule"],
             timezone=view["timezone"],
             paused=view["paused"],
             next_due=parse_time(view["next_due"]) if view["next_due"] else None,

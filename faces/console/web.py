@@ -35,10 +35,10 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from faces.console.accounts import ADMIN, OPERATOR, User, UserStore
-from faces.console.jobs import JOBS_EXTENSION, JobsView
+from faces.console.jobs import JOBS_EXTENSION, JobsView, JobView
 from faces.console.masking import mask_document
 from faces.console.sessions import LoginThrottle, SessionStore
-from faces.console.words import word
+from faces.console.words import job_description, schedule_words, word
 from faces.http.settings import OpsSettings
 from hub.core.clock import HUB_TZ
 from hub.core.identifiers import mask_text
@@ -193,6 +193,27 @@ def _word(_context: Any, value: object) -> str:
     # pass_context keeps Jinja from folding ``"late" | word`` into the template at compile
     # time, in whatever language the first visitor used.
     return word(value)
+
+
+@blueprint.app_template_filter("counterpart")
+def _counterpart(name: str) -> str:
+    """A destination's title (``民政局``), or its name when it has none."""
+    try:
+        return console().hub.config.destination(name).display_name
+    except KeyError:
+        return name
+
+
+@blueprint.app_template_filter("job_description")
+@pass_context
+def _job_description(_context: Any, job: JobView) -> str:
+    return job_description(job.id, job.description)
+
+
+@blueprint.app_template_filter("job_schedule")
+@pass_context
+def _job_schedule(_context: Any, job: JobView) -> str:
+    return schedule_words(dict(job.trigger)) if job.trigger else job.schedule
 
 
 @blueprint.app_template_filter("percent")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext
 
-__all__ = ["WORDS", "word"]
+__all__ = ["JOB_DESCRIPTIONS", "WORDS", "job_description", "schedule_words", "word"]
 
 WORDS = {
     # message and delivery statuses
@@ -45,6 +45,19 @@ WORDS = {
     "paused": lazy_gettext("paused"),
     "active": lazy_gettext("active"),
     "late": lazy_gettext("late"),
+    # channels a message came in by
+    "rest": lazy_gettext("REST API"),
+    "soap": lazy_gettext("SOAP service"),
+    "job": lazy_gettext("sync job"),
+    "notify": lazy_gettext("notification"),
+    "poll": lazy_gettext("polling"),
+    "push": lazy_gettext("pushed"),
+    "adapter": lazy_gettext("counterpart"),
+    # job run counts
+    "read": lazy_gettext("read"),
+    "published": lazy_gettext("published"),
+    # timezones of schedules
+    "Asia/Shanghai": lazy_gettext("Beijing time"),
     # audit actions
     "dlq.replay": lazy_gettext("replayed a dead letter"),
     "dlq.replay_matching": lazy_gettext("replayed all matching dead letters"),
@@ -61,6 +74,7 @@ WORDS = {
     "user.login": lazy_gettext("signed in"),
     "client.add": lazy_gettext("added an API client"),
     "client.revoke": lazy_gettext("revoked an API client"),
+    "client.replace": lazy_gettext("gave an API client a new key"),
 }
 
 
@@ -69,3 +83,46 @@ def word(value: object) -> str:
     text = str(value)
     found = WORDS.get(text)
     return str(found) if found is not None else text
+
+
+#: What the built-in jobs do, in the reader's language (the jobs' own one-line docstrings
+#: are English); a job of a plugin not listed here shows its own description.
+JOB_DESCRIPTIONS = {
+    "hall.pull_applications": lazy_gettext(
+        "Pull new online applications from the provincial hall as case.submitted."
+    ),
+    "citizen_card.sync_status": lazy_gettext(
+        "Publish citizen card status changes since the last run."
+    ),
+    "courier.track_shipments": lazy_gettext(
+        "Poll the courier for route events of parcels still on their way."
+    ),
+    "credit.publish_disclosures": lazy_gettext(
+        "Publish due licensing and penalty decisions to the credit platform."
+    ),
+    "payment.reconcile": lazy_gettext(
+        "Reconcile each day's payments with the platform's statement."
+    ),
+    "hub.retention": lazy_gettext("Delete delivered messages and job runs past their age."),
+}
+
+
+def job_description(job_id: str, own: str) -> str:
+    """What a job does, for the reader: the translated line, or the job's own."""
+    found = JOB_DESCRIPTIONS.get(job_id)
+    return str(found) if found is not None else own
+
+
+def schedule_words(schedule: dict[str, object]) -> str:
+    """A job's schedule (``{"kind": "interval", "every_s": 1800}`` or a cron) in words."""
+    if schedule.get("kind") == "interval":
+        every = int(str(schedule.get("every_s", 0)))
+        for size, phrase in (
+            (86400, lazy_gettext("every %(n)d d")),
+            (3600, lazy_gettext("every %(n)d h")),
+            (60, lazy_gettext("every %(n)d min")),
+        ):
+            if every and every % size == 0:
+                return str(phrase) % {"n": every // size}
+        return str(lazy_gettext("every %(n)d s")) % {"n": every}
+    return str(lazy_gettext("cron %(expression)s")) % {"expression": schedule.get("cron", "")}

@@ -56,6 +56,7 @@ class Stage:
     operator_key: str
     department_key: str
     database: str
+    config: Config
 
 
 @contextmanager
@@ -97,7 +98,7 @@ def own_stage() -> Iterator[Stage]:
         )
         endpoints = _endpoints(server.url, urls)
         _courier_to(endpoints, server.url)
-        yield Stage(endpoints, operator_key, department_key, config.database.url)
+        yield Stage(endpoints, operator_key, department_key, config.database.url, config)
     finally:
         if hub is not None:
             hub.close()
@@ -116,8 +117,9 @@ def own_stage() -> Iterator[Stage]:
 def live_stage(config: Config) -> Iterator[Stage]:
     """The hub of ``config``, running (``govhub run``), and the sandboxes it points at.
 
-    Demo clients are added to its store (named ``demo-…``); the courier sandbox is told
-    to move parcels on quickly and to push to this hub.
+    Two demo clients are added to its store (named ``demo-…``) and revoked when the story
+    ends, however it ends; the courier sandbox is told to move parcels on quickly and to
+    push to this hub.
     """
     destinations = {d.name: d for d in config.destinations}
     urls: dict[str, str] = {}
@@ -131,18 +133,20 @@ def live_stage(config: Config) -> Iterator[Stage]:
         requests.get(f"{hub_url}/healthz", timeout=3).raise_for_status()
     except requests.RequestException as error:
         raise RuntimeError(f"no hub answers at {hub_url} (start it with `govhub run`)") from error
+    suffix = new_id()[-6:].lower()
+    names = (f"demo-operator-{suffix}", f"demo-civil-affairs-{suffix}")
     store = Store(config.database.url)
     try:
-        suffix = new_id()[-6:].lower()
-        _, operator_key = store.clients.add(f"demo-operator-{suffix}", allow=[], role="operator")
-        _, department_key = store.clients.add(
-            f"demo-civil-affairs-{suffix}", allow=["case.*", "payment.*", "license.*"]
-        )
+        _, operator_key = store.clients.add(names[0], allow=[], role="operator")
+        _, department_key = store.clients.add(names[1], allow=["case.*", "payment.*", "license.*"])
+        endpoints = _endpoints(hub_url, urls)
+        _courier_to(endpoints, hub_url)
+        yield Stage(endpoints, operator_key, department_key, config.database.url, config)
     finally:
+        # The demo's keys (one an operator's) must not outlive it in a real hub.
+        for name in names:
+            store.clients.revoke(name)
         store.close()
-    endpoints = _endpoints(hub_url, urls)
-    _courier_to(endpoints, hub_url)
-    yield Stage(endpoints, operator_key, department_key, config.database.url)
 
 
 def demo_config(folder: Path, port: int, urls: dict[str, str], certs: Path) -> Config:

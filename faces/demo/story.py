@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import requests
 from stdnum.iso7064 import mod_37_36
+from wcwidth import wcswidth
 
 from hub.core.clock import HUB_TZ, format_time
 
@@ -257,7 +258,6 @@ class Story:
                     "url": f"https://files.weihai.example.gov.cn/licenses/{self.case_no}.ofd",
                 },
             },
-            correlation_id=self.license_id,
         )
         self._delivered_to(message_id, "e_license")
 
@@ -299,12 +299,10 @@ class Story:
 
     # ------------------------------------------------------------------ plumbing
 
-    def _send(
-        self, message_type: str, payload: dict[str, Any], *, correlation_id: str | None = None
-    ) -> str:
+    def _send(self, message_type: str, payload: dict[str, Any]) -> str:
+        # No correlation id: the hub takes the case number (payload.case_no), so every
+        # message of the case is found by its number.
         document: dict[str, Any] = {"type": message_type, "payload": payload}
-        if correlation_id:
-            document["correlation_id"] = correlation_id
         answer = self._post(f"{self.endpoints.hub}/api/v1/messages", document, self.department_key)
         return str(answer["id"])
 
@@ -391,4 +389,14 @@ def _now() -> str:
 def _line(step: Step) -> str:
     mark = "✓" if step.ok else "✗"
     route = f"{step.sender} → {step.receiver}"
-    return f"{mark} {step.number}. {route:<40} {step.what:<42} {step.seconds:6.2f} s  {step.detail}"
+    return (
+        f"{mark} {step.number}. {_pad(route, 40)} {_pad(step.what, 42)}"
+        f" {step.seconds:6.2f} s  {step.detail}"
+    )
+
+
+def _pad(text: str, width: int) -> str:
+    """``text`` filled with spaces to ``width`` terminal columns (a Chinese character takes
+    two), so the columns line up whatever the names."""
+    columns = wcswidth(text)
+    return text + " " * max(0, width - (columns if columns >= 0 else len(text)))

@@ -200,6 +200,7 @@ def list_messages() -> Response:
             source=source or "",
             type=args.get("type", ""),
             correlation_id=args.get("correlation_id", ""),
+            key=args.get("key", ""),
             status=status or "",
         ),
         after=args.get("after") or None,

@@ -82,7 +82,21 @@ def build_spec(
                         "description": "Exact type or prefix glob (`case.*`).",
                         "schema": {"type": "string"},
                     },
-                    {"name": "correlation_id", "in": "query", "schema": {"type": "string"}},
+                    {
+                        "name": "correlation_id",
+                        "in": "query",
+                        "description": "The case number, for a case's messages.",
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "key",
+                        "in": "query",
+                        "description": (
+                            "Another business key in the payload: a licence id (also in"
+                            " `license_ids`), an order, waybill, card or decision number."
+                        ),
+                        "schema": {"type": "string"},
+                    },
                     {
                         "name": "status",
                         "in": "query",
@@ -293,7 +307,10 @@ def build_spec(
                 "correlation_id": {
                     "type": "string",
                     "maxLength": 200,
-                    "description": "Defaults to payload.case_no.",
+                    "description": (
+                        "The case number when the payload has one (payload.case_no;"
+                        " another value is refused with 422); else your business key."
+                    ),
                 },
                 "headers": {"type": "object"},
             },

@@ -20,7 +20,7 @@ from lxml import etree
 from faces.soap.model import AnyJson, Array, Object, Scalar, Shape, Union
 from faces.soap.xsdgen import NS
 
-__all__ = ["MappingError", "json_path_to_xml", "to_json", "to_xml"]
+__all__ = ["MappingError", "in_schema_order", "json_path_to_xml", "to_json", "to_xml"]
 
 _Q = f"{{{NS}}}"
 _NCNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
@@ -33,6 +33,43 @@ class MappingError(ValueError):
         super().__init__(f"{path}: {message}")
         self.path = path
         self.message = message
+
+
+# --------------------------------------------------------------------------- order
+
+
+def in_schema_order(element: etree._Element, shape: Shape) -> None:
+    """Put the children of ``element`` (and theirs) in the order the XSD's sequences list.
+
+    The properties of a JSON object have no order, and clients that build XML from one
+    (node-soap writes elements in the order of the object's keys) send them in any
+    order; the XSD, in XML Schema 1.0, can only say "in this order" for types with
+    repeated elements (``xs:all`` takes none). So the hub puts what it receives in schema
+    order before validating. Repeated elements keep their order among themselves (a
+    list's order is its meaning); elements the shape does not know go last, where the XSD
+    names them.
+    """
+    if isinstance(shape, Array):
+        shape = shape.item
+    if not isinstance(shape, Object) or shape.entries is not None or not len(element):
+        return
+    rank = {item.name: position for position, item in enumerate(shape.fields)}
+    unknown = len(rank)
+
+    def position(child: etree._Element) -> int:
+        if not isinstance(child.tag, str):
+            return unknown
+        return rank.get(etree.QName(child).localname, unknown)
+
+    children = list(element)
+    ordered = sorted(children, key=position)  # stable: lists keep their order
+    if ordered != children:
+        element[:] = ordered
+    for child in ordered:
+        if isinstance(child.tag, str):
+            field = shape.field(etree.QName(child).localname)
+            if field is not None:
+                in_schema_order(child, field.shape)
 
 
 # --------------------------------------------------------------------------- XML → JSON

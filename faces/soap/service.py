@@ -17,7 +17,13 @@ from typing import Any
 from lxml import etree
 
 from faces.soap.envelope import SoapFault
-from faces.soap.mapping import MappingError, json_path_to_xml, to_json, to_xml
+from faces.soap.mapping import (
+    MappingError,
+    in_schema_order,
+    json_path_to_xml,
+    to_json,
+    to_xml,
+)
 from faces.soap.model import MessageModel
 from faces.soap.xsdgen import NS, Contract, operations
 from hub.core.clock import format_time
@@ -35,6 +41,14 @@ _ATOMIC_VALUE = re.compile(r"^'.*?' is not a valid value")
 _ELEMENT_PREFIX = re.compile(r"^Element '[^']*': ")
 _QUALIFIED = re.compile(r"\{(?:https?|urn):[^}]*\}")
 _STEP = re.compile(r"^(?P<name>[^\[]+)(\[(?P<index>\d+)\])?$")
+#: The order of an operation's own elements in the XSD; the payload element comes last.
+_OPERATION_ORDER = {"type": 0, "client_ref": 1, "correlation_id": 2, "payload": 3}
+
+
+def _operation_rank(child: etree._Element) -> int:
+    if not isinstance(child.tag, str):
+        return len(_OPERATION_ORDER) + 1
+    return _OPERATION_ORDER.get(etree.QName(child).localname, len(_OPERATION_ORDER))
 
 
 class SoapService:
@@ -75,11 +89,31 @@ class SoapService:
                 code="unknown-operation",
                 errors=[FieldError(f"/{name}", f"is not an operation of namespace {NS}")],
             )
+        self._in_schema_order(name, operation)
         self._validate(operation)
         handler = self._handlers.get(name)
         if handler is not None:
             return handler(client, operation)
         return self._submit_typed(client, operation, self.by_operation[name])
+
+    def _in_schema_order(self, name: str, operation: etree._Element) -> None:
+        """Elements in the XSD's order, whatever order the client wrote them in (see
+        :func:`faces.soap.mapping.in_schema_order`)."""
+        children = list(operation)
+        ordered = sorted(children, key=lambda child: _operation_rank(child))
+        if ordered != children:
+            operation[:] = ordered
+        if name == "SubmitMessage":
+            holder = operation.find(_Q + "payload")
+            content = [c for c in holder if isinstance(c.tag, str)] if holder is not None else []
+            if len(content) == 1 and etree.QName(content[0]).localname in self.by_element:
+                model = self.by_element[etree.QName(content[0]).localname]
+                in_schema_order(content[0], model.shape)
+        elif name in self.by_operation:
+            model = self.by_operation[name]
+            content_element = operation.find(_Q + model.element)
+            if content_element is not None:
+                in_schema_order(content_element, model.shape)
 
     def _validate(self, operation: etree._Element) -> None:
         schema = self._schema()

@@ -2,10 +2,11 @@
 
 The username is the client's name and the password its API key, so SOAP and REST callers
 are the same clients with the same allow lists. ``PasswordText`` is checked against the
-key's hash like a REST key; ``PasswordDigest`` (``Base64(SHA-1(nonce + created +
+key's hash like a REST key (a Nonce or Created beside it is not checked: it protects
+nothing when the key itself is sent); ``PasswordDigest`` (``Base64(SHA-1(nonce + created +
 password))``) is recomputed from the key the store keeps sealed (see :mod:`hub.keyring`).
-A ``Created`` time outside the tolerance is refused, and each nonce is accepted once: the
-store's unique key remembers it until its ``Created`` time is stale anyway.
+For a digest, a ``Created`` time outside the tolerance is refused, and each nonce is
+accepted once: the store's unique key remembers it until its ``Created`` time is stale.
 """
 
 from __future__ import annotations
@@ -111,36 +112,39 @@ class Authenticator:
             raise _fault("a UsernameToken needs a Username and a Password", "InvalidSecurity", path)
         password = password_element.text or ""
         kind = password_element.get("Type", PASSWORD_TEXT)
-        created_text = token.findtext(_U + "Created")
-        nonce = self._nonce(token.find(_S + "Nonce"), path)
-        created = self._created(created_text, f"{path}/Created") if created_text else None
-        if kind == PASSWORD_DIGEST:
-            if nonce is None or created_text is None:
-                raise _fault(
-                    "a PasswordDigest needs a Nonce and a Created time", "InvalidSecurity", path
-                )
-            client = self._check_digest(username, password, nonce, created_text.strip())
-        elif kind == PASSWORD_TEXT:
+        if kind == PASSWORD_TEXT:
+            # The key itself travels (over TLS): whoever could replay this request holds
+            # the key and could write a fresh one, so a Nonce or Created protects nothing
+            # here and is not checked (suds sends one nonce for every call). Repeated
+            # effects are what client_ref is for.
             found = self.store.clients.authenticate(password)
             if found is None or found.name != username:
                 raise _fault(_WRONG, "FailedAuthentication", path)
-            client = found
-        else:
+            return found
+        if kind != PASSWORD_DIGEST:
             raise _fault(
                 "the Password Type must be PasswordText or PasswordDigest",
                 "InvalidSecurity",
                 f"{path}/Password",
             )
-        if nonce is not None:
-            # Remembered only once the password is right, so strangers cannot fill the table.
-            anchor = created or self.clock()
-            digest = hashlib.sha256(username.encode() + b"\x00" + nonce).hexdigest()
-            if not self.store.nonces.remember(digest, username, anchor + self.tolerance):
-                raise _fault(
-                    "the nonce was used before: a replayed request is refused",
-                    "FailedAuthentication",
-                    f"{path}/Nonce",
-                )
+        created_text = token.findtext(_U + "Created")
+        nonce = self._nonce(token.find(_S + "Nonce"), path)
+        if nonce is None or created_text is None:
+            raise _fault(
+                "a PasswordDigest needs a Nonce and a Created time", "InvalidSecurity", path
+            )
+        created = self._created(created_text, f"{path}/Created")
+        client = self._check_digest(username, password, nonce, created_text.strip())
+        # A digest proves the key without showing it; what keeps a captured digest from
+        # being sent again is that its nonce is accepted once, within the Created window.
+        # Remembered only once the password is right, so strangers cannot fill the table.
+        digest = hashlib.sha256(username.encode() + b"\x00" + nonce).hexdigest()
+        if not self.store.nonces.remember(digest, username, created + self.tolerance):
+            raise _fault(
+                "the nonce was used before: a replayed request is refused",
+                "FailedAuthentication",
+                f"{path}/Nonce",
+            )
         return client
 
     def _check_digest(self, username: str, digest: str, nonce: bytes, created: str) -> Client:

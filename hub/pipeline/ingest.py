@@ -74,7 +74,10 @@ class Submission:
         type: The message type.
         payload: The body, to be validated against the type's schema.
         client_ref: The sender's own id: sending it again returns the first answer.
-        correlation_id: The business key; defaults to ``payload.case_no``.
+        correlation_id: The business key. A message with ``payload.case_no`` is
+            correlated by its case number (given or not: another value is refused), so
+            that every message of a case is found by its number and delivered in order
+            with the others; without one, the sender's key (or none).
         headers: Metadata kept with the envelope.
     """
 
@@ -154,9 +157,7 @@ class Ingest:
         if validation.warnings:
             headers["warnings"] = [w.to_json() for w in validation.warnings]
         payload: dict[str, Any] = submission.payload
-        correlation_id = submission.correlation_id
-        if correlation_id is None and isinstance(payload.get("case_no"), str):
-            correlation_id = payload["case_no"]
+        correlation_id = _correlation_id(submission.correlation_id, payload)
         envelope = Envelope(
             id=new_id(),
             type=submission.type,
@@ -183,3 +184,27 @@ class Ingest:
                 raise Unavailable(str(error), error.retry_after) from None
         if reasons:
             raise Invalid("the message was refused by a check", tuple(reasons))
+
+
+def _correlation_id(given: str | None, payload: Mapping[str, Any]) -> str | None:
+    """The case number of a case's message; the sender's key for any other message.
+
+    Raises:
+        Invalid: The payload has a case number and the sender gave another key.
+    """
+    case_no = payload.get("case_no")
+    if not isinstance(case_no, str) or not case_no:
+        return given
+    if given is not None and given != case_no:
+        raise Invalid(
+            "the correlation id of a case's message is its case number",
+            (
+                FieldError(
+                    "correlation_id",
+                    "must be payload.case_no (or left out) when the payload has a case"
+                    " number; licence ids, order and waybill numbers are found with the"
+                    " key search (GET /api/v1/messages?key=...)",
+                ),
+            ),
+        )
+    return case_no

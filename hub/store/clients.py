@@ -85,6 +85,54 @@ class Clients:
         client = Client(id=client_id, name=name, allow=tuple(allow), role=role, created_at=now)
         return client, key
 
+    def replace(
+        self, name: str, *, allow: Sequence[str], role: str = "client", actor: str = "cli"
+    ) -> tuple[Client, str]:
+        """Give the client called ``name`` a new key, allow list and role, active again
+        (revoked or not); register it if there is none. The old key stops working.
+
+        Returns:
+            The client and its new API key (shown once, stored hashed).
+
+        Raises:
+            ValueError: The role is unknown.
+        """
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        key_id = secrets.token_hex(6)
+        secret = secrets.token_urlsafe(32)
+        key = f"{KEY_PREFIX}{key_id}_{secret}"
+        now = utcnow()
+        with self.db.write() as connection:
+            row = connection.execute(
+                update(clients)
+                .where(clients.c.name == name)
+                .values(
+                    key_id=key_id,
+                    key_hash=_hash_secret(secret),
+                    key_sealed=self.vault.seal(key) if self.vault is not None else None,
+                    allow=list(allow),
+                    role=role,
+                    created_at=now,
+                    revoked_at=None,
+                )
+                .returning(clients.c.id)
+            ).first()
+            if row is not None:
+                write_audit(
+                    connection,
+                    actor,
+                    "client.replace",
+                    name,
+                    {"allow": list(allow), "role": role},
+                    now,
+                )
+        self._cache.clear()
+        if row is None:
+            return self.add(name, allow=allow, role=role, actor=actor)
+        client = Client(id=row.id, name=name, allow=tuple(allow), role=role, created_at=now)
+        return client, key
+
     def authenticate(self, api_key: str) -> Client | None:
         """The active client owning ``api_key``, or ``None``.
 

@@ -16,6 +16,7 @@ from hub.core.clock import new_id
 from hub.core.envelope import Envelope
 from hub.store.database import Database
 from hub.store.group_commit import GroupCommitter
+from hub.store.keys import business_keys
 from hub.store.queues import case_key, queue_rows
 from hub.store.records import (
     Acceptance,
@@ -25,7 +26,7 @@ from hub.store.records import (
     MessageView,
     Page,
 )
-from hub.store.tables import attempts, deliveries, messages
+from hub.store.tables import attempts, deliveries, message_keys, messages
 
 __all__ = ["Messages", "envelope_of"]
 
@@ -33,7 +34,7 @@ __all__ = ["Messages", "envelope_of"]
 class _PendingMessage:
     """A message on its way into the store, with the rows that represent it."""
 
-    __slots__ = ("channel", "delivery_rows", "envelope")
+    __slots__ = ("channel", "delivery_rows", "envelope", "key_rows")
 
     def __init__(
         self, envelope: Envelope, channel: str, targets: tuple[tuple[str, str], ...]
@@ -55,6 +56,10 @@ class _PendingMessage:
                 "updated_at": now,
             }
             for destination, route in targets
+        ]
+        self.key_rows = [
+            {"message_id": envelope.id, "name": name, "value": value}
+            for name, value in business_keys(envelope.payload)
         ]
 
     def message_row(self) -> dict[str, Any]:
@@ -149,6 +154,9 @@ class Messages:
                 queue_rows(connection, rows)
                 dialect.insert_all(connection, deliveries, rows)
                 dialect.notify(connection)
+            key_rows = [row for p in batch if p.envelope.id in inserted for row in p.key_rows]
+            if key_rows:
+                dialect.insert_all(connection, message_keys, key_rows)
         return [p.acceptance() if p.envelope.id in inserted else None for p in batch]
 
     def find_acceptance(self, source: str, client_ref: str) -> Acceptance | None:
@@ -304,6 +312,9 @@ class Messages:
                         delete(attempts).where(attempts.c.delivery_id.in_(delivery_ids))
                     )
                     connection.execute(delete(deliveries).where(deliveries.c.message_id.in_(ids)))
+                    connection.execute(
+                        delete(message_keys).where(message_keys.c.message_id.in_(ids))
+                    )
                     connection.execute(delete(messages).where(messages.c.id.in_(ids)))
             total += len(ids)
             if len(ids) < batch:
@@ -331,6 +342,12 @@ def _conditions(where: MessageFilter) -> list[Any]:
         found.append(messages.c.type == where.type)
     if where.correlation_id:
         found.append(messages.c.correlation_id == where.correlation_id)
+    if where.key:
+        found.append(
+            exists().where(
+                message_keys.c.message_id == messages.c.id, message_keys.c.value == where.key
+            )
+        )
     if where.status:
         found.append(messages.c.status == where.status)
     if where.destination:

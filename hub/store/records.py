@@ -281,6 +281,8 @@ class MessageFilter:
         source: The client (or job, adapter) that sent it.
         type: Exact type, or a prefix glob such as ``case.*``.
         correlation_id: The business key (usually the case number).
+        key: Another business key in the payload: a licence id, an order, waybill or
+            card number, a decision number (see :mod:`hub.store.keys`).
         status: Message status (one of :data:`MESSAGE_STATUSES`).
         destination: Has a delivery to this destination.
         since: Accepted at or after.
@@ -291,6 +293,7 @@ class MessageFilter:
     source: str = ""
     type: str = ""
     correlation_id: str = ""
+    key: str = ""
     status: str = ""
     destination: str = ""
     since: dt.datetime | None = None

@@ -20,7 +20,7 @@ from hub.core.clock import utcnow
 from hub.store.database import Database
 from hub.store.tables import attempts, deliveries, messages
 
-__all__ = ["Bucket", "DestinationTraffic", "Series", "Stats"]
+__all__ = ["Bucket", "DestinationSeries", "DestinationTraffic", "Series", "Stats"]
 
 _OPEN = ("pending", "inflight")
 
@@ -115,6 +115,19 @@ class DestinationTraffic:
         return 1 - self.attempts.get("delivered", 0) / self.total
 
 
+@dataclass(frozen=True, slots=True)
+class DestinationSeries:
+    """One destination's attempts over time: how many, how they ended, how long they took.
+
+    Attributes:
+        attempts: Attempts finished per bucket, by outcome (delivered/retry/dead).
+        mean_ms: Mean attempt duration per bucket; ``None`` where there was none.
+    """
+
+    attempts: Series
+    mean_ms: tuple[float | None, ...]
+
+
 class Stats:
     """Aggregates for charts and metrics.
 
@@ -207,3 +220,49 @@ class Stats:
             )
             for name, counts in outcomes.items()
         }
+
+    def destination_series(
+        self,
+        window: dt.timedelta,
+        count: int,
+        *,
+        destinations: Sequence[str] = (),
+        now: dt.datetime | None = None,
+    ) -> dict[str, DestinationSeries]:
+        """Per destination, attempts per bucket over ``window`` by outcome, and their mean
+        duration: throughput, errors and latency over time, in one query. Every name in
+        ``destinations`` gets a series, empty buckets if it had no attempts."""
+        bounds = _bounds(window, count, now or utcnow())
+        index = _bucket_index(attempts.c.finished_at, bounds).label("bucket")
+        query = (
+            select(
+                deliveries.c.destination,
+                index,
+                attempts.c.outcome,
+                func.count(),
+                func.sum(attempts.c.duration_ms),
+            )
+            .join(deliveries, deliveries.c.id == attempts.c.delivery_id)
+            .where(attempts.c.finished_at >= bounds[0], attempts.c.finished_at < bounds[-1])
+            .group_by(deliveries.c.destination, index, attempts.c.outcome)
+        )
+        with self.db.read() as connection:
+            rows = connection.execute(query).all()
+        by_destination: dict[str, list[Any]] = {name: [] for name in destinations}
+        for destination, bucket, outcome, number, total_ms in rows:
+            by_destination.setdefault(destination, []).append((bucket, outcome, number, total_ms))
+        found: dict[str, DestinationSeries] = {}
+        for destination, items in by_destination.items():
+            numbers = [0] * count
+            durations = [0.0] * count
+            for bucket, _outcome, number, total_ms in items:
+                if 0 <= bucket < count:
+                    numbers[bucket] += int(number)
+                    durations[bucket] += float(total_ms or 0)
+            found[destination] = DestinationSeries(
+                attempts=_series([(b, o, n) for b, o, n, _ in items], bounds),
+                mean_ms=tuple(
+                    durations[i] / numbers[i] if numbers[i] else None for i in range(count)
+                ),
+            )
+        return found

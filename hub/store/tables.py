@@ -24,6 +24,7 @@ __all__ = [
     "audit",
     "clients",
     "deliveries",
+    "message_keys",
     "messages",
     "metadata",
     "wsse_nonces",
@@ -53,6 +54,23 @@ messages = Table(
     Index(None, "status", "id"),
     Index(None, "source", "id"),
     Index(None, "created_at", "channel"),  # traffic charts, index-only (migration ops_0001)
+)
+
+# The business keys of a message besides its case number (licence ids, order and waybill
+# numbers...), so that "every message about this licence" is one indexed look-up; written
+# with the message, gone with it.
+message_keys = Table(
+    "message_keys",
+    metadata,
+    Column(
+        "message_id",
+        String(26),
+        ForeignKey("messages.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("name", String(40), primary_key=True),
+    Column("value", String(200), primary_key=True),
+    Index(None, "value", "message_id"),
 )
 
 deliveries = Table(

@@ -2,22 +2,71 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+import requests
+from flask import Flask, Response, jsonify, request
 
 from adapters.courier import ems
 from adapters.courier.adapter import CourierAdapter
 from adapters.courier.address import AddressError, split_address
 from adapters.courier.sandbox import DEFAULT_PARTNER_ID, DEFAULT_SECRET, create_app
-from adapters.sdk.testing import AdapterContract
+from adapters.sdk.base import Adapter, Attempt
+from adapters.sdk.testing import AdapterContract, SandboxClient
+from faces.serving import RunningServer, serve_in_thread
+from hub.core.clock import new_id
+from tests import netguard
 from tests.fullonline import CENTRE
+from tests.support import wait_for
+
+
+@dataclass
+class PushSink:
+    """The hub's ``/inbound/courier/routes`` as this test module sees it: it records pushes."""
+
+    server: RunningServer
+    pushes: list[dict[str, str]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        return f"{self.server.url}/inbound/courier/routes"
+
+
+@pytest.fixture(scope="module")
+def push_sink() -> Iterator[PushSink]:
+    app = Flask("test-courier-push-sink")
+    holder: dict[str, PushSink] = {}
+
+    @app.post("/inbound/courier/routes")
+    def routes() -> Response:
+        with holder["sink"].lock:
+            holder["sink"].pushes.append(dict(request.form))
+        return jsonify({"success": "true"})
+
+    holder["sink"] = sink = PushSink(serve_in_thread(app, "127.0.0.1", 0))
+    yield sink
+    sink.server.stop()
 
 
 class TestCourierContract(AdapterContract):
     adapter = CourierAdapter
     sandbox = staticmethod(create_app)
     examples = ("shipment.requested",)
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def sandbox_server(cls, push_sink: PushSink) -> Iterator[RunningServer]:
+        """The sandbox pushes its route events to this module's sink, never to a live hub."""
+        app = create_app(push_url=push_sink.url)
+        server = serve_in_thread(app, "127.0.0.1", 0, threads=16)
+        yield server
+        server.stop()
+        app.extensions["courier_sandbox"].stop()
 
     def settings(self, url: str) -> dict[str, Any]:
         return {
@@ -26,6 +75,26 @@ class TestCourierContract(AdapterContract):
             "secret": DEFAULT_SECRET,
             "centre": dict(CENTRE),
         }
+
+    def test_route_events_are_pushed_to_a_server_of_this_run(
+        self,
+        make_adapter: Callable[..., Adapter],
+        sandbox_client: SandboxClient,
+        push_sink: PushSink,
+    ) -> None:
+        adapter = make_adapter()
+        adapter.deliver(self._message("shipment.requested"), Attempt(new_id(), "contract", 1))
+        (order,) = sandbox_client.effects()
+        requests.post(
+            f"{sandbox_client.url}/_sandbox/parcels/{order['waybill_no']}/advance", timeout=5
+        ).raise_for_status()
+
+        def pushed() -> bool:
+            with push_sink.lock:
+                return any(order["waybill_no"] in p.get("traces", "") for p in push_sink.pushes)
+
+        wait_for(pushed, 10, "the route event at the test's own push sink")
+        assert netguard.stray_connections() == []
 
 
 def test_ems_sign_is_base64_md5_of_sorted_keys_and_values_plus_secret() -> None:

@@ -20,3 +20,23 @@ class TestWebhookContract(AdapterContract):
 
     def settings(self, url: str) -> dict[str, Any]:
         return {"url": f"{url}/govhub", "secret": DEFAULT_SECRET}
+
+
+def test_the_department_sandbox_shows_each_deliverys_signature_verified() -> None:
+    import json
+
+    from adapters.webhook.signature import HEADER, sign
+
+    app = create_app()
+    body = json.dumps({"type": "case.submitted", "correlation_id": "WH-1", "payload": {}}).encode()
+    header = sign(DEFAULT_SECRET, body)
+    client = app.test_client()
+    answer = client.post(
+        "/govhub",
+        data=body,
+        headers={HEADER: header, "Idempotency-Key": "d-1", "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 200
+    [item] = client.get("/received").get_json()["items"]
+    assert item["signature"] == {"header": header, "verified": True}
+    assert item["idempotency_key"] == "d-1"

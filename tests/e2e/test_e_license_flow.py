@@ -31,18 +31,25 @@ def test_issued_then_revoked_licence_ends_revoked_in_the_library(tmp_path: Path)
         with running_hub(config) as hub:
             key = hub.client("market-supervision", allow=("license.*",))
             issued = example("license.issued")
-            # One correlation id for a licence's whole life keeps its messages in order.
-            for message_type in ("license.issued", "license.revoked"):
-                response = hub.post(
-                    key,
-                    {
-                        "type": message_type,
-                        "payload": example(message_type),
-                        "correlation_id": issued["license_id"],
-                    },
-                )
+            # The issue belongs to its case (correlated by case number); the revocation,
+            # of no case, is correlated by the licence id. Both are found by the licence id.
+            documents = [
+                {"type": "license.issued", "payload": issued},
+                {
+                    "type": "license.revoked",
+                    "payload": example("license.revoked"),
+                    "correlation_id": issued["license_id"],
+                },
+            ]
+            for document in documents:
+                response = hub.post(key, document)
                 assert response.status_code == 202, response.text
                 assert hub.wait_delivered(response.json()["id"])["status"] == "delivered"
+            found = hub.get(key, "/api/v1/messages", params={"key": issued["license_id"]})
+            assert {m["type"] for m in found.json()["items"]} == {
+                "license.issued",
+                "license.revoked",
+            }
 
             bad = example("license.issued", license_id=issued["license_id"][:-1] + "A")
             refused = hub.post(key, {"type": "license.issued", "payload": bad})

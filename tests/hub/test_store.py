@@ -86,6 +86,7 @@ def test_a_database_of_the_single_chain_layout_upgrades(db_url: str) -> None:
         connection.execute(text("DROP INDEX ix_deliveries_leases"))
         connection.execute(text("DELETE FROM alembic_version"))
         connection.execute(text("INSERT INTO alembic_version VALUES ('jobs_0002')"))
+        connection.execute(text("DROP TABLE message_keys"))  # newer than that layout
     engine.dispose()
     again = Store(db_url)
     try:

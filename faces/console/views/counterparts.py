@@ -13,8 +13,10 @@ from flask_babel import gettext
 from werkzeug.wrappers import Response as BaseResponse
 
 from faces.console.accounts import OPERATOR
+from faces.console.charts import TrafficChart, traffic_chart
 from faces.console.masking import mask_document
 from faces.console.web import blueprint, console, current_user, requires
+from faces.console.words import word
 from hub.core.identifiers import mask_text
 from hub.observability.logs import log_context
 from hub.pipeline.circuit import HALF_OPEN, OPEN
@@ -126,12 +128,32 @@ def counterparts(hub: Hub) -> list[Counterpart]:
     return found
 
 
+#: Each counterpart's chart: the last day in hourly bars.
+CHART_WINDOW = dt.timedelta(hours=24)
+CHART_BARS = 24
+OUTCOMES = (("delivered", "ok"), ("retry", "warn"), ("dead", "bad"))
+
+
+def traffic_charts(hub: Hub, names: list[str]) -> dict[str, TrafficChart]:
+    """Per counterpart: attempts by outcome and mean attempt time, hour by hour."""
+    series = hub.store.stats.destination_series(CHART_WINDOW, CHART_BARS, destinations=names)
+    return {
+        name: traffic_chart(series[name], OUTCOMES, describe=word, label_every=6) for name in names
+    }
+
+
 @blueprint.get("/counterparts")
 def counterparts_page() -> str:
-    """Every destination: adapter, settings, health, circuit, throughput, error rate."""
+    """Every destination: adapter, settings, health, circuit, throughput, error rate, and a
+    chart of its attempts (how many, how they ended, how long they took) over the last day."""
     hub = console().hub
+    found = counterparts(hub)
     return render_template(
-        "ops/counterparts.html", counterparts=counterparts(hub), dispatching=hub.dispatching
+        "ops/counterparts.html",
+        counterparts=found,
+        charts=traffic_charts(hub, [c.name for c in found]),
+        outcomes=OUTCOMES,
+        dispatching=hub.dispatching,
     )
 
 

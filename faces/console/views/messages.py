@@ -45,6 +45,7 @@ def messages_page() -> str:
         any_id=args.get("id", "").strip(),
         type=args.get("type", "").strip(),
         correlation_id=args.get("case_no", "").strip(),
+        key=args.get("key", "").strip(),
         status=status,
         destination=args.get("destination", "").strip(),
         since=times["since"],

@@ -16,7 +16,7 @@ from hub.observability.logs import JsonFormatter
 from hub.runtime import Hub
 from hub.store.stats import DestinationTraffic
 from tests.ops_support import PASSWORD, OpsClient, RunningConsole, running_console, signed_in
-from tests.support import hub_config
+from tests.support import Receiver, example, hub_config, webhook_destination
 
 
 @pytest.mark.parametrize(
@@ -151,3 +151,35 @@ def test_govhub_run_logs_as_the_logging_section_says(tmp_path: Path) -> None:
         for handler in handlers:
             root.addHandler(handler)
         root.setLevel(level)
+
+
+def test_each_counterpart_has_a_chart_of_attempts_errors_and_latency_and_its_title(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    config = hub_config(
+        tmp_path,
+        destinations=[
+            webhook_destination(
+                "civil_affairs", receiver, title="民政局", retry={"max_attempts": 1}
+            )
+        ],
+        routes=[{"name": "cases", "when": {"type": "case.*"}, "to": ["civil_affairs"]}],
+    )
+    with running_console(config, "viewer") as running:
+        key = running.client("dept")
+        receiver.respond_with(400)
+        for n in range(2):
+            payload = example("case.submitted", case_no=f"WH-CHART-{n}")
+            running.wait_delivered(
+                running.post(key, {"type": "case.submitted", "payload": payload}).json()["id"]
+            )
+        viewer = signed_in(running, "viewer")
+        page = viewer.get("/ops/counterparts").text
+        overview = viewer.get("/ops/").text
+    assert "民政局" in page
+    assert "民政局" in overview
+    assert page.count('<figure class="chart traffic">') == 1
+    assert "投递尝试 2 次，失败 1 次" in page
+    assert 'class="latency"' in page  # the mean attempt time, drawn over the bars
+    assert 'class="bad"' in page
+    assert 'class="ok"' in page

@@ -32,8 +32,8 @@ def test_jobs_show_schedule_next_due_last_run_and_trouble(console: RunningConsol
     viewer = signed_in(console, "viewer")
     page = viewer.get("/ops/jobs").text
     assert "hall.pull_applications" in page
-    assert "every 1 min" in page
-    assert "read 3, published 2" in page
+    assert "every 1 min" in page  # a view without trigger data: its schedule as it is
+    assert "读取 3, 发布 2" in page
     assert "失败" in page  # the failed last run
     assert "已暂停" in page  # credit.publish is paused
     overview = viewer.get("/ops/").text
@@ -44,6 +44,7 @@ def test_jobs_show_schedule_next_due_last_run_and_trouble(console: RunningConsol
     english = viewer.get("/ops/").text
     assert ">late<" in english
     assert "延迟" not in english
+    assert "read 3, published 2" in viewer.get("/ops/jobs").text
 
 
 def test_run_log_lines_are_shown_with_identifiers_masked(console: RunningConsole) -> None:
@@ -99,3 +100,17 @@ def test_readyz_checks_the_scheduler_heartbeat(console: RunningConsole) -> None:
 
     jobs.heartbeat = None  # the scheduler runs on another node: not this node's concern
     assert "scheduler" not in requests.get(console.url + "/readyz", timeout=10).json()["checks"]
+
+
+def test_the_real_jobs_are_described_and_scheduled_in_chinese(console: RunningConsole) -> None:
+    viewer = signed_in(console, "viewer")
+    page = viewer.get("/ops/jobs").text
+    assert "删除超过保留期的已送达消息和任务运行记录。" in page
+    assert "定时 30 3 * * *" in page
+    assert "北京时间" in page
+    assert "Delete delivered" not in page
+    assert "Asia/Shanghai" not in page
+    viewer.get("/ops/language/en")
+    english = viewer.get("/ops/jobs").text
+    assert "Delete delivered messages and job runs past their age." in english
+    assert "cron 30 3 * * *" in english

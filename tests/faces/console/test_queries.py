@@ -134,6 +134,26 @@ def test_traffic_series_and_throughput(store: Store) -> None:
     assert old.total == 0
 
 
+def test_destination_series_has_throughput_errors_and_latency_per_bucket(store: Store) -> None:
+    for n in range(3):
+        _accept(store, f"C-{n}")
+    _finish(store, "delivered")
+    _finish(store, "retry", "civil answered HTTP 503")
+    _finish(store, "dead", "civil answered HTTP 400")
+    series = store.stats.destination_series(
+        dt.timedelta(hours=24), 24, destinations=["civil", "quiet"]
+    )
+    civil = series["civil"]
+    assert len(civil.attempts.buckets) == len(civil.mean_ms) == 24
+    assert civil.attempts.buckets[-1].counts == {"delivered": 1, "retry": 1, "dead": 1}
+    assert civil.mean_ms[-1] == pytest.approx(40, abs=1)
+    assert civil.mean_ms[:-1] == (None,) * 23
+    quiet = series["quiet"]
+    assert quiet.attempts.total == 0
+    assert len(quiet.attempts.buckets) == 24
+    assert set(quiet.mean_ms) == {None}
+
+
 def test_users_sessions_throttle_and_secret_key(store: Store) -> None:
     users = UserStore(store)
     user = users.add("alice", role="operator", password=PASSWORD, actor="t")

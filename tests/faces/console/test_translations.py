@@ -48,3 +48,15 @@ def test_every_console_string_has_a_chinese_translation() -> None:
     missing = sorted(found - translated)
     assert not missing, f"untranslated (see faces/console/README.md to update): {missing}"
     assert len(found) > 150
+
+
+def test_every_installed_job_and_channel_has_words_in_the_console() -> None:
+    from faces.console.words import JOB_DESCRIPTIONS, WORDS
+    from hub.scheduler.catalog import installed_jobs
+
+    jobs = {spec.id for spec in installed_jobs()}
+    assert jobs <= set(JOB_DESCRIPTIONS), (
+        f"add to words.JOB_DESCRIPTIONS: {jobs - set(JOB_DESCRIPTIONS)}"
+    )
+    channels = {"rest", "soap", "job", "notify", "poll", "push", "adapter"}
+    assert channels <= set(WORDS)

@@ -241,7 +241,7 @@ def test_the_same_id_from_two_clients_is_two_messages(hub: RunningHub) -> None:
     assert one.json()["id"] != two.json()["id"]
 
 
-def test_correlation_id_defaults_to_the_case_number_and_can_be_given(hub: RunningHub) -> None:
+def test_correlation_id_of_a_case_message_is_its_case_number(hub: RunningHub) -> None:
     key = hub.client("dept")
     default = hub.post(key, {"type": "case.submitted", "payload": example("case.submitted")}).json()
     assert default["correlation_id"] == "WH-2026-000123"
@@ -250,10 +250,19 @@ def test_correlation_id_defaults_to_the_case_number_and_can_be_given(hub: Runnin
         {
             "type": "case.submitted",
             "correlation_id": "SBLSH-9",
-            "payload": example("case.submitted"),
+            "payload": example("case.submitted", case_no="SBLSH-9"),
         },
     ).json()
     assert given["correlation_id"] == "SBLSH-9"
+    other = hub.post(
+        key,
+        {
+            "type": "case.submitted",
+            "correlation_id": "SBLSH-9",
+            "payload": example("case.submitted"),
+        },
+    )
+    assert other.status_code == 422  # see tests/faces/rest/test_case_keys.py
 
 
 def test_warn_only_credit_code_check_accepts_legacy_codes_with_a_warning(

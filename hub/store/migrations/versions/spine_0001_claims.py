@@ -5,7 +5,7 @@ string column, no schema change): only the head of a case's queue is ``pending``
 deliveries of databases made before are queued once here.
 
 Revision ID: spine_0001
-Revises: jobs_0001
+Revises: keys_0001
 Create Date: 2026-12-03
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "spine_0001"
-down_revision = "jobs_0001"
+down_revision = "keys_0001"
 branch_labels = None
 depends_on = None
 
