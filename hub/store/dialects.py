@@ -12,10 +12,11 @@ import os
 import socket
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from sqlalchemy import Connection, Engine, Insert, Table, create_engine, event, insert, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -135,7 +136,7 @@ class SQLiteDialect(Dialect):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._lock_path: Path | None = None
-        self._lock_file: IO[bytes] | None = None
+        self._lock_fd: int | None = None
         self._lock_pid = 0
         # Linux abstract socket named after the database: no file, no path length limit.
         self._wake_address: bytes | None = None
@@ -179,15 +180,15 @@ class SQLiteDialect(Dialect):
     @contextmanager
     def write_guard(self) -> Iterator[None]:
         with self._lock:
-            lock_file = self._process_lock()
-            if lock_file is None:
+            lock_fd = self._process_lock()
+            if lock_fd is None:
                 yield
                 return
-            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            fcntl.flock(lock_fd, fcntl.LOCK_EX)
             try:
                 yield
             finally:
-                fcntl.flock(lock_file, fcntl.LOCK_UN)
+                fcntl.flock(lock_fd, fcntl.LOCK_UN)
 
     def wake_waiters(self) -> None:
         if self._wake_address is None:
@@ -228,22 +229,29 @@ class SQLiteDialect(Dialect):
 
     def close(self) -> None:
         with self._lock:
-            if self._lock_file is not None:
-                self._lock_file.close()
-                self._lock_file = None
+            if self._lock_fd is not None:
+                self._closer.detach()
+                os.close(self._lock_fd)
+                self._lock_fd = None
         if self._wake_socket is not None:
             self._wake_socket.close()
             self._wake_socket = None
 
-    def _process_lock(self) -> IO[bytes] | None:
-        """This process's handle on the writer lock file (a forked child opens its own:
+    def _process_lock(self) -> int | None:
+        """This process's descriptor of the writer lock file (a forked child opens its own:
         a shared open file would be one lock for both)."""
         if self._lock_path is None:
             return None
-        if self._lock_file is None or self._lock_pid != os.getpid():
-            self._lock_file = open(self._lock_path, "ab")  # noqa: SIM115 - kept open
+        if self._lock_fd is not None and self._lock_pid != os.getpid():
+            self._closer.detach()  # the parent's descriptor, inherited: not ours to lock
+            os.close(self._lock_fd)
+            self._lock_fd = None
+        if self._lock_fd is None:
+            self._lock_fd = os.open(self._lock_path, os.O_WRONLY | os.O_CREAT, 0o600)
             self._lock_pid = os.getpid()
-        return self._lock_file
+            # a store nobody closed still gives its descriptor back when collected
+            self._closer = weakref.finalize(self, os.close, self._lock_fd)
+        return self._lock_fd
 
     def insert_ignoring_duplicates(self, table: Table) -> Insert:
         return sqlite_insert(table).on_conflict_do_nothing()
