@@ -96,14 +96,19 @@ class Database:
         with self.read() as connection:
             connection.execute(text("SELECT 1"))
 
-    def migrate(self) -> None:
-        """Bring every installed branch to its head (safe to run from two processes)."""
+    def alembic_config(self) -> AlembicConfig:
+        """Alembic's configuration for this database: every installed branch."""
         config = AlembicConfig()
         config.set_main_option("script_location", str(MIGRATIONS))
         config.set_main_option("path_separator", "os")
         config.set_main_option(
             "version_locations", os.pathsep.join(str(f) for f in migration_folders())
         )
+        return config
+
+    def migrate(self) -> None:
+        """Bring every installed branch to its head (safe to run from two processes)."""
+        config = self.alembic_config()
         with self.write() as connection:
             self.dialect.lock_migrations(connection)
             _adopt_legacy_head(connection)
