@@ -62,7 +62,11 @@ def create_app(hub: Hub) -> Flask:
                 413, "too-large", "Request body too large", f"the limit is {cap} bytes"
             )
         slug = (error.name or "error").lower().replace(" ", "-")
-        return problem_response(status, slug, error.name or "Error", error.description)
+        # A 405 says which methods the resource has (RFC 9110 §15.5.6): keep werkzeug's Allow.
+        allow = {k: v for k, v in error.get_headers() if k.lower() == "allow"}
+        return problem_response(
+            status, slug, error.name or "Error", error.description, headers=allow
+        )
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:

@@ -252,8 +252,10 @@ def _csrf_failed(error: CSRFError) -> tuple[str, int]:
 
 
 @blueprint.errorhandler(HTTPException)
-def _http_error(error: HTTPException) -> tuple[str, int]:
-    return _error_page(error.code or 500)
+def _http_error(error: HTTPException) -> tuple[str, int, dict[str, str]]:
+    page, status = _error_page(error.code or 500)
+    # A 405 names the methods the page has (RFC 9110), as the API's answers do.
+    return page, status, {k: v for k, v in error.get_headers() if k.lower() == "allow"}
 
 
 @blueprint.errorhandler(Exception)

@@ -12,6 +12,7 @@ from typing import Any
 __all__ = [
     "APP_PATHS",
     "add_paths",
+    "body_problems",
     "extra_paths",
     "extra_schemas",
     "json_content",
@@ -59,4 +60,18 @@ def json_content(schema_ref: str, description: str) -> dict[str, Any]:
     return {
         "description": description,
         "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}},
+    }
+
+
+def body_problems(invalid: str = "Fields missing, unknown or of the wrong kind.") -> dict[str, Any]:
+    """The refusals every operation that reads a JSON body can answer, by status.
+
+    Args:
+        invalid: What the 422 means for this operation.
+    """
+    return {
+        "400": problem_content("The body is not JSON, or not a JSON object."),
+        "413": problem_content("The body is over the size cap."),
+        "415": problem_content("The body is not application/json."),
+        "422": problem_content(invalid + " See `errors[].path`."),
     }

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
+from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 from faces.app import create_app
 from hub.runtime import Hub
@@ -48,7 +52,46 @@ def test_spec_is_valid_openapi_3_1_and_covers_every_route(tmp_path: Path) -> Non
         served = {_openapi_path(r.rule) for r in app.url_map.iter_rules()}
         assert documented <= served, f"documented but not served: {documented - served}"
         # the message types the API accepts are the registry's, not a stale copy
-        enum = spec["components"]["schemas"]["MessageRequest"]["properties"]["type"]["enum"]
-        assert enum == hub.schemas.types
+        mapping = spec["components"]["schemas"]["MessageRequest"]["discriminator"]["mapping"]
+        assert sorted(mapping) == hub.schemas.types
+    finally:
+        hub.close()
+
+
+def test_spec_publishes_each_message_types_payload_schema(tmp_path: Path) -> None:
+    hub = Hub(hub_config(tmp_path))
+    try:
+        spec = create_app(hub).test_client().get("/api/v1/openapi.json").get_json()
+        schemas = spec["components"]["schemas"]
+        request = schemas["MessageRequest.case.completed"]
+        assert request["properties"]["type"] == {"const": "case.completed"}
+        assert request["properties"]["payload"] == {"$ref": "#/components/schemas/case.completed"}
+        completed = schemas["case.completed"]
+        assert completed["required"] == hub.schemas.schema("case.completed")["required"]
+        assert completed["properties"]["license_ids"]["items"] == {
+            "$ref": "#/components/schemas/common.e_license_id"
+        }
+        assert schemas["common.e_license_id"]["format"] == "cn-e-license-id"
+        assert schemas["citizen_card.status_changed"]["properties"]["status"] == {
+            "$ref": "#/components/schemas/citizen_card.status_changed.card_status"
+        }
+        # Every reference resolves inside the document: a generated client needs no file.
+        text = json.dumps(spec)
+        for ref in set(re.findall(r'"\$ref": "([^"]+)"', text)):
+            assert ref.startswith("#/components/schemas/"), ref
+            assert ref.removeprefix("#/components/schemas/") in schemas, ref
+        assert "$id" not in text and "../common.json" not in text
+        # A payload valid under the type's own schema is valid under the published one.
+        validator = Draft202012Validator(
+            {"$ref": "urn:spec#/components/schemas/MessageRequest"},
+            registry=Registry().with_resource(
+                "urn:spec", Resource.from_contents(spec, default_specification=DRAFT202012)
+            ),
+        )
+        for message_type in hub.schemas.types:
+            body = {"type": message_type, "payload": hub.schemas.example(message_type)}
+            assert not list(validator.iter_errors(body)), message_type
+        wrong = {"type": "case.completed", "payload": hub.schemas.example("case.submitted")}
+        assert list(validator.iter_errors(wrong))
     finally:
         hub.close()

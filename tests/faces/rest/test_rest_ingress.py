@@ -209,24 +209,71 @@ def test_revoked_key_is_refused(hub: RunningHub) -> None:
     assert response.status_code == 401
 
 
-def test_duplicate_client_id_returns_the_first_answer_whatever_the_body(hub: RunningHub) -> None:
+def test_the_same_id_with_the_same_body_returns_the_first_answer(hub: RunningHub) -> None:
+    key = hub.client("dept")
+    payload = example("case.submitted")
+    first = hub.post(key, {"type": "case.submitted", "id": "ref-1", "payload": payload})
+    assert first.status_code == 202
+    # The same message: fields in another order, the default correlation id spelt out,
+    # other headers (metadata), and once below Flask's fast path too.
+    again = {
+        "payload": dict(reversed(list(payload.items()))),
+        "correlation_id": payload["case_no"],
+        "headers": {"trace_id": "retry-2"},
+        "id": "ref-1",
+        "type": "case.submitted",
+    }
+    for content_type in ("application/json", "application/vnd.govhub+json"):
+        second = _raw_post(hub, key, json.dumps(again).encode(), content_type)
+        assert second.status_code == 200
+        assert second.json() == first.json()
+    assert _stored(hub) == 1
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/vnd.govhub+json"])
+def test_the_same_id_with_another_body_is_a_409_naming_the_id(
+    hub: RunningHub, content_type: str
+) -> None:
     key = hub.client("dept")
     first = hub.post(
         key, {"type": "case.submitted", "id": "ref-1", "payload": example("case.submitted")}
-    )
-    assert first.status_code == 202
+    ).json()
     changed = example("case.submitted", item_name="别的事项")
-    second = hub.post(key, {"type": "case.submitted", "id": "ref-1", "payload": changed})
-    assert second.status_code == 200
-    assert second.json() == first.json()
-    invalid = hub.post(
-        key, {"type": "case.submitted", "id": "ref-1", "payload": {"nonsense": True}}
+    for body in (
+        {"type": "case.submitted", "id": "ref-1", "payload": changed},
+        {"type": "case.submitted", "id": "ref-1", "payload": example("case.submitted"),
+         "correlation_id": "SBLSH-OTHER"},
+    ):
+        refused = _raw_post(hub, key, json.dumps(body).encode(), content_type)
+        assert refused.status_code == 409
+        assert refused.headers["Content-Type"] == "application/problem+json"
+        problem = refused.json()
+        assert problem["type"].endswith("/id-reused")
+        assert "'ref-1'" in problem["detail"] and first["id"] in problem["detail"]
+        assert problem["errors"] == [
+            {"path": "id", "message": "was used before for a message with another body"}
+        ]
+    # A reused id with a body that is not even valid is explained as invalid.
+    invalid = _raw_post(
+        hub,
+        key,
+        json.dumps({"type": "case.submitted", "id": "ref-1", "payload": {"x": 1}}).encode(),
+        content_type,
     )
-    assert invalid.status_code == 200
-    assert invalid.json() == first.json()
+    assert invalid.status_code == 422
     assert _stored(hub) == 1
-    stored = hub.message(first.json()["id"])
-    assert stored["payload"]["item_name"] == "老年人优待证办理"
+    assert hub.message(first["id"])["payload"]["item_name"] == "老年人优待证办理"
+
+
+def test_a_409_masks_a_resident_id_used_as_the_id(hub: RunningHub) -> None:
+    key = hub.client("dept")
+    ref = "ref-11010519491231002X"
+    hub.post(key, {"type": "case.submitted", "id": ref, "payload": example("case.submitted")})
+    changed = example("case.submitted", item_name="别的事项")
+    refused = hub.post(key, {"type": "case.submitted", "id": ref, "payload": changed})
+    assert refused.status_code == 409
+    assert "11010519491231002X" not in refused.text
+    assert "110105********002X" in refused.json()["detail"]
 
 
 def test_the_same_id_from_two_clients_is_two_messages(hub: RunningHub) -> None:
