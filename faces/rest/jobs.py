@@ -264,7 +264,19 @@ _PATHS: dict[str, dict[str, Any]] = {
             "parameters": [_JOB_ID],
             "requestBody": _PAUSE_BODY,
             "responses": {
-                "202": _json("JobRun", "Queued."),
+                "202": {
+                    **_json("JobRun", "Queued."),
+                    "links": {
+                        "GetJobRun": {
+                            "operationId": "getJobRun",
+                            "parameters": {
+                                "job_id": "$request.path.job_id",
+                                "run_id": "$response.body#/id",
+                            },
+                            "description": "The queued run, and later its outcome and log.",
+                        }
+                    },
+                },
                 **_BODY_PROBLEMS,
                 **_ERRORS,
                 **_NOT_FOUND,

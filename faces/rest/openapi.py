@@ -43,6 +43,17 @@ _PAGING = [
 
 
 _SPEC_EXTENSION = "govhub_openapi_document"
+_LOCATION = {
+    "description": "Where the message can be read.",
+    "schema": {"type": "string"},
+}
+_MESSAGE_LINKS = {
+    "GetMessage": {
+        "operationId": "getMessage",
+        "parameters": {"message_id": "$response.body#/id"},
+        "description": "The accepted message, its deliveries and their attempts.",
+    }
+}
 
 
 def build_spec(
@@ -66,10 +77,20 @@ def build_spec(
                     },
                 },
                 "responses": {
-                    "202": _json("Acceptance", "Stored with its deliveries; delivery follows."),
-                    "200": _json(
-                        "Acceptance", "The same `id` was accepted before: the first answer."
-                    ),
+                    "202": {
+                        **_json("Acceptance", "Stored with its deliveries; delivery follows."),
+                        "headers": {"Location": _LOCATION},
+                        "links": _MESSAGE_LINKS,
+                    },
+                    "200": {
+                        **_json(
+                            "Acceptance",
+                            "The same `id` with the same body was accepted before: the first"
+                            " answer.",
+                        ),
+                        "headers": {"Location": _LOCATION},
+                        "links": _MESSAGE_LINKS,
+                    },
                     **body_problems("Unknown type, schema violation or identifier check."),
                     **_AUTH_ERRORS,
                     "403": _problem("The client may not send this type."),
