@@ -398,7 +398,12 @@ def build_spec(
                     "type": "http",
                     "scheme": "bearer",
                     "description": "`govhub clients add` prints a key.",
-                }
+                },
+                "metricsToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "`[ops] metrics_token`, for `/metrics` only.",
+                },
             },
             "schemas": schemas,
         },
