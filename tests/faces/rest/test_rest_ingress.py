@@ -241,15 +241,20 @@ def test_the_same_id_with_another_body_is_a_409_naming_the_id(
     changed = example("case.submitted", item_name="别的事项")
     for body in (
         {"type": "case.submitted", "id": "ref-1", "payload": changed},
-        {"type": "case.submitted", "id": "ref-1", "payload": example("case.submitted"),
-         "correlation_id": "SBLSH-OTHER"},
+        {
+            "type": "case.submitted",
+            "id": "ref-1",
+            "payload": example("case.submitted"),
+            "correlation_id": "SBLSH-OTHER",
+        },
     ):
         refused = _raw_post(hub, key, json.dumps(body).encode(), content_type)
         assert refused.status_code == 409
         assert refused.headers["Content-Type"] == "application/problem+json"
         problem = refused.json()
         assert problem["type"].endswith("/id-reused")
-        assert "'ref-1'" in problem["detail"] and first["id"] in problem["detail"]
+        assert "'ref-1'" in problem["detail"]
+        assert first["id"] in problem["detail"]
         assert problem["errors"] == [
             {"path": "id", "message": "was used before for a message with another body"}
         ]

@@ -53,7 +53,9 @@ def test_schemathesis_reports_no_failure_against_the_openapi_document(
         dept = hub.client("dept", allow=["*"])
         other_dept = hub.client("other_dept", allow=["*"])
         operator = hub.client("ops", allow=["*"], role="operator")
-        dead = hub.post(dept, {"type": "payment.requested", "payload": example("payment.requested")})
+        dead = hub.post(
+            dept, {"type": "payment.requested", "payload": example("payment.requested")}
+        )
         assert dead.status_code == 202
         wait_for(
             lambda: hub.hub.store.deliveries.dead_letter_ids(DeadLetterFilter()),
@@ -113,4 +115,3 @@ def test_schemathesis_reports_no_failure_against_the_openapi_document(
     print(report)  # pytest -rP shows the whole run
     assert completed.returncode == 0, report[-20_000:]
     assert "No issues found" in report or " passed" in report, report[-5_000:]
-

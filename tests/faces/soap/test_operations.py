@@ -159,7 +159,8 @@ def test_same_client_ref_with_another_body_is_a_fault_naming_the_id(
     assert "/SubmitCase/client_ref" in raised.value.message
     # REST sending the same id with yet another body is refused the same way.
     over_rest = soap_hub.post(
-        key, {"type": "case.submitted", "id": "reused-ref", "payload": {**payload, "channel": "mobile"}}
+        key,
+        {"type": "case.submitted", "id": "reused-ref", "payload": {**payload, "channel": "mobile"}},
     )
     assert over_rest.status_code == 409
     stored = soap_hub.hub.store.messages.search(MessageFilter(source=client_name)).items
