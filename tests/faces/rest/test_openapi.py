@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
@@ -13,7 +14,7 @@ from referencing.jsonschema import DRAFT202012
 
 from faces.app import create_app
 from hub.runtime import Hub
-from tests.support import hub_config
+from tests.support import hub_config, running_hub
 
 # Routes that are not part of the HTTP API contract (static files, the Flask default).
 UNDOCUMENTED = {"/static/<path:filename>"}
@@ -96,3 +97,71 @@ def test_spec_publishes_each_message_types_payload_schema(tmp_path: Path) -> Non
         assert list(validator.iter_errors(wrong))
     finally:
         hub.close()
+
+
+def _body_operations(spec: dict[str, Any]) -> list[tuple[str, str]]:
+    return [
+        (path, method)
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+        if "application/json" in operation.get("requestBody", {}).get("content", {})
+    ]
+
+
+def test_every_refusal_of_a_json_body_is_documented(tmp_path: Path) -> None:
+    config = hub_config(tmp_path, server={"host": "127.0.0.1", "port": 0, "max_body_bytes": 4096})
+    with running_hub(config, dispatch=False) as hub:
+        operator = hub.client("ops", allow=["*"], role="operator")
+        spec = hub.get(None, "/api/v1/openapi.json").json()
+        job_id = hub.hub.jobs.describe()[0]["id"]
+        operations = _body_operations(spec)
+        assert len(operations) == 6  # messages, two replays, run, pause, resume
+        bodies = {
+            "bad JSON": (b"{", "application/json"),
+            "not JSON": (b"reason=x", "text/plain"),
+            "unknown field": (b'{"colour": "red"}', "application/json"),
+            "too large": (b'{"reason": "' + b"x" * 5000 + b'"}', "application/json"),
+        }
+        for path, method in operations:
+            url = hub.url + path.replace("{delivery_id}", "01NOPE").replace("{job_id}", job_id)
+            documented = set(spec["paths"][path][method]["responses"])
+            assert {"400", "413", "415", "422"} <= documented, path
+            for name, (body, content_type) in bodies.items():
+                answer = hub.session.request(
+                    method,
+                    url,
+                    data=body,
+                    headers={"Authorization": f"Bearer {operator}", "Content-Type": content_type},
+                    timeout=10,
+                )
+                assert str(answer.status_code) in documented, (path, name, answer.status_code)
+                assert answer.status_code in (400, 404, 413, 415, 422), (path, name)
+        # The bulk replay's rule (ids or a filter) is the document's too.
+        replay = spec["components"]["schemas"]["ReplayRequest"]
+        assert replay["anyOf"] == [
+            {"required": ["ids"]},
+            {"required": ["destination"]},
+            {"required": ["type"]},
+        ]
+        empty = hub.session.post(
+            hub.url + "/api/v1/dead-letters/replay",
+            json={},
+            headers={"Authorization": f"Bearer {operator}"},
+            timeout=10,
+        )
+        assert empty.status_code == 422
+
+
+def test_an_unsupported_method_is_a_405_that_names_the_allowed_ones(tmp_path: Path) -> None:
+    with running_hub(hub_config(tmp_path), dispatch=False) as hub:
+        for path, allowed in [
+            ("/api/v1/messages", {"GET", "HEAD", "OPTIONS", "POST"}),
+            ("/api/v1/adapters", {"GET", "HEAD", "OPTIONS"}),
+            ("/metrics", {"GET", "HEAD", "OPTIONS"}),
+            ("/soap/GovHubService", {"GET", "HEAD", "OPTIONS", "POST"}),
+            ("/ops/messages", {"GET", "HEAD", "OPTIONS", "POST"}),
+        ]:
+            for method in ("TRACE", "DELETE", "PATCH"):
+                answer = hub.session.request(method, hub.url + path, timeout=10)
+                assert answer.status_code == 405, (method, path)
+                assert {m.strip() for m in answer.headers["Allow"].split(",")} == allowed, path
