@@ -239,3 +239,37 @@ def test_the_pager_posts_a_search_that_holds_a_resident_id(
     # A harmless search keeps a plain link to its next page.
     plain = operator.get("/ops/messages?type=case.submitted")
     assert '<p class="pager"><a href="/ops/messages?type=case.submitted&amp;after=' in plain.text
+
+
+def test_dead_letters_filtered_by_a_resident_id_keep_it_out_of_urls(
+    leaky: tuple[RunningConsole, list[str]],
+) -> None:
+    console, _ = leaky
+    operator = signed_in(console, "operator")
+    page = operator.get("/ops/dead-letters")
+    assert 'method="post" action="/ops/dead-letters"' in page.text
+    searched = {"error": "HTTP", "case_no": f"WH-{RESIDENT_ID}"}
+    posted = operator.post("/ops/dead-letters", searched, token_from="/ops/dead-letters")
+    assert posted.status_code == 200
+    assert all(RESIDENT_ID not in url for url in _urls(posted.text))
+    # An action on the filtered list comes back to the list, not to a URL with the ID.
+    back = operator.post(
+        "/ops/dead-letters/replay",
+        {**searched, "scope": "matching"},
+        token_from="/ops/dead-letters",
+    )
+    assert back.status_code == 302
+    assert RESIDENT_ID not in back.headers["Location"]
+    # A message's case number leads to its case's messages by a posted search when it
+    # holds an ID, by a link otherwise.
+    key = console.client("dept-2")
+    payload = example("case.submitted", case_no=f"WH-{RESIDENT_ID}")
+    message_id = console.post(key, {"type": "case.submitted", "payload": payload}).json()["id"]
+    trace = operator.get(f"/ops/messages/{message_id}").text
+    assert all(RESIDENT_ID not in url for url in _urls(trace))
+    assert f'<input type="hidden" name="case_no" value="WH-{RESIDENT_ID}">' in trace
+    plain = console.hub.store.messages.search().items[-1].envelope  # the fixture's first
+    assert (
+        f'href="/ops/messages?case_no={plain.correlation_id}"'
+        in operator.get(f"/ops/messages/{plain.id}").text
+    )
