@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 
 from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 
 from faces import console
 from faces.http.openapi import APP_PATHS
@@ -48,6 +48,15 @@ def create_app(hub: Hub) -> Flask:
         if inbound is not None:
             app.register_blueprint(inbound, url_prefix=f"/inbound/{name}", name=f"inbound_{name}")
             app.extensions.setdefault(APP_PATHS, {}).update(adapter.inbound_paths())
+
+    @app.before_request
+    def _no_nul() -> None:
+        # U+0000 cannot be stored (PostgreSQL) nor sensibly searched for: a query or path
+        # holding it is refused here, before any view passes it to the database.
+        if "\x00" in request.path or any(
+            "\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)
+        ):
+            raise BadRequest("the URL contains the character U+0000")
 
     @app.errorhandler(Problem)
     def _problem(error: Problem) -> Response:

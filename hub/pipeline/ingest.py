@@ -193,6 +193,13 @@ class Ingest:
         return acceptance
 
     def _accept(self, source: str, submission: Submission, *, channel: str) -> Acceptance:
+        if _holds_nul(submission):
+            raise Invalid(
+                "the message contains the character U+0000, which the hub does not store",
+                tuple(
+                    FieldError(path, "must not contain U+0000") for path in _nul_paths(submission)
+                ),
+            )
         validation = self.schemas.validate(submission.type, submission.payload)
         payload: Any = submission.payload
         correlation_id = submission.correlation_id
@@ -244,3 +251,59 @@ class Ingest:
                 raise Unavailable(str(error), error.retry_after) from None
         if reasons:
             raise Invalid("the message was refused by a check", tuple(reasons))
+
+
+def _holds_nul(submission: Submission) -> bool:
+    """Whether any text of the submission holds U+0000.
+
+    JSON may carry it (``\\u0000``), PostgreSQL cannot store it in text or JSONB, and a
+    message must be storable on either backend: it is refused on both.
+    """
+    pending: list[Any] = [
+        submission.type,
+        submission.client_ref,
+        submission.correlation_id,
+        submission.payload,
+        submission.headers,
+    ]
+    while pending:
+        node = pending.pop()
+        kind = type(node)
+        if kind is str:
+            if "\x00" in node:
+                return True
+        elif kind is dict:
+            for key, value in node.items():
+                if "\x00" in key:
+                    return True
+                pending.append(value)
+        elif kind is list:
+            pending.extend(node)
+        elif isinstance(node, Mapping):
+            pending.extend([*node.keys(), *node.values()])
+    return False
+
+
+def _nul_paths(submission: Submission) -> list[str]:
+    """Where U+0000 occurs (only asked once :func:`_holds_nul` said it does)."""
+    found: list[str] = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, str):
+            if "\x00" in node:
+                found.append(path)
+        elif isinstance(node, Mapping):
+            for key, value in node.items():
+                if "\x00" in str(key):
+                    found.append(path)
+                walk(value, f"{path}.{key}".replace("\x00", "?"))
+        elif isinstance(node, list):
+            for index, item in enumerate(node):
+                walk(item, f"{path}[{index}]")
+
+    walk(submission.type, "type")
+    walk(submission.client_ref, "client_ref")
+    walk(submission.correlation_id, "correlation_id")
+    walk(submission.payload, "payload")
+    walk(submission.headers, "headers")
+    return sorted(set(found))[:20]

@@ -326,3 +326,61 @@ def test_warn_only_credit_code_check_accepts_legacy_codes_with_a_warning(
         # the shape is still enforced in warn mode
         payload["department"] = {"code": "not-a-code", "name": "试点单位"}
         assert hub.post(key, {"type": "case.status_changed", "payload": payload}).status_code == 422
+
+
+def test_text_with_u0000_is_refused_on_both_backends_and_the_hub_keeps_serving(
+    tmp_path: Path, db_url: str
+) -> None:
+    # PostgreSQL cannot store U+0000 in text or JSONB; SQLite could, but a message must be
+    # storable on either, so both refuse it the same way (and never with a 500).
+    config = hub_config(tmp_path, database={"url": db_url})
+    with running_hub(config, dispatch=False) as hub:
+        key = hub.client("dept")
+        valid = example("case.submitted")
+        for body, path in [
+            ({"payload": {**valid, "item_name": "a\u0000b"}}, "payload.item_name"),
+            ({"payload": valid, "headers": {"trace": "\u0000"}}, "headers.trace"),
+            ({"payload": valid, "id": "ref-\u0000"}, "id"),
+            ({"payload": valid, "correlation_id": "\u0000"}, "correlation_id"),
+        ]:
+            for content_type in ("application/json", "application/vnd.govhub+json"):
+                document = {"type": "case.submitted", **body}
+                refused = _raw_post(hub, key, json.dumps(document).encode(), content_type)
+                assert refused.status_code == 422, (path, refused.text)
+                assert refused.headers["Content-Type"] == "application/problem+json"
+                assert refused.json()["errors"] == [
+                    {"path": path, "message": "must not contain U+0000"}
+                ]
+        for query in ("/api/v1/messages?type=%00", "/api/v1/messages/%00", "/ops/login?next=%00"):
+            answer = hub.get(key, query)
+            assert answer.status_code == 400, (query, answer.text)
+        assert _stored(hub) == 0
+        accepted = hub.post(key, {"type": "case.submitted", "payload": valid})
+        assert accepted.status_code == 202
+
+
+def test_an_unexpected_failure_is_the_same_logged_problem_on_both_paths(
+    hub: RunningHub, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = hub.client("dept")
+    with hub.hub.store.db.write() as connection:  # the store breaks under the running hub
+        connection.exec_driver_sql("DROP TABLE attempts")
+        connection.exec_driver_sql("DROP TABLE deliveries")
+    body = json.dumps({"type": "case.submitted", "payload": example("case.submitted")}).encode()
+    answers = []
+    for content_type in ("application/json", "application/vnd.govhub+json"):
+        failed = _raw_post(hub, key, body, content_type)
+        assert failed.status_code == 500
+        assert failed.headers["Content-Type"] == "application/problem+json"
+        answers.append({k: v for k, v in failed.json().items() if k != "instance"})
+    assert (
+        answers[0]
+        == answers[1]
+        == {
+            "type": "https://govhub.dev/problems/internal",
+            "title": "Internal error",
+            "status": 500,
+            "detail": "the hub failed; the error is logged",
+        }
+    )
+    assert sum("unhandled error on POST /api/v1/messages" in r.message for r in caplog.records) == 2
