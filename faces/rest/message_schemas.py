@@ -89,11 +89,25 @@ def message_components(
             continue
         components[name] = rewrite(document, uri)
 
+    # Headers are free-form: any JSON value, which the document spells out so that the rule
+    # for its text (faces.http.openapi.no_nul_in_requests) reaches into them too.
+    components["JsonValue"] = {
+        "anyOf": [
+            {"type": "string"},
+            {"type": ["number", "boolean", "null"]},
+            {"type": "array", "items": {"$ref": _COMPONENT + "JsonValue"}},
+            {"type": "object", "additionalProperties": {"$ref": _COMPONENT + "JsonValue"}},
+        ]
+    }
     variants: dict[str, str] = {}
     for message_type in schemas.types:
         variant = copy.deepcopy(dict(envelope))
         variant["properties"]["type"] = {"const": message_type}
         variant["properties"]["payload"] = {"$ref": _COMPONENT + message_type}
+        if "headers" in variant["properties"]:
+            variant["properties"]["headers"]["additionalProperties"] = {
+                "$ref": _COMPONENT + "JsonValue"
+            }
         variant["title"] = f"A {message_type} message"
         components[f"MessageRequest.{message_type}"] = variant
         variants[message_type] = f"{_COMPONENT}MessageRequest.{message_type}"

@@ -12,7 +12,13 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from faces.http.openapi import APP_PATHS, body_problems, extra_paths, extra_schemas
+from faces.http.openapi import (
+    APP_PATHS,
+    body_problems,
+    extra_paths,
+    extra_schemas,
+    no_nul_in_requests,
+)
 from faces.http.openapi import json_content as _json
 from faces.http.openapi import problem_content as _problem
 from faces.rest.api import REPLAY_ONE_SCHEMA, REPLAY_SCHEMA, REQUEST_SCHEMA
@@ -381,7 +387,7 @@ def build_spec(
         **message_components(registry, REQUEST_SCHEMA),
         **copy.deepcopy(extra_schemas()),
     }
-    return {
+    document = {
         "openapi": "3.1.0",
         "info": {
             "title": "GovHub API",
@@ -390,7 +396,7 @@ def build_spec(
         },
         "servers": [{"url": "/"}],
         "security": [{"apiKey": []}],
-        "paths": paths,
+        "paths": copy.deepcopy(paths),  # the pass below must not touch shared pieces
         "components": {
             "securitySchemes": {
                 "apiKey": {
@@ -407,6 +413,8 @@ def build_spec(
             "schemas": schemas,
         },
     }
+    no_nul_in_requests(document)
+    return document
 
 
 @blueprint.get("/api/v1/openapi.json")

@@ -165,3 +165,29 @@ def test_an_unsupported_method_is_a_405_that_names_the_allowed_ones(tmp_path: Pa
                 answer = hub.session.request(method, hub.url + path, timeout=10)
                 assert answer.status_code == 405, (method, path)
                 assert {m.strip() for m in answer.headers["Allow"].split(",")} == allowed, path
+
+
+def test_the_document_says_text_must_not_hold_u0000(tmp_path: Path) -> None:
+    hub = Hub(hub_config(tmp_path))
+    try:
+        spec = create_app(hub).test_client().get("/api/v1/openapi.json").get_json()
+        schemas = spec["components"]["schemas"]
+        no_nul = "^[^\\u0000]*$"
+        assert re.fullmatch(no_nul, "王秀英")
+        assert not re.fullmatch(no_nul, "a\x00b")
+        assert schemas["common.name"]["pattern"] == no_nul
+        assert schemas["case.completed"]["properties"]["description"] == {
+            "$ref": "#/components/schemas/common.text"
+        }
+        assert schemas["common.text"]["pattern"] == no_nul
+        assert schemas["common.case_no"]["pattern"] == "^[0-9A-Za-z_.:/-]+$"  # its own stays
+        variant = schemas["MessageRequest.case.submitted"]["properties"]
+        assert variant["id"]["pattern"] == no_nul
+        assert variant["headers"]["propertyNames"] == {"pattern": no_nul}
+        assert schemas["JsonValue"]["anyOf"][0] == {"type": "string", "pattern": no_nul}
+        listing = spec["paths"]["/api/v1/messages"]["get"]["parameters"]
+        assert {p["name"]: p["schema"].get("pattern") for p in listing}["correlation_id"] == no_nul
+        # Response schemas describe what the hub sends, and are left alone.
+        assert "pattern" not in schemas["Message"]["properties"]["source"]
+    finally:
+        hub.close()
