@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 
 from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 
 from faces import console
 from faces.http.openapi import APP_PATHS
@@ -49,6 +49,15 @@ def create_app(hub: Hub) -> Flask:
             app.register_blueprint(inbound, url_prefix=f"/inbound/{name}", name=f"inbound_{name}")
             app.extensions.setdefault(APP_PATHS, {}).update(adapter.inbound_paths())
 
+    @app.before_request
+    def _no_nul() -> None:
+        # U+0000 cannot be stored (PostgreSQL) nor sensibly searched for: a query or path
+        # holding it is refused here, before any view passes it to the database.
+        if "\x00" in request.path or any(
+            "\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)
+        ):
+            raise BadRequest("the URL contains the character U+0000")
+
     @app.errorhandler(Problem)
     def _problem(error: Problem) -> Response:
         return error.response(instance=request.path)
@@ -62,7 +71,11 @@ def create_app(hub: Hub) -> Flask:
                 413, "too-large", "Request body too large", f"the limit is {cap} bytes"
             )
         slug = (error.name or "error").lower().replace(" ", "-")
-        return problem_response(status, slug, error.name or "Error", error.description)
+        # A 405 says which methods the resource has (RFC 9110 §15.5.6): keep werkzeug's Allow.
+        allow = {k: v for k, v in error.get_headers() if k.lower() == "allow"}
+        return problem_response(
+            status, slug, error.name or "Error", error.description, headers=allow
+        )
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:

@@ -51,6 +51,11 @@ class KeyVault:
         self._lock = threading.Lock()
 
     @property
+    def key_file(self) -> Path | None:
+        """The file the key is read from (``None`` when the keys were given directly)."""
+        return None if self._keys else self._key_file
+
+    @property
     def source(self) -> str:
         """Where the key comes from, for messages (never the key itself)."""
         return f"${SECRET_KEY_ENV}" if self._keys else str(self._key_file)
@@ -96,7 +101,8 @@ class KeyVault:
             return path.read_text(encoding="ascii").strip()
         except FileNotFoundError:
             pass
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.parent.exists():
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # owner-only, as the key
         # Write a private temporary file, then link it into place: if another process
         # created the key meanwhile, the link fails and both use the first one.
         temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")

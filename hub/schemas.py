@@ -120,8 +120,10 @@ class SchemaRegistry:
         self.directory = directory
         self.uscc_strict = uscc_check == "strict"
         resources: list[tuple[str, Resource[Any]]] = []
+        self._shared: dict[str, dict[str, Any]] = {}
         for path in sorted(directory.glob("*.json")):
             document = json.loads(path.read_text(encoding="utf-8"))
+            self._shared[document["$id"]] = document
             resources.append((document["$id"], Resource.from_contents(document)))
         self._schemas: dict[str, dict[str, Any]] = {}
         for path in sorted((directory / "messages").glob("*.json")):
@@ -158,6 +160,10 @@ class SchemaRegistry:
             KeyError: The type is not known.
         """
         return self._schemas[message_type]
+
+    def shared(self) -> dict[str, dict[str, Any]]:
+        """The documents the message schemas refer to (``common.json``...), by ``$id``."""
+        return dict(self._shared)
 
     def validate(self, message_type: str, payload: Any, *, prefix: str = "payload") -> Validation:
         """Validate a payload against its type's schema and identifier checks.

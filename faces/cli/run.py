@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from faces.cli.common import config_option, fail, load, setup_logging
+from faces.cli.permissions import warn_if_readable_by_others
 from hub import __version__
 from hub.config import Config, ConfigError
 
@@ -74,6 +75,7 @@ def _serve(
     for running in started:
         click.echo(f"sandbox {running[0]} on {running[1].url}")
     click.echo(f"database {config.database.url}")
+    warn_if_readable_by_others(config)
     if server is not None:
         click.echo(f"GovHub {__version__} listening on {server.url}", nl=True)
     else:

@@ -11,11 +11,11 @@ import datetime as dt
 import functools
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from flask import (
     Blueprint,
@@ -50,7 +50,9 @@ __all__ = [
     "blueprint",
     "console",
     "current_user",
+    "holds_identifier",
     "language",
+    "quiet_path",
     "requires",
     "safe_next",
 ]
@@ -123,6 +125,22 @@ def requires(role: str) -> Callable[[F], F]:
     return decorate
 
 
+def holds_identifier(values: Iterable[object]) -> bool:
+    """Whether any of ``values`` contains a personal identifier (a resident ID...)."""
+    return any(mask_text(text) != text for text in map(str, values))
+
+
+def quiet_path() -> str:
+    """This page's path and query, without any parameter whose value holds a personal
+    identifier: what links back here (the language switch, signing in) may carry.
+
+    A typed resident ID must not travel on in URLs (history, logs, ``Referer``); the page
+    comes back without that search term instead.
+    """
+    kept = [(k, v) for k, v in request.args.items(multi=True) if not holds_identifier([k, v])]
+    return request.path + (f"?{urlencode(kept)}" if kept else "")
+
+
 def safe_next(target: str | None, fallback: str) -> str:
     """``target`` if it is a path inside the console, else ``fallback`` (no open redirect)."""
     if not target:
@@ -143,7 +161,7 @@ def _guard() -> BaseResponse | None:
     g.ops_user = _signed_in_user()
     if request.endpoint in PUBLIC_ENDPOINTS or g.ops_user is not None:
         return None
-    return redirect(url_for("ops.login", next=request.full_path.rstrip("?")))
+    return redirect(url_for("ops.login", next=quiet_path()))
 
 
 def _signed_in_user() -> User | None:
@@ -180,6 +198,11 @@ def _when(moment: dt.datetime | None, seconds: bool = True) -> str:
 @blueprint.app_template_filter("masked")
 def _masked(text: Any) -> str:
     return "" if text is None else mask_text(str(text))
+
+
+@blueprint.app_template_filter("holds_identifier")
+def _holds_identifier(fields: Mapping[str, object]) -> bool:
+    return holds_identifier([*fields, *fields.values()])
 
 
 @blueprint.app_template_filter("masked_json")
@@ -230,6 +253,7 @@ def _page_context() -> dict[str, Any]:
         "may_admin": user is not None and user.may(ADMIN),
         "language": language(),
         "languages": LANGUAGES,
+        "quiet_path": quiet_path(),
         "refresh_seconds": console().settings.refresh_seconds,
     }
 
@@ -273,8 +297,10 @@ def _csrf_failed(error: CSRFError) -> tuple[str, int]:
 
 
 @blueprint.errorhandler(HTTPException)
-def _http_error(error: HTTPException) -> tuple[str, int]:
-    return _error_page(error.code or 500)
+def _http_error(error: HTTPException) -> tuple[str, int, dict[str, str]]:
+    page, status = _error_page(error.code or 500)
+    # A 405 names the methods the page has (RFC 9110), as the API's answers do.
+    return page, status, {k: v for k, v in error.get_headers() if k.lower() == "allow"}
 
 
 @blueprint.errorhandler(Exception)

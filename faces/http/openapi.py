@@ -12,9 +12,11 @@ from typing import Any
 __all__ = [
     "APP_PATHS",
     "add_paths",
+    "body_problems",
     "extra_paths",
     "extra_schemas",
     "json_content",
+    "no_nul_in_requests",
     "problem_content",
 ]
 
@@ -60,3 +62,67 @@ def json_content(schema_ref: str, description: str) -> dict[str, Any]:
         "description": description,
         "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}},
     }
+
+
+def body_problems(invalid: str = "Fields missing, unknown or of the wrong kind.") -> dict[str, Any]:
+    """The refusals every operation that reads a JSON body can answer, by status.
+
+    Args:
+        invalid: What the 422 means for this operation.
+    """
+    return {
+        "400": problem_content("The body is not JSON, or not a JSON object."),
+        "413": problem_content("The body is over the size cap."),
+        "415": problem_content("The body is not application/json."),
+        "422": problem_content(invalid + " See `errors[].path`."),
+    }
+
+
+#: What the hub stores must be storable on PostgreSQL, whose text cannot hold U+0000.
+NO_NUL = "^[^\\u0000]*$"
+_COMPONENT = "#/components/schemas/"
+
+
+def no_nul_in_requests(document: dict[str, Any]) -> None:
+    """Say in ``document`` what the hub refuses of every request: text holding U+0000.
+
+    Every string a request can carry (parameters, and the request bodies with every
+    component they refer to) that has no ``pattern``, ``enum`` or ``const`` of its own gets
+    the pattern :data:`NO_NUL`; free-form objects get it for their keys. The hub refuses
+    such text itself (``hub.pipeline.ingest``; ``faces.app`` for URLs).
+    """
+    components = document.get("components", {}).get("schemas", {})
+    roots: list[Any] = []
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict):
+                continue
+            roots += [parameter.get("schema", {}) for parameter in operation.get("parameters", ())]
+            for media in operation.get("requestBody", {}).get("content", {}).values():
+                roots.append(media.get("schema", {}))
+    seen: set[str] = set()
+    pending = roots
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list):
+            pending += node
+            continue
+        if not isinstance(node, dict):
+            continue
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith(_COMPONENT):
+            name = ref.removeprefix(_COMPONENT)
+            if name not in seen and name in components:
+                seen.add(name)
+                pending.append(components[name])
+        kinds = node.get("type")
+        kinds = kinds if isinstance(kinds, list) else [kinds]
+        if "string" in kinds and not {"pattern", "enum", "const"} & node.keys():
+            node["pattern"] = NO_NUL
+        if (
+            "object" in kinds
+            and "propertyNames" not in node
+            and node.get("additionalProperties", True) is not False
+        ):
+            node["propertyNames"] = {"pattern": NO_NUL}
+        pending += [value for key, value in node.items() if key != "$ref"]

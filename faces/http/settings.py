@@ -23,7 +23,8 @@ class OpsSettings:
         login_window_minutes: The window (also how long a locked-out name waits).
         secret_key: Signs cookies; when unset, one is generated once and kept in the store
             (so every node of a cluster shares it).
-        metrics_token: When set, ``/metrics`` wants ``Authorization: Bearer <token>``.
+        metrics_token: When set, ``/metrics`` wants ``Authorization: Bearer <token>``; when
+            unset, ``/metrics`` answers only requests from the hub's own machine.
         refresh_seconds: Pages with work in progress reload themselves this often.
     """
 

@@ -1,9 +1,9 @@
 """``/api/v1/adapters``: the configured destinations, how they are doing, and checks on demand.
 
-Any authenticated client may list them: a department whose results are waiting should be
-able to see that the hall is down. The list shows no settings to clients; operators also
-see each destination's settings with secrets redacted, and only operators may run a check
-(it calls the counterpart).
+Operators only: the list names every counterpart, its circuit, its last delivery id and
+error and its settings (secrets redacted), which is more than a department needs to see of
+the others; a department follows its own messages instead (``GET /api/v1/messages/{id}``
+shows each delivery and attempt). Only operators may run a check (it calls the counterpart).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from faces.http.auth import require_client, require_operator
+from faces.http.auth import require_operator
 from faces.http.openapi import add_paths
 from faces.http.problems import Problem
 from hub.runtime import Hub
@@ -32,12 +32,9 @@ def _hub() -> Hub:
 def list_adapters() -> Response:
     """Every configured destination with its health, circuit, in-flight and backlog."""
     hub = _hub()
-    client = require_client(hub.store)
+    require_operator(hub.store)
     return jsonify(
-        {
-            "items": destination_overview(hub, with_settings=client.is_operator),
-            "dispatching": hub.dispatching,
-        }
+        {"items": destination_overview(hub, with_settings=True), "dispatching": hub.dispatching}
     )
 
 
@@ -69,11 +66,12 @@ add_paths(
     {
         "/api/v1/adapters": {
             "get": {
-                "summary": "Configured destinations: health, circuit state, in flight, backlog",
+                "summary": "Configured destinations: health, circuit state, in flight, backlog"
+                " (operator)",
                 "description": (
-                    "Any authenticated client. Operators also get each destination's"
-                    " settings, secrets redacted. `circuit` and `in_flight` are `null` on a"
-                    " node that does not deliver (`govhub serve`)."
+                    "Operators only. Each destination with its settings, secrets redacted."
+                    " `circuit` and `in_flight` are `null` on a node that does not deliver"
+                    " (`govhub serve`)."
                 ),
                 "operationId": "listAdapters",
                 "tags": ["adapters"],
@@ -87,6 +85,7 @@ add_paths(
                         },
                     },
                     "401": _problem("Missing, unknown or revoked API key."),
+                    "403": _problem("Needs the operator role."),
                 },
             }
         },
@@ -196,7 +195,7 @@ add_paths(
                             },
                             "settings": {
                                 "type": "object",
-                                "description": "Operators only; writeOnly settings are ***.",
+                                "description": "writeOnly settings are ***.",
                             },
                         },
                     },

@@ -19,7 +19,10 @@ from hub.store import MESSAGE_STATUSES, DeadLetterFilter, MessageFilter
 
 __all__ = [
     "MESSAGES_PATH",
+    "REPLAY_ONE_SCHEMA",
+    "REPLAY_SCHEMA",
     "REQUEST_FAST",
+    "REQUEST_SCHEMA",
     "blueprint",
     "choice",
     "ingest_problem",
@@ -34,31 +37,58 @@ blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 MAX_PAGE = 200
 MESSAGES_PATH = "/api/v1/messages"
 
+# The request bodies below are what the server validates and what the OpenAPI document
+# (faces.rest.openapi) publishes: one source, so the two cannot disagree.
 REQUEST_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "required": ["type", "payload"],
     "properties": {
         "type": {"type": "string", "minLength": 1, "maxLength": 100},
-        "payload": {"type": "object"},
-        "id": {"type": "string", "minLength": 1, "maxLength": 200},
-        "correlation_id": {"type": "string", "minLength": 1, "maxLength": 200},
+        "payload": {
+            "type": "object",
+            "description": "Valid against schemas/messages/<type>.json.",
+        },
+        "id": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 200,
+            "description": "Your id: the idempotency key. The same id with the same body"
+            " answers 200 with the first acceptance; with another body, 409.",
+        },
+        "correlation_id": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 200,
+            "description": "The case number when the payload has one (payload.case_no;"
+            " another value is refused with 422); else your business key.",
+        },
         "headers": {"type": "object", "maxProperties": 50},
     },
 }
 _REQUEST_VALIDATOR = Draft202012Validator(REQUEST_SCHEMA)
 #: Answers "is this request well formed?" quickly; the hot path (faces.rest.fastpath) uses it too.
 REQUEST_FAST = jsonschema_rs.Draft202012Validator(REQUEST_SCHEMA)
+_REASON = {"type": "string", "maxLength": 500, "description": "Kept in the audit trail."}
+#: ``POST /dead-letters/{id}/replay``: an optional reason.
+REPLAY_ONE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"reason": _REASON},
+}
+#: ``POST /dead-letters/replay``: ids, or a filter naming every dead letter it matches.
 REPLAY_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
         "ids": {"type": "array", "items": {"type": "string"}, "maxItems": 10000},
-        "destination": {"type": "string"},
-        "type": {"type": "string"},
-        "reason": {"type": "string", "maxLength": 500},
+        "destination": {"type": "string", "minLength": 1},
+        "type": {"type": "string", "minLength": 1},
+        "reason": _REASON,
     },
+    "anyOf": [{"required": ["ids"]}, {"required": ["destination"]}, {"required": ["type"]}],
 }
+_REPLAY_ONE_VALIDATOR = Draft202012Validator(REPLAY_ONE_SCHEMA)
 _REPLAY_VALIDATOR = Draft202012Validator(REPLAY_SCHEMA)
 
 
@@ -133,7 +163,8 @@ def _check(validator: Draft202012Validator, document: Any, fast: Any = None) -> 
 
 @blueprint.post("/messages")
 def post_message() -> tuple[Response, int]:
-    """Accept a message: 202 when new, 200 with the first answer for a repeated ``id``."""
+    """Accept a message: 202 when new, 200 with the first answer for a repeated ``id`` with
+    the same body, 409 for a repeated ``id`` with another body."""
     hub = _hub()
     client = require_client(hub.store)
     document = read_json_body()
@@ -160,15 +191,18 @@ def submission_of(document: dict[str, Any]) -> Submission:
 
 def ingest_problem(error: IngestError) -> Problem:
     """The problem document that answers a refused submission."""
-    slug = {403: "forbidden", 422: "schema-violation", 503: "unavailable"}.get(
-        error.status, "bad-request"
-    )
+    slug = {
+        403: "forbidden",
+        409: "id-reused",
+        422: "schema-violation",
+        503: "unavailable",
+    }.get(error.status, "bad-request")
     headers = {}
     if isinstance(error, Unavailable) and error.retry_after is not None:
         headers["Retry-After"] = str(max(1, round(error.retry_after)))
-    return Problem(
-        error.status, slug, error.title, error.detail, errors=error.errors, headers=headers
-    )
+    # The engine calls the sender's id client_ref; this API calls it id.
+    errors = [FieldError("id", e.message) if e.path == "client_ref" else e for e in error.errors]
+    return Problem(error.status, slug, error.title, error.detail, errors=errors, headers=headers)
 
 
 def location(message_id: str) -> str:
@@ -237,7 +271,7 @@ def replay_dead_letter(delivery_id: str) -> tuple[Response, int]:
     hub = _hub()
     client = require_operator(hub.store)
     document = read_json_body(required=False)
-    _check(_REPLAY_VALIDATOR, document)
+    _check(_REPLAY_ONE_VALIDATOR, document)
     found = hub.store.deliveries.get(delivery_id)
     if found is None:
         raise Problem(404, "not-found", "Not found", "no such delivery")
@@ -258,17 +292,17 @@ def replay_dead_letters() -> tuple[Response, int]:
     hub = _hub()
     client = require_operator(hub.store)
     document = read_json_body()
+    if isinstance(document, dict) and not {"ids", "destination", "type"} & document.keys():
+        raise Problem(
+            422,
+            "invalid-request",
+            "Invalid request",
+            "name the dead letters: ids, destination or type",
+            errors=[FieldError("ids", "give ids, or a destination or type filter")],
+        )
     _check(_REPLAY_VALIDATOR, document)
     ids = document.get("ids")
     if ids is None:
-        if not (document.get("destination") or document.get("type")):
-            raise Problem(
-                422,
-                "invalid-request",
-                "Invalid request",
-                "name the dead letters: ids, destination or type",
-                errors=[FieldError("ids", "give ids, or a destination or type filter")],
-            )
         ids = hub.store.deliveries.dead_letter_ids(
             DeadLetterFilter(
                 destination=document.get("destination", ""), type=document.get("type", "")
@@ -304,7 +338,9 @@ def choice(name: str, allowed: tuple[str, ...]) -> str | None:
     Raises:
         Problem: 400 naming the parameter.
     """
-    value = request.args.get(name) or None
+    # An empty value is refused too: the OpenAPI document's enum does not allow it, and
+    # "?status=" meaning "any status" would hide a caller's bug.
+    value = request.args.get(name)
     if value is not None and value not in allowed:
         raise Problem(
             400,

@@ -17,17 +17,21 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
 from faces.http.auth import parse_bearer
+from faces.http.problems import problem_response
 from faces.rest.api import MESSAGES_PATH, REQUEST_FAST, ingest_problem, location, submission_of
 from hub.pipeline.ingest import IngestError
 from hub.runtime import Hub
 
 __all__ = ["IngestFastPath"]
+
+log = logging.getLogger("govhub.web")
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 #: Serves one POSTed request without Flask.
@@ -72,6 +76,13 @@ class IngestFastPath:
             return self._serve(environ, start_response)
         except _HandOver:
             return self.app(environ, start_response)
+        except Exception:
+            # As the Flask app answers an unexpected error: logged, and a problem document.
+            log.exception("unhandled error on POST %s", MESSAGES_PATH)
+            failed = problem_response(
+                500, "internal", "Internal error", "the hub failed; the error is logged"
+            )
+            return failed(environ, start_response)
 
     def _serve(
         self, environ: dict[str, Any], start_response: Callable[..., Any]

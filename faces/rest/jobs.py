@@ -8,7 +8,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from jsonschema import Draft202012Validator
 
 from faces.http.auth import require_operator
-from faces.http.openapi import add_paths
+from faces.http.openapi import add_paths, body_problems
 from faces.http.problems import Problem
 from faces.rest.api import choice, page_limit
 from hub.core.errors import FieldError
@@ -184,6 +184,7 @@ _ERRORS = {
     "403": _problem("The client does not have the operator role."),
 }
 _NOT_FOUND = {"404": _problem("No such job.")}
+_BODY_PROBLEMS = body_problems("Unexpected fields in the body.")
 _PAUSE_BODY = {
     "required": False,
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobActionRequest"}}},
@@ -263,7 +264,20 @@ _PATHS: dict[str, dict[str, Any]] = {
             "parameters": [_JOB_ID],
             "requestBody": _PAUSE_BODY,
             "responses": {
-                "202": _json("JobRun", "Queued."),
+                "202": {
+                    **_json("JobRun", "Queued."),
+                    "links": {
+                        "GetJobRun": {
+                            "operationId": "getJobRun",
+                            "parameters": {
+                                "job_id": "$request.path.job_id",
+                                "run_id": "$response.body#/id",
+                            },
+                            "description": "The queued run, and later its outcome and log.",
+                        }
+                    },
+                },
+                **_BODY_PROBLEMS,
                 **_ERRORS,
                 **_NOT_FOUND,
                 "409": _problem("The job is disabled or its destination is not configured."),
@@ -281,7 +295,7 @@ _PATHS: dict[str, dict[str, Any]] = {
             "requestBody": _PAUSE_BODY,
             "responses": {
                 "200": _json("Job", "The job, paused."),
-                "422": _problem("Unexpected fields in the body."),
+                **_BODY_PROBLEMS,
                 **_ERRORS,
                 **_NOT_FOUND,
             },
@@ -296,6 +310,7 @@ _PATHS: dict[str, dict[str, Any]] = {
             "requestBody": _PAUSE_BODY,
             "responses": {
                 "200": _json("Job", "The job, scheduled again."),
+                **_BODY_PROBLEMS,
                 **_ERRORS,
                 **_NOT_FOUND,
             },
@@ -305,11 +320,7 @@ _PATHS: dict[str, dict[str, Any]] = {
 
 _TIME = {"type": ["string", "null"], "format": "date-time"}
 _SCHEMAS: dict[str, dict[str, Any]] = {
-    "JobActionRequest": {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {"reason": {"type": "string", "maxLength": 500}},
-    },
+    "JobActionRequest": PAUSE_SCHEMA,
     "JobRun": {
         "type": "object",
         "properties": {

@@ -12,11 +12,21 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from faces.http.openapi import APP_PATHS, extra_paths, extra_schemas
+from faces.http.openapi import (
+    APP_PATHS,
+    body_problems,
+    extra_paths,
+    extra_schemas,
+    no_nul_in_requests,
+)
 from faces.http.openapi import json_content as _json
 from faces.http.openapi import problem_content as _problem
+from faces.rest.api import REPLAY_ONE_SCHEMA, REPLAY_SCHEMA, REQUEST_SCHEMA
+from faces.rest.message_schemas import message_components
 from hub import __version__
 from hub.runtime import Hub
+from hub.schemas import SchemaRegistry
+from hub.store import DELIVERY_STATUSES, MESSAGE_STATUSES
 
 __all__ = ["blueprint", "build_spec"]
 
@@ -38,10 +48,25 @@ _PAGING = [
 ]
 
 
+_SPEC_EXTENSION = "govhub_openapi_document"
+_LOCATION = {
+    "description": "Where the message can be read.",
+    "schema": {"type": "string"},
+}
+_MESSAGE_LINKS = {
+    "GetMessage": {
+        "operationId": "getMessage",
+        "parameters": {"message_id": "$response.body#/id"},
+        "description": "The accepted message, its deliveries and their attempts.",
+    }
+}
+
+
 def build_spec(
-    message_types: list[str], app_paths: dict[str, dict[str, Any]] | None = None
+    registry: SchemaRegistry, app_paths: dict[str, dict[str, Any]] | None = None
 ) -> dict[str, Any]:
-    """The OpenAPI document for a hub that knows ``message_types`` and mounts ``app_paths``."""
+    """The OpenAPI document for a hub that knows the message types of ``registry`` and
+    mounts ``app_paths``."""
     paths: dict[str, Any] = {
         "/api/v1/messages": {
             "post": {
@@ -57,18 +82,34 @@ def build_spec(
                     },
                 },
                 "responses": {
-                    "202": _json("Acceptance", "Stored with its deliveries; delivery follows."),
-                    "200": _json(
-                        "Acceptance", "The same `id` was accepted before: the first answer."
-                    ),
-                    "400": _problem("Malformed JSON."),
+                    "202": {
+                        **_json("Acceptance", "Stored with its deliveries; delivery follows."),
+                        "headers": {"Location": _LOCATION},
+                        "links": _MESSAGE_LINKS,
+                    },
+                    "200": {
+                        **_json(
+                            "Acceptance",
+                            "The same `id` with the same body was accepted before: the first"
+                            " answer.",
+                        ),
+                        "headers": {"Location": _LOCATION},
+                        "links": _MESSAGE_LINKS,
+                    },
+                    **body_problems("Unknown type, schema violation or identifier check."),
                     **_AUTH_ERRORS,
                     "403": _problem("The client may not send this type."),
-                    "413": _problem("The body is over the size cap."),
-                    "415": _problem("The body is not application/json."),
-                    "422": _problem(
-                        "Unknown type, schema violation or identifier check; see `errors[].path`."
+                    "409": _problem(
+                        "This client sent the same `id` before with another body; the first"
+                        " message stands and this one is not stored."
                     ),
+                    "503": {
+                        **_problem(
+                            "A check the message needs cannot run now (its counterpart is"
+                            " down): send it again later."
+                        ),
+                        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                    },
                 },
             },
             "get": {
@@ -100,10 +141,7 @@ def build_spec(
                     {
                         "name": "status",
                         "in": "query",
-                        "schema": {
-                            "type": "string",
-                            "enum": ["pending", "delivered", "dead", "discarded", "unrouted"],
-                        },
+                        "schema": {"type": "string", "enum": list(MESSAGE_STATUSES)},
                     },
                     {
                         "name": "source",
@@ -180,7 +218,7 @@ def build_spec(
                     "required": False,
                     "content": {
                         "application/json": {
-                            "schema": {"$ref": "#/components/schemas/ReplayRequest"}
+                            "schema": {"$ref": "#/components/schemas/ReplayOneRequest"}
                         }
                     },
                 },
@@ -189,6 +227,7 @@ def build_spec(
                         "description": "Pending again, due now.",
                         "content": {"application/json": {"schema": {"type": "object"}}},
                     },
+                    **body_problems(),
                     **_AUTH_ERRORS,
                     "403": _problem("Needs the operator role."),
                     "404": _problem("No such delivery."),
@@ -214,9 +253,9 @@ def build_spec(
                         "description": "The ids replayed.",
                         "content": {"application/json": {"schema": {"type": "object"}}},
                     },
+                    **body_problems("Neither ids nor a filter, or fields of the wrong kind."),
                     **_AUTH_ERRORS,
                     "403": _problem("Needs the operator role."),
-                    "422": _problem("Neither ids nor a filter."),
                 },
             }
         },
@@ -257,16 +296,13 @@ def build_spec(
         paths.setdefault(path, {}).update(copy.deepcopy(operations))
     envelope_fields = {
         "id": {"type": "string"},
-        "type": {"type": "string", "enum": message_types},
+        "type": {"type": "string"},
         "source": {"type": "string"},
         "client_ref": {"type": ["string", "null"]},
         "correlation_id": {"type": ["string", "null"]},
         "created_at": {"type": "string", "format": "date-time"},
         "channel": {"type": "string"},
-        "status": {
-            "type": "string",
-            "enum": ["pending", "delivered", "dead", "discarded", "unrouted"],
-        },
+        "status": {"type": "string", "enum": list(MESSAGE_STATUSES)},
         "updated_at": {"type": "string", "format": "date-time"},
     }
     schemas: dict[str, Any] = {
@@ -287,32 +323,6 @@ def build_spec(
                         "properties": {"path": {"type": "string"}, "message": {"type": "string"}},
                     },
                 },
-            },
-        },
-        "MessageRequest": {
-            "type": "object",
-            "required": ["type", "payload"],
-            "additionalProperties": False,
-            "properties": {
-                "type": {"type": "string", "enum": message_types},
-                "payload": {
-                    "type": "object",
-                    "description": "Valid against schemas/messages/<type>.json.",
-                },
-                "id": {
-                    "type": "string",
-                    "maxLength": 200,
-                    "description": "Your id: the idempotency key.",
-                },
-                "correlation_id": {
-                    "type": "string",
-                    "maxLength": 200,
-                    "description": (
-                        "The case number when the payload has one (payload.case_no;"
-                        " another value is refused with 422); else your business key."
-                    ),
-                },
-                "headers": {"type": "object"},
             },
         },
         "Acceptance": {
@@ -351,10 +361,7 @@ def build_spec(
                 "message_id": {"type": "string"},
                 "destination": {"type": "string"},
                 "route": {"type": ["string", "null"]},
-                "status": {
-                    "type": "string",
-                    "enum": ["pending", "inflight", "delivered", "dead", "discarded"],
-                },
+                "status": {"type": "string", "enum": list(DELIVERY_STATUSES)},
                 "attempts": {"type": "integer"},
                 "next_attempt_at": {"type": ["string", "null"], "format": "date-time"},
                 "last_error": {"type": ["string", "null"]},
@@ -389,19 +396,12 @@ def build_spec(
                 "next": {"type": ["string", "null"]},
             },
         },
-        "ReplayRequest": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "ids": {"type": "array", "items": {"type": "string"}},
-                "destination": {"type": "string"},
-                "type": {"type": "string"},
-                "reason": {"type": "string"},
-            },
-        },
+        "ReplayOneRequest": copy.deepcopy(REPLAY_ONE_SCHEMA),
+        "ReplayRequest": copy.deepcopy(REPLAY_SCHEMA),
+        **message_components(registry, REQUEST_SCHEMA),
         **copy.deepcopy(extra_schemas()),
     }
-    return {
+    document = {
         "openapi": "3.1.0",
         "info": {
             "title": "GovHub API",
@@ -410,22 +410,33 @@ def build_spec(
         },
         "servers": [{"url": "/"}],
         "security": [{"apiKey": []}],
-        "paths": paths,
+        "paths": copy.deepcopy(paths),  # the pass below must not touch shared pieces
         "components": {
             "securitySchemes": {
                 "apiKey": {
                     "type": "http",
                     "scheme": "bearer",
                     "description": "`govhub clients add` prints a key.",
-                }
+                },
+                "metricsToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "`[ops] metrics_token`, for `/metrics` only.",
+                },
             },
             "schemas": schemas,
         },
     }
+    no_nul_in_requests(document)
+    return document
 
 
 @blueprint.get("/api/v1/openapi.json")
 def openapi() -> Response:
     """The OpenAPI document."""
-    hub: Hub = current_app.extensions["govhub"]
-    return jsonify(build_spec(hub.schemas.types, current_app.extensions.get(APP_PATHS)))
+    document = current_app.extensions.get(_SPEC_EXTENSION)
+    if document is None:  # every face has described itself by the first request
+        hub: Hub = current_app.extensions["govhub"]
+        document = build_spec(hub.schemas, current_app.extensions.get(APP_PATHS))
+        current_app.extensions[_SPEC_EXTENSION] = document
+    return jsonify(document)

@@ -31,6 +31,7 @@ from faces.soap.settings import SoapSettings, soap_settings
 from faces.soap.wsse import WSSE_NS, Authenticator
 from faces.soap.xmlsafe import XmlRefused, parse
 from faces.soap.xsdgen import SERVICE_NAME, Contract, build_contract
+from hub.core.errors import FieldError
 from hub.runtime import Hub
 
 __all__ = ["ENDPOINT_EXTENSION", "PATH", "SoapEndpoint", "register"]
@@ -200,18 +201,20 @@ def _endpoint() -> SoapEndpoint:
 
 @blueprint.get(PATH)
 def contract_document() -> Response:
-    """The WSDL (``?wsdl``) or one of its XSDs (``?xsd=<name>``)."""
+    """The WSDL (``?wsdl``, or no query at all) or one of its XSDs (``?xsd=<name>``)."""
     endpoint = _endpoint()
-    if "wsdl" in request.args or "WSDL" in request.args:
-        name = "wsdl"
-    elif request.args.get("xsd"):
-        name = request.args["xsd"]
+    xsd = request.args.get("xsd")
+    if xsd is None:
+        name = "wsdl"  # ?wsdl, as toolkits ask, or nothing at all
+    elif xsd:
+        name = xsd
     else:
         raise Problem(
             400,
             "bad-parameter",
             "Bad query parameter",
-            f"GET {PATH}?wsdl for the WSDL; POST SOAP requests here",
+            "xsd must name a schema",
+            errors=[FieldError("xsd", "must name one of the service's schemas")],
         )
     document = endpoint.document(name, endpoint.address())
     if document is None:
@@ -265,15 +268,20 @@ _OPENAPI_PATHS: dict[str, dict[str, Any]] = {
                     "allowEmptyValue": True,
                     "schema": {"type": "string"},
                 },
-                {"name": "xsd", "in": "query", "schema": {"type": "string"}},
+                {
+                    "name": "xsd",
+                    "in": "query",
+                    "description": "The name of one of the service's XML Schemas.",
+                    "schema": {"type": "string", "minLength": 1},
+                },
             ],
             "responses": {
                 "200": {
-                    "description": "The document",
+                    "description": "The document: the WSDL, unless ?xsd names a schema.",
                     "content": {"text/xml": {"schema": {"type": "string"}}},
                 },
                 "400": {
-                    "description": "Neither ?wsdl nor ?xsd",
+                    "description": "An empty ?xsd=",
                     "content": {
                         "application/problem+json": {
                             "schema": {"$ref": "#/components/schemas/Problem"}

@@ -128,10 +128,14 @@ def open_envelope(root: etree._Element, expected: SoapVersion | None) -> OpenedE
             fault_code="VersionMismatch",
         )
     if expected is not None and expected is not version:
+        # The media type says which SOAP the endpoint speaks on this request (SOAP 1.1 §4.4,
+        # SOAP 1.2 part 2 §7.1.4): an envelope of the other version is a version mismatch,
+        # answered in the version the media type announced.
         raise SoapFault(
             f"a SOAP {version.name} envelope was sent as {expected.media_type}; send SOAP 1.1"
             " as text/xml and SOAP 1.2 as application/soap+xml",
-            code="content-type-mismatch",
+            code="version-mismatch",
+            fault_code="VersionMismatch",
         )
     children = [child for child in root if isinstance(child.tag, str)]
     headers: list[etree._Element] = []

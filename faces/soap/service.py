@@ -218,11 +218,16 @@ class SoapService:
         try:
             return self.hub.ingest.submit(client, submission, channel="soap")
         except IngestError as error:
-            code = {403: "forbidden", 422: "schema-violation"}.get(error.status, "bad-request")
+            code = {403: "forbidden", 409: "id-reused", 422: "schema-violation"}.get(
+                error.status, "bad-request"
+            )
+            operation = "/" + prefix.split("/")[1]
             errors = [
                 FieldError(
                     type_path
                     if e.path == "type" and type_path
+                    else f"{operation}/client_ref"
+                    if e.path == "client_ref"
                     else json_path_to_xml(prefix, e.path),
                     e.message,
                 )

@@ -122,18 +122,65 @@ def parse(body: bytes, charset: str | None = None, *, max_depth: int = 64) -> et
         XmlRefused: Not well-formed, a DTD, too deep, or a bad encoding.
     """
     text = decode(body, charset)
+    if _DOCTYPE.match(text):
+        # Refused before libxml2 reads the DTD at all (an external subset, entities).
+        raise XmlRefused(_DTD_REFUSED)
     try:
         root = etree.fromstring(text.encode("utf-8"), _parser())
     except etree.XMLSyntaxError as error:
-        reason = str(error.msg or error).split(", line")[0]
-        raise XmlRefused(f"the body is not well-formed XML: {reason}") from None
+        raise XmlRefused(_refusal(error, max_depth)) from None
     if root is None:
         raise XmlRefused("the body is empty")
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.system_url:
-        raise XmlRefused("a SOAP message must not contain a document type declaration (DTD)")
+        raise XmlRefused(_DTD_REFUSED)
     _check_depth(root, max_depth)
     return root
+
+
+#: The deepest nesting libxml2 parses without ``huge_tree`` (which lifts every limit).
+_LIBXML2_DEPTH = 256
+_DTD_REFUSED = "a SOAP message must not contain a document type declaration (DTD)"
+#: A document type declaration, after whatever comments and processing instructions.
+_DOCTYPE = re.compile(r"\s*(?:(?:<\?.*?\?>|<!--.*?-->)\s*)*<!DOCTYPE", re.DOTALL)
+#: libxml2's errors in our words. Its own messages repeat what was sent (a tag or entity
+#: name, the URL of an external DTD), and a fault never echoes a submitted value.
+_REASONS = {
+    "ERR_DOCUMENT_EMPTY": "there is no root element",
+    "ERR_DOCUMENT_END": "there is content after the root element",
+    "ERR_TAG_NOT_FINISHED": "the document ends before an element is closed",
+    "ERR_TAG_NAME_MISMATCH": "an end tag does not match its start tag",
+    "ERR_UNDECLARED_ENTITY": "an entity is used that is not defined"
+    " (a SOAP message may use only the predefined ones)",
+    "WAR_UNDECLARED_ENTITY": "an entity is used that is not defined",
+    "ERR_ENTITY_LOOP": "entities refer to each other in a loop",
+    "ERR_INVALID_CHAR": "a character is not allowed in XML",
+    "ERR_INVALID_CHARREF": "a character reference is not allowed in XML",
+    "ERR_LT_IN_ATTRIBUTE": "an attribute value holds an unescaped '<'",
+    "ERR_ATTRIBUTE_WITHOUT_VALUE": "an attribute has no value",
+    "ERR_ATTRIBUTE_REDEFINED": "an element has the same attribute twice",
+    "ERR_NAME_REQUIRED": "a name is missing where the grammar needs one",
+    "ERR_GT_REQUIRED": "a '>' is missing",
+    "ERR_LTSLASH_REQUIRED": "an end tag is missing",
+    "NS_ERR_UNDEFINED_NAMESPACE": "a namespace prefix is used without being declared",
+}
+_ERROR_NAMES = {
+    getattr(etree.ErrorTypes, name): name for name in dir(etree.ErrorTypes) if name.isupper()
+}
+
+
+def _refusal(error: etree.XMLSyntaxError, max_depth: int) -> str:
+    """Why a document did not parse, in words that repeat nothing of it."""
+    name = _ERROR_NAMES.get(error.code, "")
+    if name == "ERR_RESOURCE_LIMIT" and "depth" in str(error.msg).lower():
+        # libxml2 stops past 256 levels, before the hub's own limit can look.
+        return f"the document is nested deeper than {min(max_depth, _LIBXML2_DEPTH)} elements"
+    if name.startswith(("IO_", "ERR_IO_")):
+        return _DTD_REFUSED  # it tried to reach what a DTD points at (and was stopped)
+    line, column = error.position
+    where = f" (line {line}, column {column})" if line else ""
+    reason = _REASONS.get(name) or f"libxml2 error {name or error.code}"
+    return f"the body is not well-formed XML: {reason}{where}"
 
 
 def _check_depth(root: etree._Element, max_depth: int) -> None:

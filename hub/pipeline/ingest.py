@@ -6,6 +6,7 @@ message gets the same answer whichever way it came in.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,12 +15,23 @@ from adapters.sdk import RetriableError
 from hub.core.clock import new_id, utcnow
 from hub.core.envelope import Envelope
 from hub.core.errors import FieldError
+from hub.core.identifiers import mask_text
 from hub.events import Events, MessageAccepted
 from hub.pipeline.routing import Router
 from hub.schemas import SchemaRegistry
-from hub.store import Acceptance, Client, Store
+from hub.store import Acceptance, Client, MessageBody, Store
 
-__all__ = ["Forbidden", "Ingest", "IngestError", "Invalid", "Submission", "Unavailable"]
+__all__ = [
+    "Conflict",
+    "Forbidden",
+    "Ingest",
+    "IngestError",
+    "Invalid",
+    "Submission",
+    "Unavailable",
+]
+
+log = logging.getLogger("govhub.ingest")
 
 #: Looks at a message before it is accepted: reasons to refuse it (none: accept).
 Screen = Callable[[Envelope], Sequence[FieldError]]
@@ -49,6 +61,27 @@ class Invalid(IngestError):
 
     status = 422
     title = "Unprocessable message"
+
+
+class Conflict(IngestError):
+    """The sender's id was used before for another message (an idempotency key reused).
+
+    Attributes:
+        client_ref: The reused id.
+        first: The acceptance of the message that id names.
+    """
+
+    status = 409
+    title = "Id used for another message"
+
+    def __init__(self, client_ref: str, first: Acceptance) -> None:
+        super().__init__(
+            f"the id {mask_text(client_ref)!r} was used before for another message"
+            f" ({first.message_id}); this one was not stored: send it with a new id",
+            (FieldError("client_ref", "was used before for a message with another body"),),
+        )
+        self.client_ref = client_ref
+        self.first = first
 
 
 class Unavailable(IngestError):
@@ -133,31 +166,66 @@ class Ingest:
             )
         if not client.may_send(submission.type):
             raise Forbidden(f"client {client.name!r} may not send {submission.type}")
-        return self.publish(client.name, submission, channel=channel)
+        acceptance = self._accept(client.name, submission, channel=channel)
+        if acceptance.differs:
+            assert submission.client_ref is not None  # only a client_ref repeats
+            raise Conflict(submission.client_ref, acceptance)
+        return acceptance
 
     def publish(self, source: str, submission: Submission, *, channel: str) -> Acceptance:
         """Accept a message from an internal producer (a job, an adapter's notification).
 
-        Same validation, routing and idempotency as :meth:`submit`, without the ACL.
+        Same validation, routing and idempotency as :meth:`submit`, without the ACL. A key
+        (``client_ref``) published before with another body is not refused: an internal
+        producer's key names a counterpart's record, which may have changed since; the
+        first message stands, the acceptance says ``differs``, and a warning is logged.
 
         Raises:
             Invalid: Unknown type, schema violation, identifier check.
         """
+        acceptance = self._accept(source, submission, channel=channel)
+        if acceptance.differs:
+            log.warning(
+                "%s published %s again under the key %s with another body; the first"
+                " message %s stands",
+                source,
+                submission.type,
+                mask_text(submission.client_ref or ""),
+                acceptance.message_id,
+            )
+        return acceptance
+
+    def _accept(self, source: str, submission: Submission, *, channel: str) -> Acceptance:
+        if _holds_nul(submission):
+            raise Invalid(
+                "the message contains the character U+0000, which the hub does not store",
+                tuple(
+                    FieldError(path, "must not contain U+0000") for path in _nul_paths(submission)
+                ),
+            )
         validation = self.schemas.validate(submission.type, submission.payload)
+        payload: Any = submission.payload
+        correlation_id = (
+            _correlation_id(submission.correlation_id, payload)
+            if isinstance(payload, dict)
+            else submission.correlation_id
+        )
         if not validation.ok:
-            # A repeated client_ref gets the first answer whatever the body; looking it
-            # up only here keeps the lookup off the path of valid messages, where the
-            # store's unique key catches the repeat instead.
+            # The same body sent again gets the first answer, even if the schema has
+            # changed since. Looking the id up only here keeps the lookup off the path of
+            # valid messages, where the store's unique key catches the repeat instead.
             if submission.client_ref is not None:
-                first = self.store.messages.find_acceptance(source, submission.client_ref)
-                if first is not None:
+                first = self.store.messages.find_acceptance(
+                    source,
+                    submission.client_ref,
+                    compared_to=MessageBody(submission.type, correlation_id, payload),
+                )
+                if first is not None and not first.differs:
                     return first
             raise Invalid("the message does not match its schema", validation.errors)
         headers = dict(submission.headers)
         if validation.warnings:
             headers["warnings"] = [w.to_json() for w in validation.warnings]
-        payload: dict[str, Any] = submission.payload
-        correlation_id = _correlation_id(submission.correlation_id, payload)
         envelope = Envelope(
             id=new_id(),
             type=submission.type,
@@ -208,3 +276,59 @@ def _correlation_id(given: str | None, payload: Mapping[str, Any]) -> str | None
             ),
         )
     return case_no
+
+
+def _holds_nul(submission: Submission) -> bool:
+    """Whether any text of the submission holds U+0000.
+
+    JSON may carry it (``\\u0000``), PostgreSQL cannot store it in text or JSONB, and a
+    message must be storable on either backend: it is refused on both.
+    """
+    pending: list[Any] = [
+        submission.type,
+        submission.client_ref,
+        submission.correlation_id,
+        submission.payload,
+        submission.headers,
+    ]
+    while pending:
+        node = pending.pop()
+        kind = type(node)
+        if kind is str:
+            if "\x00" in node:
+                return True
+        elif kind is dict:
+            for key, value in node.items():
+                if "\x00" in key:
+                    return True
+                pending.append(value)
+        elif kind is list:
+            pending.extend(node)
+        elif isinstance(node, Mapping):
+            pending.extend([*node.keys(), *node.values()])
+    return False
+
+
+def _nul_paths(submission: Submission) -> list[str]:
+    """Where U+0000 occurs (only asked once :func:`_holds_nul` said it does)."""
+    found: list[str] = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, str):
+            if "\x00" in node:
+                found.append(path)
+        elif isinstance(node, Mapping):
+            for key, value in node.items():
+                if "\x00" in str(key):
+                    found.append(path)
+                walk(value, f"{path}.{key}".replace("\x00", "?"))
+        elif isinstance(node, list):
+            for index, item in enumerate(node):
+                walk(item, f"{path}[{index}]")
+
+    walk(submission.type, "type")
+    walk(submission.client_ref, "client_ref")
+    walk(submission.correlation_id, "correlation_id")
+    walk(submission.payload, "payload")
+    walk(submission.headers, "headers")
+    return sorted(set(found))[:20]

@@ -270,7 +270,8 @@ class JobContext:
             message_type: The canonical type.
             payload: Valid against the type's schema.
             key: The record's stable key (the counterpart's id for it): publishing the
-                same key again stores nothing and returns the first acceptance.
+                same key again stores nothing and returns the first acceptance (whose
+                ``differs`` says the body changed since; the run's log says so too).
             correlation_id: The business key; defaults to ``payload.case_no``.
             headers: Extra metadata.
 
@@ -295,7 +296,7 @@ class JobContext:
         )
         if acceptance.created:
             self.counts.published += 1
-        else:
+        elif not acceptance.differs:  # a changed body: ingest has warned, in this log too
             self.log.info("%s %s was published before; not again", message_type, key)
         return acceptance
 

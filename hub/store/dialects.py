@@ -24,7 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
-__all__ = ["WAKE_CHANNEL", "Dialect", "dialect_for"]
+__all__ = ["WAKE_CHANNEL", "Dialect", "create_private_file", "dialect_for"]
 
 log = logging.getLogger("govhub.store")
 
@@ -146,7 +146,7 @@ class SQLiteDialect(Dialect):
     def create_engine(self, url: str) -> Engine:
         parsed = make_url(url)
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            create_private_file(Path(parsed.database))
             self._lock_path = Path(f"{parsed.database}-writer.lock")
             if sys.platform == "linux":
                 name = hashlib.sha256(str(Path(parsed.database).resolve()).encode()).hexdigest()
@@ -338,6 +338,20 @@ class PostgresDialect(Dialect):
 
     def insert_ignoring_duplicates(self, table: Table) -> Insert:
         return postgresql_insert(table).on_conflict_do_nothing()
+
+
+def create_private_file(path: Path) -> None:
+    """Create the database file (and its folder) readable by its owner only, if missing.
+
+    The file holds every message, personal identifiers included. SQLite would create it
+    ``0644`` (less the umask); created here first as ``0600``, it keeps that, and SQLite
+    gives the ``-wal`` and ``-shm`` files the database file's own mode. A file or folder
+    that exists is left as it is (``govhub run`` warns when it is wider).
+    """
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
 
 
 def _sqlite_value(value: Any) -> Any:

@@ -22,6 +22,7 @@ from hub.store.records import (
     Acceptance,
     AttemptView,
     DeliveryView,
+    MessageBody,
     MessageFilter,
     MessageView,
     Page,
@@ -131,7 +132,9 @@ class Messages:
         if acceptance is not None:
             return acceptance
         assert envelope.client_ref is not None  # only a client_ref can collide
-        first = self.find_acceptance(envelope.source, envelope.client_ref)
+        first = self.find_acceptance(
+            envelope.source, envelope.client_ref, compared_to=MessageBody.of(envelope)
+        )
         if first is None:  # pragma: no cover - the unique key said it exists
             raise RuntimeError("duplicate client_ref vanished")
         return first
@@ -159,11 +162,25 @@ class Messages:
                 dialect.insert_all(connection, message_keys, key_rows)
         return [p.acceptance() if p.envelope.id in inserted else None for p in batch]
 
-    def find_acceptance(self, source: str, client_ref: str) -> Acceptance | None:
-        """The acceptance of the message ``source`` sent as ``client_ref``, if any."""
+    def find_acceptance(
+        self, source: str, client_ref: str, *, compared_to: MessageBody | None = None
+    ) -> Acceptance | None:
+        """The acceptance of the message ``source`` sent as ``client_ref``, if any.
+
+        Args:
+            source: The sender.
+            client_ref: The sender's id for the message.
+            compared_to: A message sent again with this ``client_ref``: the acceptance's
+                ``differs`` says whether it is another message than the stored one. The
+                stored one is read back only here, when an id repeats, so the common path
+                pays nothing for the comparison.
+        """
+        columns = [messages.c.id, messages.c.correlation_id, messages.c.headers]
+        if compared_to is not None:
+            columns += [messages.c.type, messages.c.payload]
         with self.db.read() as connection:
             row = connection.execute(
-                select(messages.c.id, messages.c.correlation_id, messages.c.headers).where(
+                select(*columns).where(
                     messages.c.source == source, messages.c.client_ref == client_ref
                 )
             ).first()
@@ -180,6 +197,8 @@ class Messages:
             deliveries=tuple((t.id, t.destination) for t in targets),
             created=False,
             warnings=tuple((row.headers or {}).get("warnings", ())),
+            differs=compared_to is not None
+            and not compared_to.same_as(MessageBody(row.type, row.correlation_id, row.payload)),
         )
 
     def get(self, message_id: str) -> MessageView | None:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import json
 from dataclasses import dataclass, field
 from typing import Any
+
+import rfc8785
 
 from hub.core.clock import format_time
 from hub.core.envelope import Envelope
@@ -23,6 +26,7 @@ __all__ = [
     "Client",
     "DeadLetterFilter",
     "DeliveryView",
+    "MessageBody",
     "MessageFilter",
     "MessageView",
     "Outcome",
@@ -79,6 +83,9 @@ class Acceptance:
     deliveries: tuple[tuple[str, str], ...]
     created: bool
     warnings: tuple[dict[str, str], ...] = ()
+    #: For a repeated ``client_ref`` (``created`` false): the first message had another
+    #: type, correlation id or payload than the one sent now, which was not stored.
+    differs: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """The body of ``202 Accepted`` (and of ``200`` for a duplicate)."""
@@ -91,6 +98,43 @@ class Acceptance:
         if self.warnings:
             body["warnings"] = list(self.warnings)
         return body
+
+
+@dataclass(frozen=True, slots=True)
+class MessageBody:
+    """What makes two messages with one ``client_ref`` the same message.
+
+    Headers are metadata (trace ids, a retry's own time) and do not count; the correlation
+    id is the effective one (``payload.case_no`` when none was given).
+    """
+
+    type: str
+    correlation_id: str | None
+    payload: Any
+
+    @classmethod
+    def of(cls, envelope: Envelope) -> MessageBody:
+        """The body of an envelope."""
+        return cls(envelope.type, envelope.correlation_id, envelope.payload)
+
+    def same_as(self, other: MessageBody) -> bool:
+        """Whether ``other`` is this message again.
+
+        Payloads are compared as JSON (RFC 8785 canonical form): key order and ``1`` vs
+        ``1.0`` do not matter, ``true`` vs ``1`` does (Python's ``==`` would not tell).
+        """
+        return (
+            self.type == other.type
+            and self.correlation_id == other.correlation_id
+            and _canonical(self.payload) == _canonical(other.payload)
+        )
+
+
+def _canonical(value: Any) -> bytes:
+    try:
+        return rfc8785.dumps(value)
+    except rfc8785.CanonicalizationError:  # integers beyond 2^53: plain sorted JSON
+        return json.dumps(value, sort_keys=True, ensure_ascii=False).encode()
 
 
 @dataclass(frozen=True, slots=True)

@@ -140,7 +140,8 @@ def _down_then_back(hub: RunningHub, platform: RunningServer) -> None:
         lambda: hub.hub.dispatcher.circuits()["credit"]["state"] == "open",
         message="the circuit to the credit platform to open",
     )
-    [shown] = hub.get(key, "/api/v1/adapters").json()["items"]
+    operator = hub.client("ops", allow=(), role="operator")
+    [shown] = hub.get(operator, "/api/v1/adapters").json()["items"]
     assert (shown["name"], shown["circuit"]["state"]) == ("credit", "open")
     assert all(hub.message(m)["status"] == "pending" for m in ids)
 

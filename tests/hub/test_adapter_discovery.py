@@ -165,7 +165,7 @@ def hub(tmp_path: Path, hall: RunningServer, department: RunningServer) -> Itera
         yield running
 
 
-def test_get_adapters_shows_health_to_clients_and_settings_only_to_operators(
+def test_get_adapters_is_for_operators_with_health_and_redacted_settings(
     hub: RunningHub,
 ) -> None:
     assert hub.get(None, "/api/v1/adapters").status_code == 401
@@ -177,11 +177,17 @@ def test_get_adapters_shows_health_to_clients_and_settings_only_to_operators(
     ).json()["id"]
     hub.wait_delivered(message_id)
 
-    seen = hub.get(client, "/api/v1/adapters").json()
+    # A department sees nothing of the counterparts: not their names, circuits or errors.
+    refused = hub.get(client, "/api/v1/adapters")
+    assert refused.status_code == 403
+    assert refused.headers["Content-Type"] == "application/problem+json"
+    assert "civil_affairs" not in refused.text
+    assert message_id not in refused.text
+
+    seen = hub.get(operator, "/api/v1/adapters").json()
     assert seen["dispatching"] is True
     items = {item["name"]: item for item in seen["items"]}
     assert list(items) == ["provincial_hall", "civil_affairs"]
-    assert all("settings" not in item for item in items.values())
     civil = items["civil_affairs"]
     assert civil["adapter"] == "webhook"
     assert civil["health"] == "ok"
@@ -192,7 +198,7 @@ def test_get_adapters_shows_health_to_clients_and_settings_only_to_operators(
     assert items["provincial_hall"]["health"] == "unknown"
     assert items["provincial_hall"]["last_check"] is None
 
-    as_operator = hub.get(operator, "/api/v1/adapters").json()["items"]
+    as_operator = seen["items"]
     settings = {item["name"]: item["settings"] for item in as_operator}
     assert settings["provincial_hall"]["password"] == "***"
     assert settings["civil_affairs"]["secret"] == "***"
@@ -215,7 +221,7 @@ def test_post_check_is_for_operators_and_records_the_outcome(hub: RunningHub) ->
     assert answer.json()["ok"] is True
     [hall] = [
         i
-        for i in hub.get(client, "/api/v1/adapters").json()["items"]
+        for i in hub.get(operator, "/api/v1/adapters").json()["items"]
         if i["name"] == "provincial_hall"
     ]
     assert hall["last_check"]["ok"] is True

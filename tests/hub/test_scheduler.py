@@ -364,6 +364,36 @@ def test_publishing_the_same_key_twice_stores_one_message(tmp_path: Path) -> Non
     assert stored[0].envelope.correlation_id == "WH-2026-000123"
 
 
+def test_a_key_published_again_with_another_body_keeps_the_first_and_says_so(
+    tmp_path: Path,
+) -> None:
+    seen: list[bool] = []
+
+    def changed(ctx: JobContext) -> None:
+        first = ctx.publish("case.submitted", _case(), key="WH-2026-000123")
+        second = ctx.publish(
+            "case.submitted", {**_case(), "item_name": "改过的事项"}, key="WH-2026-000123"
+        )
+        assert second.message_id == first.message_id
+        seen.extend([first.differs, second.created, second.differs])
+
+    with hub_with_jobs(scheduler_config(tmp_path), [probe_job(Probe(body=changed))]) as hub:
+        runner = make_runner(hub)
+        try:
+            run = wait_run(hub, runner.due("test.probe", _now_ish()) or "")
+            stored = hub.store.messages.search(MessageFilter(source="test.probe")).items
+        finally:
+            runner.stop()
+    assert run.status == "ok"
+    assert seen == [False, False, True]
+    assert [m.envelope.payload["item_name"] for m in stored] == [_case()["item_name"]]
+    warnings = [line for line in run.log or () if line["level"] == "WARNING"]
+    assert [line["message"] for line in warnings] == [
+        "test.probe published case.submitted again under the key WH-2026-000123 with another"
+        f" body; the first message {stored[0].envelope.id} stands"
+    ]
+
+
 def test_run_log_is_bounded_masked_and_keeps_both_ends(tmp_path: Path) -> None:
     def chatty(ctx: JobContext) -> None:
         for line in range(500):

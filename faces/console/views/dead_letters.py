@@ -11,7 +11,14 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as BaseResponse
 
 from faces.console.accounts import OPERATOR
-from faces.console.web import blueprint, console, current_user, requires, safe_next
+from faces.console.web import (
+    blueprint,
+    console,
+    current_user,
+    holds_identifier,
+    requires,
+    safe_next,
+)
 from hub.observability.logs import log_context
 from hub.store import DeadLetterFilter
 
@@ -42,14 +49,17 @@ def _filter_args(where: DeadLetterFilter) -> dict[str, Any]:
     }
 
 
-@blueprint.get("/dead-letters")
+@blueprint.route("/dead-letters", methods=["GET", "POST"])
 def dead_letters_page() -> str:
-    """Dead letters, newest first, filtered by destination, error text, type, case number."""
+    """Dead letters, newest first, filtered by destination, error text, type, case number.
+
+    The filter form posts (a case number or an error text may hold a personal identifier);
+    links to a filter are GETs and work the same.
+    """
     hub = console().hub
-    where = _filter(request.args)
-    page = hub.store.deliveries.dead_letters(
-        where, after=request.args.get("after") or None, limit=PAGE
-    )
+    values = request.form if request.method == "POST" else request.args
+    where = _filter(values)
+    page = hub.store.deliveries.dead_letters(where, after=values.get("after") or None, limit=PAGE)
     return render_template(
         "ops/dead_letters.html",
         page=page,
@@ -75,9 +85,11 @@ def _chosen() -> tuple[list[str], DeadLetterFilter, dict[str, Any]]:
 
 
 def _back(where: DeadLetterFilter) -> str:
-    return safe_next(
-        request.form.get("next"), url_for("ops.dead_letters_page", **_filter_args(where))
-    )
+    # Back to the same filter, unless it holds a personal identifier: that stays out of URLs.
+    args = _filter_args(where)
+    if holds_identifier(args.values()):
+        args = {}
+    return safe_next(request.form.get("next"), url_for("ops.dead_letters_page", **args))
 
 
 @blueprint.post("/dead-letters/replay")

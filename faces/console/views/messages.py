@@ -24,11 +24,15 @@ def parse_local_time(text: str) -> dt.datetime:
     return moment.replace(tzinfo=HUB_TZ) if moment.tzinfo is None else moment
 
 
-@blueprint.get("/messages")
+@blueprint.route("/messages", methods=["GET", "POST"])
 def messages_page() -> str:
-    """Search messages by id, type, case number, status, destination and time."""
+    """Search messages by id, type, case number, status, destination and time.
+
+    The search form posts (its terms may be personal identifiers); links to a search, from
+    other pages or bookmarks, are GETs and work the same.
+    """
     hub = console().hub
-    args = request.args
+    args = request.form if request.method == "POST" else request.args
     errors: dict[str, str] = {}
     times: dict[str, dt.datetime | None] = {"since": None, "until": None}
     for field in times:
@@ -61,7 +65,10 @@ def messages_page() -> str:
         types=hub.schemas.types,
         statuses=MESSAGE_STATUSES,
         destinations=[d.name for d in hub.config.destinations],
-        more_args={**{k: v for k, v in args.items() if k != "after" and v}, "after": page.next},
+        more_args={
+            **{k: v for k, v in args.items() if k not in ("after", "csrf_token") and v},
+            "after": page.next,
+        },
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -9,6 +10,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
+from faces.console.views.messages import PAGE as PAGE_SIZE
 from tests.ops_support import (
     OTHER_RESIDENT_ID,
     PASSWORD,
@@ -175,3 +177,99 @@ def test_a_new_api_key_is_shown_once_and_never_listed(
     assert key not in admin.get("/ops/admin/clients").text
     [record] = [r for r in console.hub.store.audit.trail() if r["target"] == "tax_bureau"]
     assert record["actor"] == "admin"
+
+
+def _urls(html: str) -> list[str]:
+    """Every URL a page links to or submits to."""
+    return re.findall(r'(?:href|action|src)="([^"]*)"', html)
+
+
+def test_a_searched_resident_id_travels_in_no_link(
+    leaky: tuple[RunningConsole, list[str]],
+) -> None:
+    console, _ = leaky
+    operator = signed_in(console, "operator")
+    searched = f"ref-{RESIDENT_ID}"
+    # A search typed into the form is posted: the resident ID is never in the page's URL.
+    form = operator.get("/ops/messages")
+    assert 'method="post" action="/ops/messages"' in form.text
+    posted = operator.post("/ops/messages", {"id": searched}, token_from="/ops/messages")
+    assert posted.status_code == 200
+    assert "case.status_changed" in posted.text  # found it
+    # A bookmarked search (a GET) is answered too, and neither links the ID onwards.
+    linked = operator.get(f"/ops/messages?id={quote(searched)}&status=discarded")
+    assert "case.status_changed" in linked.text
+    for page in (posted, linked):
+        urls = _urls(page.text)
+        assert urls, "the page links somewhere"
+        for url in urls:
+            assert RESIDENT_ID not in url, url
+    switch = [u for u in _urls(linked.text) if u.startswith("/ops/language/")]
+    assert switch, "the language switch is there"
+    assert all("status%3Ddiscarded" in u for u in switch)  # harmless terms stay
+    # Signing in again after the session ends keeps the ID out of the sign-in link too.
+    signed_out = OpsClient(console.url).get(f"/ops/messages?id={quote(searched)}")
+    assert signed_out.status_code == 302
+    assert RESIDENT_ID not in signed_out.headers["Location"]
+
+
+def test_the_pager_posts_a_search_that_holds_a_resident_id(
+    leaky: tuple[RunningConsole, list[str]],
+) -> None:
+    console, _ = leaky
+    key = console.client("dept-many")
+    case_no = f"WH-{RESIDENT_ID}"  # a case number that is (or holds) a resident ID
+    for _ in range(PAGE_SIZE + 1):
+        console.post(
+            key, {"type": "case.submitted", "payload": example("case.submitted", case_no=case_no)}
+        )
+    operator = signed_in(console, "operator")
+    first = operator.post("/ops/messages", {"case_no": case_no}, token_from="/ops/messages")
+    assert all(RESIDENT_ID not in url for url in _urls(first.text))
+    pager = first.text.split('<p class="pager">')[1].split("</p>")[0]
+    assert 'method="post"' in pager
+    assert f'name="case_no" value="{case_no}"' in pager
+    after = re.search(r'name="after" value="([^"]+)"', pager)
+    assert after is not None
+    older = operator.post(
+        "/ops/messages", {"case_no": case_no, "after": after[1]}, token_from="/ops/messages"
+    )
+    assert older.status_code == 200
+    assert older.text.count('class="mono"') == 1  # the one message left
+    # A harmless search keeps a plain link to its next page.
+    plain = operator.get("/ops/messages?type=case.submitted")
+    assert '<p class="pager"><a href="/ops/messages?type=case.submitted&amp;after=' in plain.text
+
+
+def test_dead_letters_filtered_by_a_resident_id_keep_it_out_of_urls(
+    leaky: tuple[RunningConsole, list[str]],
+) -> None:
+    console, _ = leaky
+    operator = signed_in(console, "operator")
+    page = operator.get("/ops/dead-letters")
+    assert 'method="post" action="/ops/dead-letters"' in page.text
+    searched = {"error": "HTTP", "case_no": f"WH-{RESIDENT_ID}"}
+    posted = operator.post("/ops/dead-letters", searched, token_from="/ops/dead-letters")
+    assert posted.status_code == 200
+    assert all(RESIDENT_ID not in url for url in _urls(posted.text))
+    # An action on the filtered list comes back to the list, not to a URL with the ID.
+    back = operator.post(
+        "/ops/dead-letters/replay",
+        {**searched, "scope": "matching"},
+        token_from="/ops/dead-letters",
+    )
+    assert back.status_code == 302
+    assert RESIDENT_ID not in back.headers["Location"]
+    # A message's case number leads to its case's messages by a posted search when it
+    # holds an ID, by a link otherwise.
+    key = console.client("dept-2")
+    payload = example("case.submitted", case_no=f"WH-{RESIDENT_ID}")
+    message_id = console.post(key, {"type": "case.submitted", "payload": payload}).json()["id"]
+    trace = operator.get(f"/ops/messages/{message_id}").text
+    assert all(RESIDENT_ID not in url for url in _urls(trace))
+    assert f'<input type="hidden" name="case_no" value="WH-{RESIDENT_ID}">' in trace
+    plain = console.hub.store.messages.search().items[-1].envelope  # the fixture's first
+    assert (
+        f'href="/ops/messages?case_no={plain.correlation_id}"'
+        in operator.get(f"/ops/messages/{plain.id}").text
+    )

@@ -209,24 +209,76 @@ def test_revoked_key_is_refused(hub: RunningHub) -> None:
     assert response.status_code == 401
 
 
-def test_duplicate_client_id_returns_the_first_answer_whatever_the_body(hub: RunningHub) -> None:
+def test_the_same_id_with_the_same_body_returns_the_first_answer(hub: RunningHub) -> None:
+    key = hub.client("dept")
+    payload = example("case.submitted")
+    first = hub.post(key, {"type": "case.submitted", "id": "ref-1", "payload": payload})
+    assert first.status_code == 202
+    # The same message: fields in another order, the default correlation id spelt out,
+    # other headers (metadata), and once below Flask's fast path too.
+    again = {
+        "payload": dict(reversed(list(payload.items()))),
+        "correlation_id": payload["case_no"],
+        "headers": {"trace_id": "retry-2"},
+        "id": "ref-1",
+        "type": "case.submitted",
+    }
+    for content_type in ("application/json", "application/vnd.govhub+json"):
+        second = _raw_post(hub, key, json.dumps(again).encode(), content_type)
+        assert second.status_code == 200
+        assert second.json() == first.json()
+    assert _stored(hub) == 1
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/vnd.govhub+json"])
+def test_the_same_id_with_another_body_is_a_409_naming_the_id(
+    hub: RunningHub, content_type: str
+) -> None:
     key = hub.client("dept")
     first = hub.post(
         key, {"type": "case.submitted", "id": "ref-1", "payload": example("case.submitted")}
-    )
-    assert first.status_code == 202
+    ).json()
     changed = example("case.submitted", item_name="别的事项")
-    second = hub.post(key, {"type": "case.submitted", "id": "ref-1", "payload": changed})
-    assert second.status_code == 200
-    assert second.json() == first.json()
-    invalid = hub.post(
-        key, {"type": "case.submitted", "id": "ref-1", "payload": {"nonsense": True}}
+    for body in (
+        {"type": "case.submitted", "id": "ref-1", "payload": changed},
+        {
+            "type": "case.submitted",
+            "id": "ref-1",
+            "payload": example("case.submitted"),
+            "correlation_id": "SBLSH-OTHER",
+        },
+    ):
+        refused = _raw_post(hub, key, json.dumps(body).encode(), content_type)
+        assert refused.status_code == 409
+        assert refused.headers["Content-Type"] == "application/problem+json"
+        problem = refused.json()
+        assert problem["type"].endswith("/id-reused")
+        assert "'ref-1'" in problem["detail"]
+        assert first["id"] in problem["detail"]
+        assert problem["errors"] == [
+            {"path": "id", "message": "was used before for a message with another body"}
+        ]
+    # A reused id with a body that is not even valid is explained as invalid.
+    invalid = _raw_post(
+        hub,
+        key,
+        json.dumps({"type": "case.submitted", "id": "ref-1", "payload": {"x": 1}}).encode(),
+        content_type,
     )
-    assert invalid.status_code == 200
-    assert invalid.json() == first.json()
+    assert invalid.status_code == 422
     assert _stored(hub) == 1
-    stored = hub.message(first.json()["id"])
-    assert stored["payload"]["item_name"] == "老年人优待证办理"
+    assert hub.message(first["id"])["payload"]["item_name"] == "老年人优待证办理"
+
+
+def test_a_409_masks_a_resident_id_used_as_the_id(hub: RunningHub) -> None:
+    key = hub.client("dept")
+    ref = "ref-11010519491231002X"
+    hub.post(key, {"type": "case.submitted", "id": ref, "payload": example("case.submitted")})
+    changed = example("case.submitted", item_name="别的事项")
+    refused = hub.post(key, {"type": "case.submitted", "id": ref, "payload": changed})
+    assert refused.status_code == 409
+    assert "11010519491231002X" not in refused.text
+    assert "110105********002X" in refused.json()["detail"]
 
 
 def test_the_same_id_from_two_clients_is_two_messages(hub: RunningHub) -> None:
@@ -283,3 +335,61 @@ def test_warn_only_credit_code_check_accepts_legacy_codes_with_a_warning(
         # the shape is still enforced in warn mode
         payload["department"] = {"code": "not-a-code", "name": "试点单位"}
         assert hub.post(key, {"type": "case.status_changed", "payload": payload}).status_code == 422
+
+
+def test_text_with_u0000_is_refused_on_both_backends_and_the_hub_keeps_serving(
+    tmp_path: Path, db_url: str
+) -> None:
+    # PostgreSQL cannot store U+0000 in text or JSONB; SQLite could, but a message must be
+    # storable on either, so both refuse it the same way (and never with a 500).
+    config = hub_config(tmp_path, database={"url": db_url})
+    with running_hub(config, dispatch=False) as hub:
+        key = hub.client("dept")
+        valid = example("case.submitted")
+        for body, path in [
+            ({"payload": {**valid, "item_name": "a\u0000b"}}, "payload.item_name"),
+            ({"payload": valid, "headers": {"trace": "\u0000"}}, "headers.trace"),
+            ({"payload": valid, "id": "ref-\u0000"}, "id"),
+            ({"payload": valid, "correlation_id": "\u0000"}, "correlation_id"),
+        ]:
+            for content_type in ("application/json", "application/vnd.govhub+json"):
+                document = {"type": "case.submitted", **body}
+                refused = _raw_post(hub, key, json.dumps(document).encode(), content_type)
+                assert refused.status_code == 422, (path, refused.text)
+                assert refused.headers["Content-Type"] == "application/problem+json"
+                assert refused.json()["errors"] == [
+                    {"path": path, "message": "must not contain U+0000"}
+                ]
+        for query in ("/api/v1/messages?type=%00", "/api/v1/messages/%00", "/ops/login?next=%00"):
+            answer = hub.get(key, query)
+            assert answer.status_code == 400, (query, answer.text)
+        assert _stored(hub) == 0
+        accepted = hub.post(key, {"type": "case.submitted", "payload": valid})
+        assert accepted.status_code == 202
+
+
+def test_an_unexpected_failure_is_the_same_logged_problem_on_both_paths(
+    hub: RunningHub, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = hub.client("dept")
+    with hub.hub.store.db.write() as connection:  # the store breaks under the running hub
+        connection.exec_driver_sql("DROP TABLE attempts")
+        connection.exec_driver_sql("DROP TABLE deliveries")
+    body = json.dumps({"type": "case.submitted", "payload": example("case.submitted")}).encode()
+    answers = []
+    for content_type in ("application/json", "application/vnd.govhub+json"):
+        failed = _raw_post(hub, key, body, content_type)
+        assert failed.status_code == 500
+        assert failed.headers["Content-Type"] == "application/problem+json"
+        answers.append({k: v for k, v in failed.json().items() if k != "instance"})
+    assert (
+        answers[0]
+        == answers[1]
+        == {
+            "type": "https://govhub.dev/problems/internal",
+            "title": "Internal error",
+            "status": 500,
+            "detail": "the hub failed; the error is logged",
+        }
+    )
+    assert sum("unhandled error on POST /api/v1/messages" in r.message for r in caplog.records) == 2

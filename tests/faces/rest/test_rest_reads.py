@@ -84,6 +84,10 @@ def test_list_filters_by_type_case_and_status(hub: RunningHub) -> None:
     assert bad.json()["errors"][0]["path"] == "status"
     assert hub.get(key, "/api/v1/messages?limit=0").status_code == 400
     assert hub.get(key, "/api/v1/messages?limit=abc").status_code == 400
+    # An empty status is not "any status": the spec's enum does not allow it, nor does the hub.
+    empty = hub.get(key, "/api/v1/messages?status=")
+    assert empty.status_code == 400
+    assert empty.json()["errors"][0]["path"] == "status"
 
 
 def test_keyset_pagination_walks_every_message_once_newest_first(hub: RunningHub) -> None:

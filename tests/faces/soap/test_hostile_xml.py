@@ -10,7 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
+from faces.soap.envelope import SOAP11_NS, SOAP12_NS
+from faces.soap.xsdgen import NS
 from hub.store import MessageFilter
 from tests.faces.soap.support import envelope, fault_code, post, submit_case
 from tests.support import RunningHub
@@ -80,25 +83,29 @@ def secret_file(tmp_path: Path) -> Iterator[FifoWatch]:
     watch.close()
 
 
-def hostile_documents(secret: Path, port: int) -> dict[str, str]:
+def hostile_documents(secret: Path, port: int, version: str = "1.1") -> dict[str, str]:
     operation = submit_case("hostile", name="&xxe;")
     network = f"http://127.0.0.1:{port}/evil"
     return {
         "xxe-file": envelope(
-            operation, prolog=f'<!DOCTYPE e [<!ENTITY xxe SYSTEM "file://{secret}">]>'
+            operation,
+            version=version,
+            prolog=f'<!DOCTYPE e [<!ENTITY xxe SYSTEM "file://{secret}">]>',
         ),
         "xxe-network": envelope(
-            operation, prolog=f'<!DOCTYPE e [<!ENTITY xxe SYSTEM "{network}">]>'
+            operation, version=version, prolog=f'<!DOCTYPE e [<!ENTITY xxe SYSTEM "{network}">]>'
         ),
         "parameter-entity": envelope(
             submit_case("hostile"),
+            version=version,
             prolog=f'<!DOCTYPE e [<!ENTITY % remote SYSTEM "{network}.dtd"> %remote;]>',
         ),
         "external-dtd": envelope(
-            submit_case("hostile"), prolog=f'<!DOCTYPE e SYSTEM "{network}.dtd">'
+            submit_case("hostile"), version=version, prolog=f'<!DOCTYPE e SYSTEM "{network}.dtd">'
         ),
         "billion-laughs": envelope(
             submit_case("hostile", name="&lol9;"),
+            version=version,
             prolog="<!DOCTYPE e ["
             + '<!ENTITY lol "lol">'
             + "".join(
@@ -107,13 +114,14 @@ def hostile_documents(secret: Path, port: int) -> dict[str, str]:
             )
             + "]>",
         ),
-        "undeclared-entity": envelope(submit_case("hostile", name="&undeclared;")),
+        "undeclared-entity": envelope(submit_case("hostile", name="&undeclared;"), version=version),
         "xinclude": envelope(
             submit_case("hostile").replace(
                 "<channel>window</channel>",
                 '<channel>window</channel><xi:include xmlns:xi="http://www.w3.org/2001/XInclude"'
                 f' href="file://{secret}" parse="text"/>',
-            )
+            ),
+            version=version,
         ),
     }
 
@@ -140,13 +148,20 @@ def test_hostile_document_gets_a_client_fault_and_touches_nothing(
     version: str,
 ) -> None:
     key = soap_hub.client(client_name)
-    document = hostile_documents(secret_file.path, listener.getsockname()[1])[kind]
+    document = hostile_documents(secret_file.path, listener.getsockname()[1], version)[kind]
     response = post(soap_hub, document, key=key, version=version)
     assert response.status_code == 500
     code, text = fault_code(response)
     assert code == ("soap:Client" if version == "1.1" else "soap:Sender")
     assert "TOP-SECRET" not in response.text
     assert "Traceback" not in response.text
+    # A fault never echoes what was sent: not the URL or file a DTD points at, not a name.
+    assert "127.0.0.1" not in text
+    assert str(secret_file.path) not in text
+    assert "evil" not in text
+    assert "xxe" not in text
+    assert "lol" not in text
+    assert "undeclared" not in text
     assert connections(listener) == 0
     assert not secret_file.opened.is_set()
     assert soap_hub.hub.store.messages.search(MessageFilter(source=client_name)).items == []
@@ -188,7 +203,7 @@ def test_oversized_request_is_refused(soap_hub: RunningHub, client_name: str) ->
     assert post(soap_hub, envelope(submit_case("small")), key=key).status_code == 200
 
 
-@pytest.mark.parametrize("depth", [100, 5000])
+@pytest.mark.parametrize("depth", [100, 255, 256, 257, 300, 5000])
 def test_deeply_nested_document_is_refused(
     soap_hub: RunningHub, client_name: str, depth: int
 ) -> None:
@@ -201,7 +216,7 @@ def test_deeply_nested_document_is_refused(
     assert response.status_code == 500
     code, text = fault_code(response)
     assert code == "soap:Client"
-    assert "deeper" in text or "depth" in text
+    assert text == "the document is nested deeper than 64 elements"
     assert soap_hub.hub.store.messages.search(MessageFilter(source=client_name)).items == []
     assert post(soap_hub, envelope(submit_case("shallow")), key=key).status_code == 200
 
@@ -234,3 +249,48 @@ def test_unknown_envelope_namespace_is_a_version_mismatch(
     key = soap_hub.client(client_name)
     response = post(soap_hub, b'<e:Envelope xmlns:e="urn:soap-2.0"><e:Body/></e:Envelope>', key=key)
     assert fault_code(response)[0] == "soap:VersionMismatch"
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (
+            b"<a><tag-110105194912310020></b></a>",
+            "an end tag does not match its start tag (line 1, column 32)",
+        ),
+        (b"<a>&id110105194912310020;</a>", "an entity is used that is not defined"),
+        (b'<a x="110105194912310020></a>', "an attribute value holds an unescaped '<'"),
+        (b"<secret:a/>", "a namespace prefix is used without being declared"),
+    ],
+)
+def test_malformed_xml_is_explained_without_repeating_it(
+    soap_hub: RunningHub, client_name: str, body: bytes, reason: str
+) -> None:
+    response = post(soap_hub, body, key=soap_hub.client(client_name), content_type="text/xml")
+    code, text = fault_code(response)
+    assert code == "soap:Client"
+    assert text.startswith("the body is not well-formed XML: ")
+    assert reason in text
+    assert "110105194912310020" not in response.text
+    assert "secret" not in response.text
+
+
+@pytest.mark.parametrize(
+    ("sent", "content_type", "answered"),
+    [("1.2", "text/xml", "1.1"), ("1.1", "application/soap+xml", "1.2")],
+)
+def test_an_envelope_of_the_other_soap_version_is_a_version_mismatch(
+    soap_hub: RunningHub, client_name: str, sent: str, content_type: str, answered: str
+) -> None:
+    key = soap_hub.client(client_name)
+    document = envelope(submit_case(f"mismatch-{sent}"), version=sent)
+    response = post(soap_hub, document, key=key, content_type=content_type)
+    assert response.status_code == 500
+    assert response.headers["Content-Type"].startswith(content_type)
+    code, text = fault_code(response)
+    assert code == "soap:VersionMismatch"
+    assert f"a SOAP {sent} envelope was sent as {content_type}" in text
+    root = etree.fromstring(response.content)
+    assert root.tag == f"{{{SOAP11_NS if answered == '1.1' else SOAP12_NS}}}Envelope"
+    assert root.findtext(f".//{{{NS}}}code") == "version-mismatch"
+    assert soap_hub.hub.store.messages.search(MessageFilter(source=client_name)).items == []

@@ -142,6 +142,31 @@ def test_same_client_ref_over_soap_then_rest_stores_one_message(
     assert len(soap_hub.hub.store.messages.search(MessageFilter(source=client_name)).items) == 2
 
 
+@pytest.mark.parametrize("version", ["1.1", "1.2"])
+def test_same_client_ref_with_another_body_is_a_fault_naming_the_id(
+    soap_hub: RunningHub, client_name: str, version: str
+) -> None:
+    key = soap_hub.client(client_name)
+    soap = service(soap_hub, version, UsernameToken(client_name, key))
+    payload = example("case.submitted", case_no=f"REUSE-{client_name}")
+    first = soap.SubmitCase(client_ref="reused-ref", CaseSubmitted=payload)
+    changed = {**payload, "item_name": "别的事项"}
+    with pytest.raises(Fault) as raised:
+        soap.SubmitCase(client_ref="reused-ref", CaseSubmitted=changed)
+    assert raised.value.code == ("soap:Client" if version == "1.1" else "soap:Sender")
+    assert "'reused-ref' was used before for another message" in raised.value.message
+    assert first.message_id in raised.value.message
+    assert "/SubmitCase/client_ref" in raised.value.message
+    # REST sending the same id with yet another body is refused the same way.
+    over_rest = soap_hub.post(
+        key,
+        {"type": "case.submitted", "id": "reused-ref", "payload": {**payload, "channel": "mobile"}},
+    )
+    assert over_rest.status_code == 409
+    stored = soap_hub.hub.store.messages.search(MessageFilter(source=client_name)).items
+    assert [m.envelope.payload["item_name"] for m in stored] == [payload["item_name"]]
+
+
 def test_an_api_key_in_the_authorization_header_also_works(
     soap_hub: RunningHub, client_name: str
 ) -> None:
@@ -376,7 +401,13 @@ def test_wsdl_address_is_where_the_hub_listens(soap_hub: RunningHub) -> None:
         ).status_code
         == 404
     )
-    assert requests.get(f"{soap_hub.url}/soap/GovHubService", timeout=10).status_code == 400
+    # No query at all is the WSDL too; an empty ?xsd= names nothing.
+    bare = requests.get(f"{soap_hub.url}/soap/GovHubService", timeout=10)
+    assert bare.status_code == 200
+    assert bare.content == response.content
+    empty = requests.get(f"{soap_hub.url}/soap/GovHubService?wsdl&xsd=", timeout=10)
+    assert empty.status_code == 400
+    assert empty.json()["errors"][0]["path"] == "xsd"
 
 
 def test_wsdl_address_uses_public_url_when_configured(tmp_path: Any) -> None:

@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from prometheus_client.openmetrics.parser import (
     text_string_to_metric_families as openmetrics_families,
@@ -17,7 +18,9 @@ from prometheus_client.openmetrics.parser import (
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
+from faces.app import create_app
 from hub.events import RunEnded
+from hub.runtime import Hub
 from hub.store.tables import attempts, deliveries, messages
 from tests.support import (
     Receiver,
@@ -187,6 +190,54 @@ def test_metrics_token_is_required_when_configured(tmp_path: Path) -> None:
         assert refused.status_code == 401
         assert refused.headers["Content-Type"] == "application/problem+json"
         assert scrape(running.url, Authorization=f"Bearer {token}")["govhub_store_up"]
+
+
+@pytest.mark.parametrize(
+    ("peer", "status"),
+    [
+        ("127.0.0.1", 200),
+        ("127.8.9.10", 200),
+        ("::1", 200),
+        ("::ffff:127.0.0.1", 200),
+        ("203.0.113.7", 403),
+        ("10.0.0.8", 403),
+        ("::ffff:203.0.113.7", 403),
+        ("2001:db8::1", 403),
+    ],
+)
+def test_without_a_token_metrics_answer_only_this_machine(
+    tmp_path: Path, peer: str, status: int
+) -> None:
+    # The peer address as the server hands it to the app: no packet leaves the machine.
+    hub = Hub(hub_config(tmp_path))
+    try:
+        client = create_app(hub).test_client()
+        response = client.get("/metrics", environ_base={"REMOTE_ADDR": peer})
+        assert response.status_code == status
+        if status == 403:
+            assert response.headers["Content-Type"] == "application/problem+json"
+            assert "metrics_token" in response.get_json()["detail"]
+            assert "govhub_" not in response.get_data(as_text=True)
+    finally:
+        hub.close()
+
+
+def test_with_a_token_metrics_answer_any_machine_that_sends_it(tmp_path: Path) -> None:
+    token = "metrics-token-0123456789"
+    hub = Hub(hub_config(tmp_path, ops={"metrics_token": token}))
+    try:
+        client = create_app(hub).test_client()
+        remote = {"REMOTE_ADDR": "203.0.113.7"}
+        assert client.get("/metrics", environ_base=remote).status_code == 401
+        local = client.get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"})
+        assert local.status_code == 401  # a configured token is wanted from here too
+        sent = client.get(
+            "/metrics", environ_base=remote, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert sent.status_code == 200
+        assert "govhub_store_up" in sent.get_data(as_text=True)
+    finally:
+        hub.close()
 
 
 def test_metrics_is_in_the_openapi_document(tmp_path: Path) -> None:
