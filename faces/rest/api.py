@@ -60,8 +60,9 @@ REQUEST_SCHEMA: dict[str, Any] = {
             "type": "string",
             "minLength": 1,
             "maxLength": 200,
-            "description": "The case number when the payload has one (payload.case_no;"
-            " another value is refused with 422); else your business key.",
+            "description": "Your business key. A message with payload.case_no is"
+            " correlated by its case number; another key given is kept and found with"
+            " ?key= (the answer warns).",
         },
         "headers": {"type": "object", "maxProperties": 50},
     },

@@ -21,7 +21,11 @@ from hub.pipeline.routing import Router
 from hub.schemas import SchemaRegistry
 from hub.store import Acceptance, Client, MessageBody, Store
 
+#: Envelope header keeping the correlation id a sender gave for a case's message.
+SENDER_KEY_HEADER = "sender_correlation_id"
+
 __all__ = [
+    "SENDER_KEY_HEADER",
     "Conflict",
     "Forbidden",
     "Ingest",
@@ -108,9 +112,10 @@ class Submission:
         payload: The body, to be validated against the type's schema.
         client_ref: The sender's own id: sending it again returns the first answer.
         correlation_id: The business key. A message with ``payload.case_no`` is
-            correlated by its case number (given or not: another value is refused), so
-            that every message of a case is found by its number and delivered in order
-            with the others; without one, the sender's key (or none).
+            correlated by its case number, so that every message of a case is found by
+            its number and delivered in order with the others; another key the sender
+            gives is kept as a searchable key (``?key=``) and the answer warns of it.
+            Without a case number, the sender's key (or none).
         headers: Metadata kept with the envelope.
     """
 
@@ -224,8 +229,19 @@ class Ingest:
                     return first
             raise Invalid("the message does not match its schema", validation.errors)
         headers = dict(submission.headers)
-        if validation.warnings:
-            headers["warnings"] = [w.to_json() for w in validation.warnings]
+        warnings = list(validation.warnings)
+        given = submission.correlation_id
+        if given is not None and correlation_id is not None and given != correlation_id:
+            headers[SENDER_KEY_HEADER] = given
+            warnings.append(
+                FieldError(
+                    "correlation_id",
+                    "a case's messages are correlated by payload.case_no; the id given is"
+                    " kept as a key (GET /api/v1/messages?key=...)",
+                )
+            )
+        if warnings:
+            headers["warnings"] = [w.to_json() for w in warnings]
         envelope = Envelope(
             id=new_id(),
             type=submission.type,
@@ -255,26 +271,10 @@ class Ingest:
 
 
 def _correlation_id(given: str | None, payload: Mapping[str, Any]) -> str | None:
-    """The case number of a case's message; the sender's key for any other message.
-
-    Raises:
-        Invalid: The payload has a case number and the sender gave another key.
-    """
+    """The case number of a case's message; the sender's key for any other message."""
     case_no = payload.get("case_no")
     if not isinstance(case_no, str) or not case_no:
         return given
-    if given is not None and given != case_no:
-        raise Invalid(
-            "the correlation id of a case's message is its case number",
-            (
-                FieldError(
-                    "correlation_id",
-                    "must be payload.case_no (or left out) when the payload has a case"
-                    " number; licence ids, order and waybill numbers are found with the"
-                    " key search (GET /api/v1/messages?key=...)",
-                ),
-            ),
-        )
     return case_no
 
 

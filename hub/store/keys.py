@@ -27,15 +27,22 @@ KEY_FIELDS = (
 MAX_KEY_LENGTH = 200
 
 
-def business_keys(payload: Mapping[str, Any] | Any) -> Iterator[tuple[str, str]]:
+def business_keys(
+    payload: Mapping[str, Any] | Any, headers: Mapping[str, Any] | None = None
+) -> Iterator[tuple[str, str]]:
     """``(field, value)`` for every business key of a payload, each pair once.
 
     ``license_ids`` (a list) yields one ``license_id`` per element, so a licence is
-    found under one name whichever message names it.
+    found under one name whichever message names it. A correlation id the sender gave a
+    case's message (kept in ``headers["sender_correlation_id"]``) is a key too.
     """
     if not isinstance(payload, Mapping):
         return
     seen: set[tuple[str, str]] = set()
+    sender_key = (headers or {}).get("sender_correlation_id")
+    if isinstance(sender_key, str) and 0 < len(sender_key) <= MAX_KEY_LENGTH:
+        seen.add(("correlation_id", sender_key))
+        yield ("correlation_id", sender_key)
     for field in KEY_FIELDS:
         value = payload.get(field)
         values = value if isinstance(value, list) else [value]

@@ -60,7 +60,7 @@ class _PendingMessage:
         ]
         self.key_rows = [
             {"message_id": envelope.id, "name": name, "value": value}
-            for name, value in business_keys(envelope.payload)
+            for name, value in business_keys(envelope.payload, envelope.headers)
         ]
 
     def message_row(self) -> dict[str, Any]:

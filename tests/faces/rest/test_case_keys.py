@@ -46,19 +46,20 @@ def test_a_case_message_is_correlated_by_its_case_number_and_found_by_its_other_
     assert _types(hub, key, key=issued["number"]) == []  # not a key: no match, not everything
 
 
-def test_another_correlation_id_for_a_case_message_is_refused_naming_the_field(
+def test_another_correlation_id_for_a_case_message_is_kept_as_a_key_with_a_warning(
     hub: RunningHub,
 ) -> None:
     key = hub.client("civil-affairs", allow=["license.*"])
     issued = example("license.issued")
     answer = hub.post(
-        key, {"type": "license.issued", "payload": issued, "correlation_id": issued["license_id"]}
+        key, {"type": "license.issued", "payload": issued, "correlation_id": "LIC-REF-9"}
     )
-    assert answer.status_code == 422
-    [error] = answer.json()["errors"]
-    assert error["path"] == "correlation_id"
-    assert "payload.case_no" in error["message"]
-    assert hub.hub.store.messages.search().items == []
+    assert answer.status_code == 202, answer.text
+    body = answer.json()
+    assert body["correlation_id"] == issued["case_no"]
+    [warning] = [w for w in body["warnings"] if w["path"] == "correlation_id"]
+    assert "payload.case_no" in warning["message"]
+    assert _types(hub, key, key="LIC-REF-9") == ["license.issued"]
 
     same = hub.post(
         key, {"type": "license.issued", "payload": issued, "correlation_id": issued["case_no"]}
