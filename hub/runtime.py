@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from adapters.sdk import Adapter
+from hub.cases import CaseClocks, supervision_settings
 from hub.config import Config
 from hub.core.envelope import Envelope
 from hub.events import Events, MessageAccepted
@@ -48,7 +49,7 @@ class Hub:
 
     Raises:
         ConfigError: A destination's settings do not fit its adapter, or ``[jobs]``,
-            ``[scheduler]`` or ``[calendar]`` is wrong.
+            ``[scheduler]``, ``[calendar]`` or ``[supervision]`` is wrong.
     """
 
     def __init__(
@@ -63,7 +64,9 @@ class Hub:
         self.adapters: dict[str, Adapter] = build_destinations(config)
         self.transforms = Transforms(config, self.adapters, self.schemas)
         self.calendar = WorkingCalendar.from_config(config)
+        supervision = supervision_settings(config)
         self.store = Store(config.database.url, vault=vault_for(config))
+        self.cases = CaseClocks(self.store, self.calendar, supervision)
         try:
             self.jobs = JobCatalog(config, self.store, specs=job_specs)
         except Exception:
@@ -118,6 +121,7 @@ class Hub:
                 adapters=self.adapters,
                 calendar=self.calendar,
                 events=self.events,
+                cases=self.cases,
             ),
         )
         self.scheduler.start()

@@ -30,6 +30,7 @@ from hub.workdays import WorkingCalendar
 
 if TYPE_CHECKING:
     from adapters.sdk import Adapter
+    from hub.cases import CaseClocks
 
 __all__ = [
     "Counts",
@@ -62,6 +63,7 @@ class JobServices:
         adapters: The configured destinations' adapters, by destination name.
         calendar: Working days.
         events: Told of every run that ends (:class:`~hub.events.RunEnded`).
+        cases: The case clocks (the supervision job keeps and evaluates them).
     """
 
     store: Store
@@ -69,6 +71,7 @@ class JobServices:
     adapters: Mapping[str, Adapter]
     calendar: WorkingCalendar
     events: Events
+    cases: CaseClocks | None = None
 
 
 @dataclass
@@ -190,6 +193,7 @@ class JobContext:
         log: A logger whose lines are kept with the run (and go to the hub's log).
         calendar: Working days.
         store: The hub's message store.
+        cases: The case clocks, where the hub keeps them (``None`` otherwise).
     """
 
     def __init__(
@@ -219,6 +223,7 @@ class JobContext:
         self.log = logging.getLogger(f"govhub.jobs.{job_id}")
         self.calendar = services.calendar
         self.store = services.store
+        self.cases = services.cases
         self._destination = destination
         self._services = services
         self._cancel = cancel

@@ -65,6 +65,13 @@ class Dialect:
             connection.execute(insert(deliveries).returning(deliveries.c.seq), rows).all()
         return inserted
 
+    def insert_rows(
+        self, connection: Connection, table: Table, rows: Sequence[dict[str, Any]]
+    ) -> None:
+        """Insert rows beside accepted messages (the same hot path: kept cheap)."""
+        if rows:
+            connection.execute(insert(table), list(rows))
+
     @contextmanager
     def write_guard(self) -> Iterator[None]:
         """Held around a write transaction; a no-op where the database queues writers well."""
@@ -151,6 +158,12 @@ class SQLiteDialect(Dialect):
         if rows:
             _insert_many(connection, deliveries, rows, "")
         return inserted
+
+    def insert_rows(
+        self, connection: Connection, table: Table, rows: Sequence[dict[str, Any]]
+    ) -> None:
+        if rows:
+            _insert_many(connection, table, rows, "")
 
 
 class PostgresDialect(Dialect):

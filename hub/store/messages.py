@@ -14,6 +14,8 @@ from sqlalchemy import Row, delete, exists, or_, select
 
 from hub.core.clock import new_id
 from hub.core.envelope import Envelope
+from hub.store.case_tables import case_events
+from hub.store.cases import case_event_row
 from hub.store.database import Database
 from hub.store.group_commit import GroupCommitter
 from hub.store.records import (
@@ -138,6 +140,15 @@ class Messages:
             inserted = self.db.dialect.insert_accepted(
                 connection, messages, deliveries, message_rows, delivery_rows
             )
+            # A case event joins its case's timeline in the message's own transaction:
+            # accepted means on the timeline, even across a crash (see hub.store.cases).
+            timeline = [
+                row
+                for pending in batch
+                if pending.envelope.id in inserted
+                and (row := case_event_row(pending.envelope)) is not None
+            ]
+            self.db.dialect.insert_rows(connection, case_events, timeline)
         return [p.acceptance() if p.envelope.id in inserted else None for p in batch]
 
     def find_acceptance(self, source: str, client_ref: str) -> Acceptance | None:
