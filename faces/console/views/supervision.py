@@ -98,7 +98,7 @@ def monthly_report_page() -> str:
         error=error,
         lines=lines,
         total=total,
-        chart=chart,
+        trend_chart=chart,
         outcomes=OUTCOMES,
         describe=describe_outcome,
         months=months,
