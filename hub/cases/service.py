@@ -16,6 +16,7 @@ import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -257,52 +258,77 @@ class CaseClocks:
         *,
         check: Callable[[], None] = lambda: None,
         page: int = 2000,
+        publishers: int = 8,
     ) -> Evaluation:
         """Read every open case's clock at ``now``; publish what turned yellow or red.
 
+        A page's notices are published before the page's records remember them, so a
+        crash in between publishes them again, and their keys make that a no-op.
+
         Args:
             now: The moment of the evaluation (the job's due time).
-            notify: Publishes supervision messages; ``None`` only refreshes the lights.
+            notify: Publishes supervision messages (called from several threads at once,
+                so their commits share fsyncs); ``None`` only refreshes the lights.
             check: Called between pages (a job checks for cancellation there).
             page: Open cases read at a time.
+            publishers: Notices published at once.
         """
         result = Evaluation()
         after: str | None = None
-        while True:
-            check()
-            records = self.store.cases.open_page(after=after, limit=page)
-            if not records:
-                return result
-            after = records[-1].case_no
-            result.examined += len(records)
-            unbound = {r.item_code for r in records if not r.item_known and r.item_code}
-            items = self.store.items.find(unbound) if unbound else {}
-            changed: list[CaseRecord] = []
-            for record in records:
-                updated = self._bound(record, record, items) if not record.item_known else record
-                result.bound += updated.item_known and not record.item_known
-                reading = self.reading(updated, now)
-                updated = dataclasses.replace(updated, light=reading.light, due_on=reading.due_on)
-                if notify is not None:
-                    updated = self._notify(updated, reading, now, notify, result)
-                if _differs(updated, record):
-                    changed.append(dataclasses.replace(updated, updated_at=now))
-            self.store.cases.update_readings(changed)
-            result.changed += len(changed)
+        with ThreadPoolExecutor(max_workers=publishers, thread_name_prefix="govhub-notice") as pool:
+            while True:
+                check()
+                records = self.store.cases.open_page(after=after, limit=page)
+                if not records:
+                    return result
+                after = records[-1].case_no
+                self._evaluate_page(records, now, notify, pool, result)
 
-    def _notify(
+    def _evaluate_page(
+        self,
+        records: list[CaseRecord],
+        now: dt.datetime,
+        notify: Notify | None,
+        pool: ThreadPoolExecutor,
+        result: Evaluation,
+    ) -> None:
+        result.examined += len(records)
+        unbound = {r.item_code for r in records if not r.item_known and r.item_code}
+        items = self.store.items.find(unbound) if unbound else {}
+        changed: list[CaseRecord] = []
+        notices: list[tuple[str, dict[str, Any], str]] = []
+        for record in records:
+            updated = self._bound(record, record, items) if not record.item_known else record
+            result.bound += updated.item_known and not record.item_known
+            reading = self.reading(updated, now)
+            if reading.light != updated.light or reading.due_on != updated.due_on:
+                updated = dataclasses.replace(updated, light=reading.light, due_on=reading.due_on)
+            if notify is not None:
+                updated = self._notice(updated, reading, now, notices, result)
+            if _differs(updated, record):
+                changed.append(dataclasses.replace(updated, updated_at=now))
+        if notify is not None and notices:
+            for _created in pool.map(lambda notice: notify(*notice), notices):
+                pass  # an error raised by one is raised here: nothing below is stored
+        self.store.cases.update_readings(changed)
+        result.changed += len(changed)
+
+    def _notice(
         self,
         record: CaseRecord,
         reading: Reading,
         now: dt.datetime,
-        notify: Notify,
+        notices: list[tuple[str, dict[str, Any], str]],
         result: Evaluation,
     ) -> CaseRecord:
+        """The record remembering the notice it needs now, if any (added to ``notices``)."""
         due = reading.due_on
         if due is None:
             return record
         if reading.light == "red" and record.overdue_for != due:
-            notify(OVERDUE, notice(record, reading, now), f"{record.case_no}/{due}/overdue")
+            notices.append(
+                (OVERDUE, notice(record, reading, now), f"{record.case_no}/{due}/overdue")
+            )
             result.overdue += 1
             return dataclasses.replace(record, overdue_for=due)
         if (
@@ -310,7 +336,9 @@ class CaseClocks:
             and self.settings.publish_warnings
             and record.warned_for != due
         ):
-            notify(WARNING, notice(record, reading, now), f"{record.case_no}/{due}/warning")
+            notices.append(
+                (WARNING, notice(record, reading, now), f"{record.case_no}/{due}/warning")
+            )
             result.warnings += 1
             return dataclasses.replace(record, warned_for=due)
         return record

@@ -229,6 +229,7 @@ class JobContext:
         self._cancel = cancel
         self._deadline = deadline
         self._clock = clock
+        self._counting = threading.Lock()  # publish may be called from several threads
         self.cancel_reason = "cancelled"
 
     # ------------------------------------------------------------------ what it uses
@@ -271,6 +272,8 @@ class JobContext:
     ) -> Acceptance:
         """Publish a message as this job: validated, routed, stored; idempotent by ``key``.
 
+        Safe to call from several threads at once (their commits then share fsyncs).
+
         Args:
             message_type: The canonical type.
             payload: Valid against the type's schema.
@@ -299,7 +302,8 @@ class JobContext:
             channel="job",
         )
         if acceptance.created:
-            self.counts.published += 1
+            with self._counting:
+                self.counts.published += 1
         else:
             self.log.info("%s %s was published before; not again", message_type, key)
         return acceptance
@@ -307,17 +311,20 @@ class JobContext:
     def count_read(self, count: int = 1) -> None:
         """Count records read from the counterpart."""
         self.check()
-        self.counts.read += count
+        with self._counting:
+            self.counts.read += count
 
     def count_published(self, count: int = 1) -> None:
         """Count messages published on the job's behalf (by an adapter it drives)."""
         self.check()
-        self.counts.published += count
+        with self._counting:
+            self.counts.published += count
 
     def count_failed(self, count: int = 1, reason: str | None = None) -> None:
         """Count records that could not be handled (and log why)."""
         self.check()
-        self.counts.failed += count
+        with self._counting:
+            self.counts.failed += count
         if reason:
             self.log.warning("%s", reason)
 

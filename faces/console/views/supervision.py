@@ -23,7 +23,7 @@ OUTCOMES = (("on_time", "ok"), ("late", "bad"))
 
 def describe_outcome(name: str) -> str:
     """A chart category in the reader's language."""
-    words = {"on_time": gettext("on time"), "late": gettext("late"), "other": gettext("other")}
+    words = {"on_time": gettext("on time"), "late": gettext("overdue"), "other": gettext("other")}
     return str(words.get(name, name))
 
 
