@@ -117,7 +117,5 @@ def monthly_report_csv() -> Response:
     by = _by()
     body = report_csv(hub.store.cases.counts(by, since=since, until=until))
     response = Response(body, mimetype="text/csv")
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="supervision-{month}-{by}.csv"'
-    )
+    response.headers["Content-Disposition"] = f'attachment; filename="supervision-{month}-{by}.csv"'
     return response
