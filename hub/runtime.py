@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from adapters.sdk import Adapter
 from hub.cases import CaseClocks, supervision_settings
+from hub.cases.catalogue_check import UnknownItemNote
 from hub.config import Config
 from hub.core.envelope import Envelope
 from hub.events import Events, MessageAccepted
@@ -84,6 +85,7 @@ class Hub:
             events=self.events,
         )
         self.ingest = Ingest(self.store, self.schemas, self.router, events=self.events)
+        self.ingest.notes.append(UnknownItemNote(self.store.items))
         self.events.subscribe(MessageAccepted, self._wake_dispatcher)
         for name, adapter in self.adapters.items():
             adapter.bind(_Context(self.ingest, name))

@@ -6,6 +6,7 @@ message gets the same answer whichever way it came in.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,8 +22,12 @@ from hub.store import Acceptance, Client, Store
 
 __all__ = ["Forbidden", "Ingest", "IngestError", "Invalid", "Submission", "Unavailable"]
 
+log = logging.getLogger("govhub.ingest")
+
 #: Looks at a message before it is accepted: reasons to refuse it (none: accept).
 Screen = Callable[[Envelope], Sequence[FieldError]]
+#: Looks at a valid message's type and payload: warnings to accept it with (none: nothing to say).
+Note = Callable[[str, Mapping[str, Any]], Sequence[FieldError]]
 
 
 class IngestError(Exception):
@@ -108,6 +113,9 @@ class Ingest:
         self.events = events if events is not None else Events()
         #: Called for every valid message before it is stored (signature checks...).
         self.screens: list[Screen] = []
+        #: Also called for every valid message; what they say is kept as its warnings
+        #: (an item not in the catalogue...), and the message is accepted all the same.
+        self.notes: list[Note] = []
 
     def submit(self, client: Client, submission: Submission, *, channel: str) -> Acceptance:
         """Accept a client's message, or refuse it with a reason.
@@ -151,8 +159,9 @@ class Ingest:
                     return first
             raise Invalid("the message does not match its schema", validation.errors)
         headers = dict(submission.headers)
-        if validation.warnings:
-            headers["warnings"] = [w.to_json() for w in validation.warnings]
+        warnings = [*validation.warnings, *self._notes(submission)]
+        if warnings:
+            headers["warnings"] = [w.to_json() for w in warnings]
         payload: dict[str, Any] = submission.payload
         correlation_id = submission.correlation_id
         if correlation_id is None and isinstance(payload.get("case_no"), str):
@@ -173,6 +182,15 @@ class Ingest:
         if acceptance.created:
             self.events.emit(MessageAccepted(envelope, channel, routed=bool(targets)))
         return acceptance
+
+    def _notes(self, submission: Submission) -> list[FieldError]:
+        found: list[FieldError] = []
+        for note in self.notes:
+            try:
+                found.extend(note(submission.type, submission.payload))
+            except Exception:  # a note is advice: it never stops a message
+                log.exception("a note on %s failed; accepted without it", submission.type)
+        return found
 
     def _screen(self, envelope: Envelope) -> None:
         reasons: list[FieldError] = []

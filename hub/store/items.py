@@ -112,6 +112,11 @@ class Items:
                     found[row.code] = _view(row)
         return found
 
+    def codes(self) -> list[str]:
+        """Every code in the catalogue."""
+        with self.db.read() as connection:
+            return list(connection.execute(select(items.c.code)).scalars())
+
     def versions(self, code: str) -> list[ItemVersion]:
         """Every version of an item, newest first."""
         with self.db.read() as connection:

@@ -123,3 +123,29 @@ def test_the_report_gives_on_time_rates_per_department(api: RunningHub) -> None:
     assert body["total"]["received"] == 1
     by_item = api.get(ops, "/api/v1/supervision/report?from=2026-09-01&to=2026-10-31&by=item")
     assert {entry["code"] for entry in by_item.json()["lines"]} == {"ITEM-5", "NOPE"}
+
+
+def test_a_case_for_an_item_not_in_the_catalogue_is_accepted_with_a_warning(
+    api: RunningHub,
+) -> None:
+    key = api.client("department3", allow=("case.*",))
+
+    def submit(case_no: str, item_code: str) -> dict[str, object]:
+        payload = example("case.submitted", case_no=case_no, item_code=item_code)
+        response = api.post(key, {"type": "case.submitted", "payload": payload})
+        assert response.status_code == 202, response.text
+        body: dict[str, object] = response.json()
+        return body
+
+    unknown = submit("WH-W-1", "NOT-IN-CATALOGUE")
+    assert unknown["warnings"] == [
+        {
+            "path": "payload.item_code",
+            "message": "is not in the service-item catalogue: the case is accepted and flagged;"
+            " its time limit is unknown until the item is",
+        }
+    ]
+    assert "warnings" not in submit("WH-W-2", "ITEM-5")
+    # An item synced a moment ago is known at once, not after the next refresh.
+    api.hub.store.items.store([item("JUST-SYNCED")], source="hall", at=utcnow())
+    assert "warnings" not in submit("WH-W-3", "JUST-SYNCED")
