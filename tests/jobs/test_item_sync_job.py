@@ -102,3 +102,22 @@ def test_reading_pages_again_from_an_old_cursor_stores_nothing_twice(
     assert again.read == 1200
     assert hub.store.items.count() == hub.store.items.version_count() == 1200
     assert any("0 new, 0 changed, 1200 unchanged" in line["message"] for line in again.log or ())
+
+
+def test_an_item_the_hall_describes_wrongly_is_counted_failed_and_the_rest_is_stored(
+    hub: Hub, hall: RunningSandbox
+) -> None:
+    _sync(hub)
+    code = "11371000004336447K4370220001000"
+    hall.post(f"/_sandbox/items/{code}", {"SXLX": "99"}).raise_for_status()  # no such type
+    hall.post("/_sandbox/items/1137100000433130091371000031000", {"CNBJSX": 4}).raise_for_status()
+    run = _sync(hub)
+    assert (run.read, run.failed) == (2, 1)
+    warnings = [line["message"] for line in run.log or () if line["level"] == "WARNING"]
+    assert any(code in w and "item_type" in w for w in warnings)
+    changed = hub.store.items.get("1137100000433130091371000031000")
+    assert changed is not None
+    assert changed.item.committed_limit_days == 4
+    kept = hub.store.items.get(code)
+    assert kept is not None
+    assert kept.item.item_type == "20"  # the last good version stays
