@@ -308,6 +308,7 @@ EXTENSION_SECTIONS = (
     "scheduler",
     "soap",
     "security",
+    "supervision",
 )
 for _section in EXTENSION_SECTIONS:
     _SCHEMA["properties"][_section] = {"type": "object"}

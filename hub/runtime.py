@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from adapters.sdk import Adapter
+from hub.cases import CaseClocks, supervision_settings
+from hub.cases.catalogue_check import UnknownItemNote
 from hub.config import Config
 from hub.core.envelope import Envelope
 from hub.events import Events, MessageAccepted
@@ -48,7 +50,7 @@ class Hub:
 
     Raises:
         ConfigError: A destination's settings do not fit its adapter, or ``[jobs]``,
-            ``[scheduler]`` or ``[calendar]`` is wrong.
+            ``[scheduler]``, ``[calendar]`` or ``[supervision]`` is wrong.
     """
 
     def __init__(
@@ -63,7 +65,9 @@ class Hub:
         self.adapters: dict[str, Adapter] = build_destinations(config)
         self.transforms = Transforms(config, self.adapters, self.schemas)
         self.calendar = WorkingCalendar.from_config(config)
+        supervision = supervision_settings(config)
         self.store = Store(config.database.url, vault=vault_for(config))
+        self.cases = CaseClocks(self.store, self.calendar, supervision)
         try:
             self.jobs = JobCatalog(config, self.store, specs=job_specs)
         except Exception:
@@ -81,6 +85,7 @@ class Hub:
             events=self.events,
         )
         self.ingest = Ingest(self.store, self.schemas, self.router, events=self.events)
+        self.ingest.notes.append(UnknownItemNote(self.store.items))
         self.events.subscribe(MessageAccepted, self._wake_dispatcher)
         for name, adapter in self.adapters.items():
             adapter.bind(_Context(self.ingest, name))
@@ -121,6 +126,7 @@ class Hub:
                 adapters=self.adapters,
                 calendar=self.calendar,
                 events=self.events,
+                cases=self.cases,
             ),
         )
         self.scheduler.start()

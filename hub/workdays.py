@@ -25,7 +25,7 @@ import chinese_calendar
 
 from hub.config import Config, ConfigError
 
-__all__ = ["WorkingCalendar"]
+__all__ = ["WorkdayIndex", "WorkingCalendar"]
 
 log = logging.getLogger("govhub.calendar")
 
@@ -62,6 +62,7 @@ class WorkingCalendar:
         self._official = official or chinese_calendar.is_workday
         self._unknown_years: set[int] = set()
         self._lock = threading.Lock()
+        self._index: WorkdayIndex | None = None
 
     @classmethod
     def from_config(cls, config: Config) -> WorkingCalendar:
@@ -141,6 +142,13 @@ class WorkingCalendar:
                 count += 1
         return sign * count
 
+    @property
+    def index(self) -> WorkdayIndex:
+        """This calendar as ranks, for counting many dates quickly (built on first use)."""
+        if self._index is None:
+            self._index = WorkdayIndex(self)
+        return self._index
+
     def _warn_unknown(self, year: int) -> None:
         with self._lock:
             if year in self._unknown_years:
@@ -151,6 +159,88 @@ class WorkingCalendar:
             " counting Mon–Fri plus the [calendar] overrides",
             year,
         )
+
+
+class WorkdayIndex:
+    """Working days as ranks, so counting and adding cost a look-up, not a walk.
+
+    The rank of a day is how many working days there are from the start of the covered
+    range up to and including it. Whole years are covered on first use, forwards and
+    backwards, from the calendar's answers (overrides included); ranks are private,
+    only differences and days leave this class. Safe to share between threads.
+
+    Args:
+        calendar: The calendar to follow.
+    """
+
+    def __init__(self, calendar: WorkingCalendar) -> None:
+        self._calendar = calendar
+        self._lock = threading.Lock()
+        # (first ordinal covered, rank of each covered day, ordinal of each working day)
+        self._state: tuple[int, list[int], list[int]] = (0, [], [])
+
+    def working_days_between(self, start: dt.date, end: dt.date) -> int:
+        """Working days after ``start`` up to and including ``end`` (negative if earlier).
+
+        The same answer as :meth:`WorkingCalendar.working_days_between`.
+        """
+        first, ranks, _days = self._covering(start, end)
+        return ranks[end.toordinal() - first] - ranks[start.toordinal() - first]
+
+    def add_working_days(self, start: dt.date, count: int) -> dt.date:
+        """The day ``count`` working days after ``start`` (``start`` itself not counted).
+
+        The same answer as :meth:`WorkingCalendar.add_working_days`; ``count`` ≥ 0.
+        """
+        if count < 0:
+            raise ValueError("count must not be negative")
+        if count == 0:
+            return start
+        if count > MAX_SPAN_DAYS:
+            raise ValueError(f"count must be at most {MAX_SPAN_DAYS} working days")
+        # A working day comes at least once a fortnight: cover that far ahead, then more.
+        horizon = start + dt.timedelta(days=count * 2 + 30)
+        while True:
+            first, ranks, days = self._covering(start, horizon)
+            target = ranks[start.toordinal() - first] + count
+            if target <= len(days):
+                return dt.date.fromordinal(days[target - 1])
+            horizon += dt.timedelta(days=366)
+
+    def is_working_day(self, day: dt.date) -> bool:
+        """Whether ``day`` is a working day (as the calendar says)."""
+        first, ranks, _days = self._covering(day, day)
+        offset = day.toordinal() - first
+        return ranks[offset] > (ranks[offset - 1] if offset else 0)
+
+    def _covering(self, low: dt.date, high: dt.date) -> tuple[int, list[int], list[int]]:
+        if low > high:
+            low, high = high, low
+        state = self._state
+        first, ranks, _days = state
+        if ranks and first <= low.toordinal() and high.toordinal() < first + len(ranks):
+            return state
+        with self._lock:
+            first, ranks, _days = self._state
+            start_year, end_year = low.year, high.year
+            if ranks:
+                start_year = min(start_year, dt.date.fromordinal(first).year)
+                end_year = max(end_year, dt.date.fromordinal(first + len(ranks) - 1).year)
+            if end_year - start_year > MAX_SPAN_DAYS // 366:
+                raise ValueError(f"the dates must be at most {MAX_SPAN_DAYS} days apart")
+            self._state = self._build(start_year, end_year)
+            return self._state
+
+    def _build(self, start_year: int, end_year: int) -> tuple[int, list[int], list[int]]:
+        first = dt.date(start_year, 1, 1).toordinal()
+        last = dt.date(end_year, 12, 31).toordinal()
+        ranks: list[int] = []
+        days: list[int] = []
+        for ordinal in range(first, last + 1):
+            if self._calendar.is_working_day(dt.date.fromordinal(ordinal)):
+                days.append(ordinal)
+            ranks.append(len(days))
+        return first, ranks, days
 
 
 def _dates(values: Any, file: str, key: str) -> list[dt.date]:

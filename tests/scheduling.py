@@ -105,6 +105,7 @@ def services(hub: Hub) -> JobServices:
         adapters=hub.adapters,
         calendar=hub.calendar,
         events=hub.events,
+        cases=hub.cases,
     )
 
 

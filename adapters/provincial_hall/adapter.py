@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from lxml import etree
@@ -27,12 +28,14 @@ from adapters.sdk.xml import XmlError, parse_declared
 from hub.core.clock import HUB_TZ, format_time, parse_time
 from hub.core.envelope import Envelope
 
-__all__ = ["ProvincialHallAdapter", "to_case_submitted"]
+__all__ = ["ItemPage", "ProvincialHallAdapter", "to_case_submitted", "to_item"]
 
 STREAM = "applications"
 #: Pages read at most in one ``read`` before handing back what there is.
 MAX_PAGES_PER_READ = 20
 _BEGINNING = dt.datetime(1970, 1, 1, tzinfo=HUB_TZ)
+#: 网办深度 (WBSD) → the catalogue's online depth.
+ONLINE_DEPTHS = {"1": "published", "2": "pre_review", "3": "fully_online"}
 
 
 def to_case_submitted(application: Mapping[str, Any]) -> dict[str, Any]:
@@ -60,6 +63,47 @@ def to_case_submitted(application: Mapping[str, Any]) -> dict[str, Any]:
     if application.get("YJDZ"):
         payload["delivery"] = {"method": "courier", "address": application["YJDZ"]}
     return payload
+
+
+def to_item(info: Mapping[str, Any]) -> dict[str, Any]:
+    """A catalogue entry (``ItemInfo``) as the hub's item document (``ServiceItem``)."""
+    updated = info.get("GXSJ")
+    document: dict[str, Any] = {
+        "code": info.get("SXBM"),
+        "name": info.get("SXMC"),
+        "department": {"code": info.get("SSZTBM"), "name": info.get("SSZTMC")},
+        "item_type": info.get("SXLX"),
+        "case_kind": info.get("BJLX"),
+        "legal_limit_days": info.get("FDBJSX"),
+        "committed_limit_days": info.get("CNBJSX"),
+        "materials": [
+            {"name": m.get("CLMC"), "required": bool(m.get("SFBX", True))}
+            for m in info.get("SBCL") or ()
+        ],
+        "online_depth": ONLINE_DEPTHS.get(str(info.get("WBSD")), str(info.get("WBSD"))),
+        "area_code": info.get("XZQHDM"),
+        "status": "in_force" if str(info.get("ZT", "1")) == "1" else "withdrawn",
+        "hall_version": info.get("BBH"),
+        "hall_updated_at": format_time(_time(updated)) if updated is not None else None,
+    }
+    return document
+
+
+@dataclass(frozen=True, slots=True)
+class ItemPage:
+    """One page of the hall's item catalogue.
+
+    Attributes:
+        items: Item documents (:func:`to_item`), in the order the hall changed them.
+        cursor: Where the next page starts (give it back to ``items_after``).
+        more: Whether more items follow now.
+        left: Items after the previous cursor, this page included.
+    """
+
+    items: list[dict[str, Any]] = field(default_factory=list)
+    cursor: str | None = None
+    more: bool = False
+    left: int = 0
 
 
 def _time(value: Any) -> dt.datetime:
@@ -159,6 +203,34 @@ class ProvincialHallAdapter(SoapAdapter):
             status_code=200,
             detail=f"{operation}: {said}".strip(": "),
             data={"code": str(answer["CODE"]), "event": attempt.delivery_id},
+        )
+
+    # ------------------------------------------------------------------ catalogue
+
+    def items_after(self, cursor: str | None, page_size: int = 200) -> ItemPage:
+        """The hall's service items changed after ``cursor`` (``None``: all), one page.
+
+        The hall keeps its catalogue in the order items last changed (更新时间); its
+        cursor names a place in that order, so the cursor of the last page read asks
+        for what changed since.
+
+        Raises:
+            RejectedError: The hall does not know the cursor.
+            RetriableError: The hall is busy or unreachable.
+        """
+        answer = as_plain(
+            self.soap.call(
+                "QueryItems",
+                CURSOR=cursor,
+                PAGESIZE=max(1, min(500, page_size)),
+                XZQHDM=self.area_code,
+            )
+        )
+        return ItemPage(
+            items=[to_item(info) for info in answer.get("ITEM") or ()],
+            cursor=answer.get("NEXTCURSOR") or cursor,
+            more=bool(answer.get("HASMORE")),
+            left=int(answer.get("TOTAL") or 0),
         )
 
     # ------------------------------------------------------------------ read

@@ -10,10 +10,17 @@ send), ``soap:Client`` faults naming the field for bad input, and business error
 codes inside normal answers (``CODE`` 1001 unknown case, 1002 case already completed,
 2001 no access to that area, 9001 busy).
 
+It also publishes its service-item catalogue (事项目录, ``QueryItems``): a few hundred
+Weihai-like items (:mod:`adapters.provincial_hall.catalogue`), read page by page after a
+cursor in the order they last changed (:mod:`adapters.provincial_hall.sandbox_items`).
+
 Controls for tests and demos, besides those of :func:`adapters.sdk.sandbox.install_faults`:
 ``POST /_sandbox/applications`` (seed online applications: a JSON object or list of
-partial applications, or ``{"count": N}``) and ``GET /_sandbox/cases/<SBLSH>`` (what the
-hall knows of a case: ``state`` is ``submitted``, ``processing`` or ``completed``).
+partial applications, or ``{"count": N}``), ``GET /_sandbox/cases/<SBLSH>`` (what the
+hall knows of a case: ``state`` is ``submitted``, ``processing`` or ``completed``),
+``POST /_sandbox/items`` (``{"count": N}``: hold the first N items of the catalogue, up to
+20,000), ``GET``/``POST /_sandbox/items/<SXBM>`` (an item; revise it with new field values,
+e.g. ``{"CNBJSX": 3}``: next version, new stamp).
 """
 
 from __future__ import annotations
@@ -31,6 +38,8 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from lxml import etree
 
+from adapters.provincial_hall.catalogue import DEFAULT_SIZE, generate
+from adapters.provincial_hall.sandbox_items import Catalogue, CursorError, item_element
 from adapters.sdk.sandbox import SandboxInfo, install_faults
 from adapters.sdk.sandbox_soap import (
     SoapRequestError,
@@ -62,12 +71,19 @@ DEFAULT_PASSWORD = "sandbox-hall-password-0001"  # noqa: S105 - a sandbox's publ
 PASSWORD_ENV = "GOVHUB_HALL_PASSWORD"  # noqa: S105 - a variable's name, not a secret
 AREA = "371000"  # 威海市
 
-_ITEMS = (
-    ("11371000004336447K4370220001000", "老年人优待证办理"),
-    ("11371000MB2855005H1000111", "社会团体成立登记"),
-    ("113710000043364552400011000", "建设工程规划许可证核发"),
-    ("11371000004336439Q3370120003000", "城乡居民基本养老保险参保登记"),
-    ("113710000043365043400011001", "食品经营许可"),
+#: What online applicants apply for: five of the city's items in the catalogue.
+_ITEMS = tuple(
+    (str(item["SXBM"]), str(item["SXMC"]))
+    for item in generate(DEFAULT_SIZE)
+    if item["XZQHDM"] == AREA
+    and item["SXMC"]
+    in (
+        "老年人优待证办理",
+        "社会团体成立登记",
+        "建设工程规划许可证核发",
+        "城乡居民基本养老保险参保登记",
+        "食品经营许可",
+    )
 )
 _SURNAMES = "王李张刘陈杨赵黄周吴徐孙朱马胡郭林何高罗"
 # 喆, 镕, 堃 and 赟 are in GBK but not GB2312: the names halls mangle when they trust
@@ -118,12 +134,15 @@ class HallState:
     order: list[tuple[dt.datetime, str]] = field(default_factory=list)
     last_stamp: dt.datetime | None = None
     sequence: int = 0
+    catalogue_size: int = DEFAULT_SIZE
 
     def __post_init__(self) -> None:
         self.lock = threading.Lock()
+        self.catalogue = Catalogue(self.catalogue_size)
 
     def reset(self) -> None:
-        """Forget everything."""
+        """Forget everything (the catalogue is published afresh)."""
+        self.catalogue.resize(self.catalogue_size)
         with self.lock:
             self.applications.clear()
             self.cases.clear()
@@ -305,6 +324,7 @@ def create_app(
     password: str | None = None,
     *,
     demo_applications: int = 0,
+    items: int = DEFAULT_SIZE,
 ) -> Flask:
     """The provincial hall sandbox.
 
@@ -312,11 +332,12 @@ def create_app(
         username: The WS-Security user it accepts.
         password: Its password; default ``$GOVHUB_HALL_PASSWORD`` or :data:`DEFAULT_PASSWORD`.
         demo_applications: Online applications to hold from the start (for demos).
+        items: Items in its catalogue (a few hundred by default).
     """
     secret = password or os.environ.get(PASSWORD_ENV, DEFAULT_PASSWORD)
     app = Flask("govhub.sandbox.provincial_hall")
     app.config["MAX_CONTENT_LENGTH"] = 2 * 1024 * 1024
-    state = HallState()
+    state = HallState(catalogue_size=items)
     wsdl = Wsdl(WSDL_FILE)
     verifier = UsernameTokenVerifier({username: secret})
     areas = {username: {AREA}}
@@ -394,6 +415,36 @@ def create_app(
         if found is None:
             return jsonify({"error": f"no case {sblsh}"}), 404
         return jsonify(found)
+
+    @app.post("/_sandbox/items")
+    def size_catalogue() -> tuple[Response, int]:
+        document = request.get_json(force=True, silent=True)
+        count = document.get("count") if isinstance(document, dict) else None
+        if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= 20_000:
+            return jsonify({"error": "send {count}: 0..20000"}), 400
+        state.catalogue_size = count
+        state.catalogue.resize(count)
+        return jsonify({"items": count}), 201
+
+    @app.get("/_sandbox/items/<code>")
+    def get_item(code: str) -> Response | tuple[Response, int]:
+        found = state.catalogue.get(code)
+        if found is None:
+            return jsonify({"error": f"no item {code}"}), 404
+        return jsonify({**found, "GXSJ": found["GXSJ"].isoformat()})
+
+    @app.post("/_sandbox/items/<code>")
+    def change_item(code: str) -> Response | tuple[Response, int]:
+        document = request.get_json(force=True, silent=True)
+        if not isinstance(document, dict):
+            return jsonify({"error": "send the fields to change as a JSON object"}), 400
+        try:
+            changed = state.catalogue.change(code, document)
+        except ValueError as error:
+            return jsonify({"error": str(error)}), 400
+        if changed is None:
+            return jsonify({"error": f"no item {code}"}), 404
+        return jsonify({**changed, "GXSJ": changed["GXSJ"].isoformat()})
 
     @app.get("/_sandbox/applications")
     def list_applications() -> Response:
@@ -477,6 +528,25 @@ def _query_applies_xml(state: HallState, fields: dict[str, Any], areas: set[str]
     )
 
 
+def _query_items(state: HallState, fields: dict[str, Any], areas: set[str]) -> Any:
+    area = fields.get("XZQHDM") or None
+    if area and area not in areas:
+        return _answer("QueryItems", "2001", f"无权访问行政区划 {area} 的数据")
+    try:
+        left, items, cursor, more = state.catalogue.page(
+            fields.get("CURSOR") or None, int(fields["PAGESIZE"]), area
+        )
+    except CursorError as error:
+        raise _client(str(error), "CURSOR") from None
+    extra: dict[str, Any] = {"TOTAL": left}
+    if cursor:
+        extra["NEXTCURSOR"] = cursor
+    extra["HASMORE"] = "true" if more else "false"
+    return _answer(
+        "QueryItems", "0", "成功", **extra, ITEM=[item_element(item, _q) for item in items]
+    )
+
+
 def _push_process(state: HallState, fields: dict[str, Any], _areas: set[str]) -> Any:
     _parse_time(fields["BLSJ"], "BLSJ")
     code, message = state.push("process", fields)
@@ -492,6 +562,7 @@ def _push_result(state: HallState, fields: dict[str, Any], _areas: set[str]) -> 
 _HANDLERS = {
     "QueryApplies": _query_applies,
     "QueryAppliesXml": _query_applies_xml,
+    "QueryItems": _query_items,
     "PushProcess": _push_process,
     "PushResult": _push_result,
 }

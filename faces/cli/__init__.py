@@ -8,7 +8,19 @@ from __future__ import annotations
 
 import click
 
-from faces.cli import adapters, certs, clients, demo, dlq, jobs, messages, run, users
+from faces.cli import (
+    adapters,
+    cases,
+    certs,
+    clients,
+    demo,
+    dlq,
+    items,
+    jobs,
+    messages,
+    run,
+    users,
+)
 from faces.cli.common import config_option
 from hub import __version__
 
@@ -34,6 +46,8 @@ for command in (
     users.users,
     jobs.jobs,
     adapters.adapters,
+    items.items,
+    cases.cases,
     demo.demo,
     certs.certs,
 ):

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from hub.pipeline.circuit import CircuitBreaker
     from hub.store import Store
 
-__all__ = ["CIRCUIT_STATES", "MULTIPROC_ENV", "HubMetrics", "StoreCollector"]
+__all__ = ["CIRCUIT_STATES", "MULTIPROC_ENV", "CaseCollector", "HubMetrics", "StoreCollector"]
 
 log = logging.getLogger("govhub.metrics")
 
@@ -41,6 +41,9 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 #: ``govhub_circuit_state`` values: higher is worse, so the max over processes is the worst.
 CIRCUIT_STATES = {CLOSED: 0, HALF_OPEN: 1, OPEN: 2}
 OUTCOMES = ("delivered", "retry", "dead")
+#: Supervision lights of open cases, each with a series from the start.
+LIGHTS = ("green", "yellow", "red", "none")
+SUPERVISION_TYPES = ("supervision.warning", "supervision.overdue")
 
 # Attempts are HTTP calls (milliseconds to a timeout); latency from acceptance to delivery
 # includes retries and can run to hours.
@@ -123,8 +126,19 @@ class HubMetrics:
             registry=self.registry,
             multiprocess_mode="livemax",
         )
+        self.supervision_notices = Counter(
+            "govhub_supervision_notices",
+            "Supervision messages published: supervision.warning (a case turned yellow) and"
+            " supervision.overdue (red).",
+            ("type",),
+            registry=self.registry,
+        )
+        for notice_type in SUPERVISION_TYPES:
+            self.supervision_notices.labels(notice_type)
         self._store_collector = StoreCollector(store, destinations)
         self.registry.register(self._store_collector)
+        self._case_collector = CaseCollector(store)
+        self.registry.register(self._case_collector)
         for destination in destinations:
             # Zero series from the start, so rate() and alerts see the destination at once.
             for outcome in OUTCOMES:
@@ -139,6 +153,8 @@ class HubMetrics:
     def message_received(self, accepted: MessageAccepted) -> None:
         """One message accepted."""
         self.received.labels(accepted.envelope.type, accepted.channel).inc()
+        if accepted.envelope.type in SUPERVISION_TYPES:
+            self.supervision_notices.labels(accepted.envelope.type).inc()
 
     def delivery_finished(self, recorded: AttemptRecorded) -> None:
         """One attempt recorded."""
@@ -188,6 +204,7 @@ class HubMetrics:
         registry = CollectorRegistry()
         MultiProcessCollector(registry)
         registry.register(self._store_collector)
+        registry.register(self._case_collector)
         return encode(registry), content_type
 
 
@@ -245,3 +262,46 @@ class StoreCollector(Collector):
         up_family.add_metric((), 1)
         log.debug("store gauges read in %.3f s", time.monotonic() - started)
         return [backlog_family, oldest_family, dead_family, up_family]
+
+
+class CaseCollector(Collector):
+    """Gauges of electronic supervision read from the store at scrape time: open cases by
+    light, and the case events waiting to be taken into their records."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def describe(self) -> Iterable[Metric]:
+        return list(self._families())
+
+    def _families(self) -> tuple[GaugeMetricFamily, ...]:
+        return (
+            GaugeMetricFamily(
+                "govhub_cases_open",
+                "Open cases by supervision light (green, yellow, red; none: no time limit known).",
+                labels=("light",),
+            ),
+            GaugeMetricFamily(
+                "govhub_case_events_pending",
+                "Case events accepted but not yet taken into their case's record.",
+            ),
+            GaugeMetricFamily(
+                "govhub_case_events_pending_oldest_seconds",
+                "Age of the oldest case event waiting to be taken into its record.",
+            ),
+        )
+
+    def collect(self) -> Iterable[Metric]:
+        open_family, pending_family, oldest_family = self._families()
+        try:
+            lights = self.store.cases.open_by_light()
+            pending, oldest = self.store.cases.backlog()
+        except Exception:  # a scrape must answer even when the database does not
+            log.exception("reading the case clocks for /metrics failed")
+            return []
+        for light in sorted(set(LIGHTS) | set(lights)):
+            open_family.add_metric((light,), lights.get(light, 0))
+        pending_family.add_metric((), pending)
+        age = (utcnow() - oldest).total_seconds() if oldest is not None else 0.0
+        oldest_family.add_metric((), max(0.0, age))
+        return [open_family, pending_family, oldest_family]

@@ -37,8 +37,12 @@ __all__ = [
 
 log = logging.getLogger("govhub.ingest")
 
+log = logging.getLogger("govhub.ingest")
+
 #: Looks at a message before it is accepted: reasons to refuse it (none: accept).
 Screen = Callable[[Envelope], Sequence[FieldError]]
+#: Looks at a valid message's type and payload: warnings to accept it with (none: nothing to say).
+Note = Callable[[str, Mapping[str, Any]], Sequence[FieldError]]
 
 
 class IngestError(Exception):
@@ -149,6 +153,9 @@ class Ingest:
         self.events = events if events is not None else Events()
         #: Called for every valid message before it is stored (signature checks...).
         self.screens: list[Screen] = []
+        #: Also called for every valid message; what they say is kept as its warnings
+        #: (an item not in the catalogue...), and the message is accepted all the same.
+        self.notes: list[Note] = []
 
     def submit(self, client: Client, submission: Submission, *, channel: str) -> Acceptance:
         """Accept a client's message, or refuse it with a reason.
@@ -229,7 +236,7 @@ class Ingest:
                     return first
             raise Invalid("the message does not match its schema", validation.errors)
         headers = dict(submission.headers)
-        warnings = list(validation.warnings)
+        warnings = [*validation.warnings, *self._notes(submission)]
         given = submission.correlation_id
         if given is not None and correlation_id is not None and given != correlation_id:
             headers[SENDER_KEY_HEADER] = given
@@ -258,6 +265,15 @@ class Ingest:
         if acceptance.created:
             self.events.emit(MessageAccepted(envelope, channel, routed=bool(targets)))
         return acceptance
+
+    def _notes(self, submission: Submission) -> list[FieldError]:
+        found: list[FieldError] = []
+        for note in self.notes:
+            try:
+                found.extend(note(submission.type, submission.payload))
+            except Exception:  # a note is advice: it never stops a message
+                log.exception("a note on %s failed; accepted without it", submission.type)
+        return found
 
     def _screen(self, envelope: Envelope) -> None:
         reasons: list[FieldError] = []

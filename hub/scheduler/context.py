@@ -30,6 +30,7 @@ from hub.workdays import WorkingCalendar
 
 if TYPE_CHECKING:
     from adapters.sdk import Adapter
+    from hub.cases import CaseClocks
 
 __all__ = [
     "Counts",
@@ -62,6 +63,7 @@ class JobServices:
         adapters: The configured destinations' adapters, by destination name.
         calendar: Working days.
         events: Told of every run that ends (:class:`~hub.events.RunEnded`).
+        cases: The case clocks (the supervision job keeps and evaluates them).
     """
 
     store: Store
@@ -69,6 +71,7 @@ class JobServices:
     adapters: Mapping[str, Adapter]
     calendar: WorkingCalendar
     events: Events
+    cases: CaseClocks | None = None
 
 
 @dataclass
@@ -190,6 +193,7 @@ class JobContext:
         log: A logger whose lines are kept with the run (and go to the hub's log).
         calendar: Working days.
         store: The hub's message store.
+        cases: The case clocks, where the hub keeps them (``None`` otherwise).
     """
 
     def __init__(
@@ -219,11 +223,13 @@ class JobContext:
         self.log = logging.getLogger(f"govhub.jobs.{job_id}")
         self.calendar = services.calendar
         self.store = services.store
+        self.cases = services.cases
         self._destination = destination
         self._services = services
         self._cancel = cancel
         self._deadline = deadline
         self._clock = clock
+        self._counting = threading.Lock()  # publish may be called from several threads
         self.cancel_reason = "cancelled"
 
     # ------------------------------------------------------------------ what it uses
@@ -266,6 +272,8 @@ class JobContext:
     ) -> Acceptance:
         """Publish a message as this job: validated, routed, stored; idempotent by ``key``.
 
+        Safe to call from several threads at once (their commits then share fsyncs).
+
         Args:
             message_type: The canonical type.
             payload: Valid against the type's schema.
@@ -295,7 +303,8 @@ class JobContext:
             channel="job",
         )
         if acceptance.created:
-            self.counts.published += 1
+            with self._counting:
+                self.counts.published += 1
         elif not acceptance.differs:  # a changed body: ingest has warned, in this log too
             self.log.info("%s %s was published before; not again", message_type, key)
         return acceptance
@@ -303,17 +312,20 @@ class JobContext:
     def count_read(self, count: int = 1) -> None:
         """Count records read from the counterpart."""
         self.check()
-        self.counts.read += count
+        with self._counting:
+            self.counts.read += count
 
     def count_published(self, count: int = 1) -> None:
         """Count messages published on the job's behalf (by an adapter it drives)."""
         self.check()
-        self.counts.published += count
+        with self._counting:
+            self.counts.published += count
 
     def count_failed(self, count: int = 1, reason: str | None = None) -> None:
         """Count records that could not be handled (and log why)."""
         self.check()
-        self.counts.failed += count
+        with self._counting:
+            self.counts.failed += count
         if reason:
             self.log.warning("%s", reason)
 

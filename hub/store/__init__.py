@@ -3,8 +3,9 @@
 :class:`Store` holds one :class:`~hub.store.database.Database` and a subject per table
 group, each behind verbs: ``store.messages`` (accept, find, forget), ``store.deliveries``
 (claim, finish, replay, discard), ``store.clients``, ``store.audit``, ``store.nonces``,
-``store.checks``, ``store.stats``, and the scheduler's ``store.jobs`` (claims, leases,
-cursors), ``store.runs`` (their history) and ``store.nodes``. No module
+``store.checks``, ``store.stats``, the scheduler's ``store.jobs`` (claims, leases,
+cursors), ``store.runs`` (their history) and ``store.nodes``, the service-item catalogue
+``store.items`` and the case clocks ``store.cases``. No module
 outside this package touches the engine's tables; plugins keep tables of their own and
 reach them through ``store.db``.
 """
@@ -14,10 +15,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from hub.store.audit import AuditLog
+from hub.store.case_records import (
+    CaseEventRow,
+    CaseFilter,
+    CaseRecord,
+    ItemFilter,
+    ItemVersion,
+    ItemView,
+    ServiceItem,
+    SyncCounts,
+)
+from hub.store.cases import Cases
 from hub.store.checks import Checks
 from hub.store.clients import KEY_PREFIX, Clients, DuplicateClientError
 from hub.store.database import Database
 from hub.store.deliveries import Deliveries
+from hub.store.items import Items
 from hub.store.job_runs import Runs, SchedulerNodes
 from hub.store.jobs import JobStore
 from hub.store.messages import Messages
@@ -55,18 +68,26 @@ __all__ = [
     "Acceptance",
     "AttemptView",
     "AuditRecord",
+    "CaseEventRow",
+    "CaseFilter",
+    "CaseRecord",
     "CheckResult",
     "Claim",
     "Client",
     "DeadLetterFilter",
     "DeliveryView",
     "DuplicateClientError",
+    "ItemFilter",
+    "ItemVersion",
+    "ItemView",
     "MessageBody",
     "MessageFilter",
     "MessageView",
     "Outcome",
     "Page",
+    "ServiceItem",
     "Store",
+    "SyncCounts",
 ]
 
 
@@ -95,6 +116,8 @@ class Store:
         self.jobs = JobStore(self.db, self.audit)
         self.runs = Runs(self.db)
         self.nodes = SchedulerNodes(self.db)
+        self.items = Items(self.db)
+        self.cases = Cases(self.db)
 
     @property
     def url(self) -> str:

@@ -14,6 +14,8 @@ from sqlalchemy import Row, delete, exists, or_, select
 
 from hub.core.clock import new_id
 from hub.core.envelope import Envelope
+from hub.store.case_tables import case_events
+from hub.store.cases import case_event_row
 from hub.store.database import Database
 from hub.store.group_commit import GroupCommitter
 from hub.store.keys import business_keys
@@ -160,6 +162,16 @@ class Messages:
             key_rows = [row for p in batch if p.envelope.id in inserted for row in p.key_rows]
             if key_rows:
                 dialect.insert_all(connection, message_keys, key_rows)
+            # A case event joins its case's timeline in the message's own transaction:
+            # accepted means on the timeline, even across a crash (see hub.store.cases).
+            timeline = [
+                row
+                for pending in batch
+                if pending.envelope.id in inserted
+                and (row := case_event_row(pending.envelope)) is not None
+            ]
+            if timeline:
+                dialect.insert_all(connection, case_events, timeline)
         return [p.acceptance() if p.envelope.id in inserted else None for p in batch]
 
     def find_acceptance(

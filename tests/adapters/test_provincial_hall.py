@@ -11,6 +11,7 @@ import requests
 from lxml import etree
 
 from adapters.provincial_hall.adapter import ProvincialHallAdapter
+from adapters.provincial_hall.catalogue import DEFAULT_SIZE
 from adapters.provincial_hall.sandbox import (
     DEFAULT_PASSWORD,
     DEFAULT_USERNAME,
@@ -324,3 +325,64 @@ def test_legacy_blob_is_not_logged_whole(
     assert "<base64," in caplog.text
     assert base64.b64encode(b"11010519491231002X").decode()[:12] not in caplog.text
     assert "11010519491231002X" not in caplog.text
+
+
+# --------------------------------------------------------------------------- item catalogue
+
+
+def test_items_come_in_pages_after_the_cursor_until_none_are_left(
+    control: requests.Session, make: Any
+) -> None:
+    adapter = make()
+    seen: list[str] = []
+    cursor = None
+    for _ in range(100):
+        page = adapter.items_after(cursor, 100)
+        seen += [item["code"] for item in page.items]
+        cursor = page.cursor
+        if not page.more:
+            break
+    assert len(seen) == len(set(seen)) == DEFAULT_SIZE
+    last = adapter.items_after(cursor, 100)
+    assert (last.items, last.more, last.cursor) == ([], False, cursor)
+
+
+def test_an_item_maps_onto_the_catalogue_fields(control: requests.Session, make: Any) -> None:
+    items = {item["code"]: item for item in make().items_after(None, 500).items}
+    first = items["11371000004336447K4370220001000"]
+    assert first["department"]["name"] == "威海市民政局"
+    assert (first["item_type"], first["case_kind"], first["committed_limit_days"]) == ("20", "1", 0)
+    assert first["online_depth"] == "fully_online"
+    assert first["materials"][0] == {"name": "居民身份证", "required": True}
+    assert first["hall_version"] == 1
+    assert first["hall_updated_at"].endswith("+08:00")
+
+
+def test_a_revised_item_comes_again_after_the_cursor_with_the_next_version(
+    hall: RunningServer, control: requests.Session, make: Any
+) -> None:
+    adapter = make()
+    cursor = None
+    while True:
+        page = adapter.items_after(cursor, 500)
+        cursor = page.cursor
+        if not page.more:
+            break
+    code = "11371000004336447K4370220001000"
+    control.post(f"{hall.url}/_sandbox/items/{code}", json={"WBSD": "2"}, timeout=5)
+    [revised] = adapter.items_after(cursor, 500).items
+    assert (revised["code"], revised["hall_version"], revised["online_depth"]) == (
+        code,
+        2,
+        "pre_review",
+    )
+
+
+def test_a_cursor_the_hall_did_not_write_is_refused_naming_it(make: Any) -> None:
+    with pytest.raises(RejectedError, match="CURSOR"):
+        make().items_after("not-a-cursor", 10)
+
+
+def test_items_of_an_area_outside_the_account_are_a_configuration_error(make: Any) -> None:
+    with pytest.raises(ConfigurationError, match="2001"):
+        make(area_code="370200").items_after(None, 10)

@@ -5,21 +5,27 @@ from __future__ import annotations
 from faces.console.views import (
     admin,
     audit,
+    cases,
     counterparts,
     dead_letters,
+    items,
     jobs,
     messages,
     overview,
     signin,
+    supervision,
 )
 
 __all__ = [
     "admin",
     "audit",
+    "cases",
     "counterparts",
     "dead_letters",
+    "items",
     "jobs",
     "messages",
     "overview",
     "signin",
+    "supervision",
 ]

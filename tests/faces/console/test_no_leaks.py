@@ -97,6 +97,8 @@ def _pages(console: RunningConsole) -> list[str]:
         "message_id": message_ids,
         "job_id": ["hall.pull_applications", "credit.publish"],
         "run_id": ["run-1", "run-2"],
+        "case_no": ["WH-2026-001001"],
+        "code": ["11371000004336447K4370220001000"],
     }
     pages: list[str] = []
     skipped = {"ops.static", "ops.language", "ops.login"}
@@ -113,10 +115,16 @@ def _pages(console: RunningConsole) -> list[str]:
         for message_id in values["message_id"]:
             for job_id in values["job_id"]:
                 for run_id in values["run_id"]:
-                    filled = {"message_id": message_id, "job_id": job_id, "run_id": run_id}
+                    filled = {
+                        "message_id": message_id,
+                        "job_id": job_id,
+                        "run_id": run_id,
+                        "case_no": values["case_no"][0],
+                        "code": values["code"][0],
+                    }
                     path = rule.rule
                     for name in rule.arguments:
-                        path = path.replace(f"<{name}>", quote(filled[name]))
+                        path = re.sub(rf"<(?:\w+:)?{name}>", quote(filled[name]), path)
                     if path not in pages:
                         pages.append(path)
     searches = [

@@ -157,6 +157,51 @@ def test_backlog_and_its_age_are_read_from_the_store(tmp_path: Path, receiver: R
     assert "govhub_circuit_state" in metrics
 
 
+def test_open_cases_by_light_pending_events_and_notices_are_exposed(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from hub.core.clock import HUB_TZ, utcnow
+    from hub.pipeline.ingest import Submission
+    from tests.hub.test_case_store import item
+
+    with running_hub(hub_config(tmp_path), dispatch=False) as running:
+        hub = running.hub
+        hub.store.items.store([item()], source="hall", at=utcnow())
+        for n, day in enumerate(("2026-09-25", "2026-10-08", "2026-10-12")):
+            hub.ingest.publish(
+                "hall",
+                Submission(
+                    "case.submitted",
+                    example(
+                        "case.submitted",
+                        case_no=f"M{n}",
+                        item_code="ITEM-5",
+                        submitted_at=f"{day}T10:00:00+08:00",
+                    ),
+                ),
+                channel="job",
+            )
+        waiting = scrape(running.url)
+        moment = dt.datetime(2026, 10, 14, 9, tzinfo=HUB_TZ)
+        hub.cases.catch_up(moment)
+
+        def notify(kind: str, payload: dict[str, Any], key: str) -> bool:
+            hub.ingest.publish("supervision.evaluate", Submission(kind, payload, client_ref=key),
+                               channel="job")  # fmt: skip
+            return True
+
+        hub.cases.evaluate(moment, notify)
+        evaluated = scrape(running.url)
+    assert waiting["govhub_case_events_pending"] == {(): 3}
+    assert waiting["govhub_cases_open"][(("light", "red"),)] == 0
+    assert evaluated["govhub_case_events_pending"] == {(): 0}
+    lights = {labels[0][1]: value for labels, value in evaluated["govhub_cases_open"].items()}
+    assert lights == {"green": 1, "yellow": 1, "red": 1, "none": 0}
+    notices = evaluated["govhub_supervision_notices_total"]
+    assert notices[(("type", "supervision.overdue"),)] == 1
+    assert notices[(("type", "supervision.warning"),)] == 1
+
+
 def test_job_runs_are_counted_through_the_scheduler_hook(tmp_path: Path) -> None:
     with running_hub(hub_config(tmp_path), dispatch=False) as running:
         running.hub.events.emit(RunEnded("hall.pull_applications", "ok", 1.5))
