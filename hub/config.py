@@ -309,6 +309,7 @@ EXTENSION_SECTIONS = (
     "soap",
     "security",
     "supervision",
+    "flows",
 )
 for _section in EXTENSION_SECTIONS:
     _SCHEMA["properties"][_section] = {"type": "object"}

@@ -7,7 +7,7 @@ temporary database. Nothing here happens at import time.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +17,7 @@ from hub.cases.catalogue_check import UnknownItemNote
 from hub.config import Config
 from hub.core.envelope import Envelope
 from hub.events import Events, MessageAccepted
+from hub.flows import ApprovalFlows, flows_from_config
 from hub.keyring import vault_for
 from hub.observability.metrics import HubMetrics
 from hub.pipeline.dispatcher import Dispatcher
@@ -63,11 +64,19 @@ class Hub:
         self.config = config
         self.schemas = SchemaRegistry(schema_dir, uscc_check=config.validation.uscc_check)
         self.adapters: dict[str, Adapter] = build_destinations(config)
+        flow_definitions = flows_from_config(config, self.adapters)
         self.transforms = Transforms(config, self.adapters, self.schemas)
         self.calendar = WorkingCalendar.from_config(config)
         supervision = supervision_settings(config)
         self.store = Store(config.database.url, vault=vault_for(config))
         self.cases = CaseClocks(self.store, self.calendar, supervision)
+        self.flows = ApprovalFlows(
+            self.store,
+            flow_definitions,
+            self.calendar,
+            supervision.warn_ratio,
+            publish=self._publish_for_flows,
+        )
         try:
             self.jobs = JobCatalog(config, self.store, specs=job_specs)
         except Exception:
@@ -86,6 +95,8 @@ class Hub:
         )
         self.ingest = Ingest(self.store, self.schemas, self.router, events=self.events)
         self.ingest.notes.append(UnknownItemNote(self.store.items))
+        if flow_definitions:
+            self.ingest.screens.append(self.flows.screen)
         self.events.subscribe(MessageAccepted, self._wake_dispatcher)
         for name, adapter in self.adapters.items():
             adapter.bind(_Context(self.ingest, name))
@@ -105,6 +116,22 @@ class Hub:
     def _wake_dispatcher(self, accepted: MessageAccepted) -> None:
         if accepted.routed:
             self.dispatcher.wake()
+
+    def _publish_for_flows(
+        self,
+        message_type: str,
+        payload: dict[str, Any],
+        key: str,
+        to: Sequence[str],
+        correlation_id: str,
+    ) -> bool:
+        submission = Submission(
+            type=message_type, payload=payload, client_ref=key, correlation_id=correlation_id
+        )
+        acceptance = self.ingest.publish(
+            "flows", submission, channel="flow", to=[(d, f"flow:{d}") for d in to]
+        )
+        return acceptance.created
 
     def _prepare(self, claim: Claim) -> Envelope:
         return self.transforms.apply(claim.route, claim.envelope)
@@ -127,6 +154,7 @@ class Hub:
                 calendar=self.calendar,
                 events=self.events,
                 cases=self.cases,
+                flows=self.flows,
             ),
         )
         self.scheduler.start()

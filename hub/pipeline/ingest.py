@@ -184,7 +184,14 @@ class Ingest:
             raise Conflict(submission.client_ref, acceptance)
         return acceptance
 
-    def publish(self, source: str, submission: Submission, *, channel: str) -> Acceptance:
+    def publish(
+        self,
+        source: str,
+        submission: Submission,
+        *,
+        channel: str,
+        to: Sequence[tuple[str, str]] = (),
+    ) -> Acceptance:
         """Accept a message from an internal producer (a job, an adapter's notification).
 
         Same validation, routing and idempotency as :meth:`submit`, without the ACL. A key
@@ -192,10 +199,17 @@ class Ingest:
         producer's key names a counterpart's record, which may have changed since; the
         first message stands, the acceptance says ``differs``, and a warning is logged.
 
+        Args:
+            source: The producer.
+            submission: The message.
+            channel: How it came in.
+            to: ``(destination, route name)`` pairs it goes to besides the routes' (the
+                approval flows address each reviewing department's system).
+
         Raises:
             Invalid: Unknown type, schema violation, identifier check.
         """
-        acceptance = self._accept(source, submission, channel=channel)
+        acceptance = self._accept(source, submission, channel=channel, to=to)
         if acceptance.differs:
             log.warning(
                 "%s published %s again under the key %s with another body; the first"
@@ -207,7 +221,14 @@ class Ingest:
             )
         return acceptance
 
-    def _accept(self, source: str, submission: Submission, *, channel: str) -> Acceptance:
+    def _accept(
+        self,
+        source: str,
+        submission: Submission,
+        *,
+        channel: str,
+        to: Sequence[tuple[str, str]] = (),
+    ) -> Acceptance:
         if _holds_nul(submission):
             raise Invalid(
                 "the message contains the character U+0000, which the hub does not store",
@@ -261,6 +282,9 @@ class Ingest:
         )
         self._screen(envelope)
         targets = self.router.targets(envelope)
+        if to:
+            routed = {destination for destination, _route in targets}
+            targets = [*targets, *((d, r) for d, r in to if d not in routed)]
         acceptance = self.store.messages.accept(envelope, channel=channel, targets=targets)
         if acceptance.created:
             self.events.emit(MessageAccepted(envelope, channel, routed=bool(targets)))

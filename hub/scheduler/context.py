@@ -31,6 +31,7 @@ from hub.workdays import WorkingCalendar
 if TYPE_CHECKING:
     from adapters.sdk import Adapter
     from hub.cases import CaseClocks
+    from hub.flows import ApprovalFlows
 
 __all__ = [
     "Counts",
@@ -64,6 +65,7 @@ class JobServices:
         calendar: Working days.
         events: Told of every run that ends (:class:`~hub.events.RunEnded`).
         cases: The case clocks (the supervision job keeps and evaluates them).
+        flows: The approval flows (the ``flows.advance`` job runs them).
     """
 
     store: Store
@@ -72,6 +74,7 @@ class JobServices:
     calendar: WorkingCalendar
     events: Events
     cases: CaseClocks | None = None
+    flows: ApprovalFlows | None = None
 
 
 @dataclass
@@ -224,6 +227,7 @@ class JobContext:
         self.calendar = services.calendar
         self.store = services.store
         self.cases = services.cases
+        self.flows = services.flows
         self._destination = destination
         self._services = services
         self._cancel = cancel

@@ -5,7 +5,8 @@ group, each behind verbs: ``store.messages`` (accept, find, forget), ``store.del
 (claim, finish, replay, discard), ``store.clients``, ``store.audit``, ``store.nonces``,
 ``store.checks``, ``store.stats``, the scheduler's ``store.jobs`` (claims, leases,
 cursors), ``store.runs`` (their history) and ``store.nodes``, the service-item catalogue
-``store.items`` and the case clocks ``store.cases``. No module
+``store.items`` the case clocks ``store.cases`` and the approval
+flows' projects ``store.flows``. No module
 outside this package touches the engine's tables; plugins keep tables of their own and
 reach them through ``store.db``.
 """
@@ -30,6 +31,7 @@ from hub.store.checks import Checks
 from hub.store.clients import KEY_PREFIX, Clients, DuplicateClientError
 from hub.store.database import Database
 from hub.store.deliveries import Deliveries
+from hub.store.flows import FlowEventRow, Flows, ProjectRecord
 from hub.store.items import Items
 from hub.store.job_runs import Runs, SchedulerNodes
 from hub.store.jobs import JobStore
@@ -77,6 +79,8 @@ __all__ = [
     "DeadLetterFilter",
     "DeliveryView",
     "DuplicateClientError",
+    "FlowEventRow",
+    "Flows",
     "ItemFilter",
     "ItemVersion",
     "ItemView",
@@ -85,6 +89,7 @@ __all__ = [
     "MessageView",
     "Outcome",
     "Page",
+    "ProjectRecord",
     "ServiceItem",
     "Store",
     "SyncCounts",
@@ -118,6 +123,7 @@ class Store:
         self.nodes = SchedulerNodes(self.db)
         self.items = Items(self.db)
         self.cases = Cases(self.db)
+        self.flows = Flows(self.db)
 
     @property
     def url(self) -> str:

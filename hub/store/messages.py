@@ -17,6 +17,8 @@ from hub.core.envelope import Envelope
 from hub.store.case_tables import case_events
 from hub.store.cases import case_event_row
 from hub.store.database import Database
+from hub.store.flow_tables import flow_events
+from hub.store.flows import flow_event_row
 from hub.store.group_commit import GroupCommitter
 from hub.store.keys import business_keys
 from hub.store.queues import case_key, queue_rows
@@ -172,6 +174,15 @@ class Messages:
             ]
             if timeline:
                 dialect.insert_all(connection, case_events, timeline)
+            # Likewise an opinion (or acceptance) joins its project's timeline.
+            project_events = [
+                row
+                for pending in batch
+                if pending.envelope.id in inserted
+                and (row := flow_event_row(pending.envelope)) is not None
+            ]
+            if project_events:
+                dialect.insert_all(connection, flow_events, project_events)
         return [p.acceptance() if p.envelope.id in inserted else None for p in batch]
 
     def find_acceptance(

@@ -1,0 +1,133 @@
+"""Test helpers for approval flows: a hub running Weihai's flow, and a project's departments."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from hub.config import Config
+from hub.core.clock import HUB_TZ, format_time
+from hub.flows import BUILTIN_DIR, Flow
+from hub.pipeline.ingest import Submission
+from hub.runtime import Hub
+from tests.support import SECRET, hub_config
+
+DEPARTMENT_DESTINATIONS = (
+    "dept_development_reform",
+    "dept_natural_resources",
+    "dept_housing",
+    "dept_ecology",
+    "dept_civil_air_defense",
+)
+APPLICANT = {"name": "威海海之味食品有限公司", "code": "91371002MA3C00001M", "code_type": "001"}
+
+
+def flow_config(
+    tmp_path: Path,
+    urls: Mapping[str, str] | None = None,
+    secret: str = SECRET,
+    flows_dir: Path = BUILTIN_DIR,
+    **sections: Any,
+) -> Config:
+    """A hub with a webhook destination per department and the e-license library."""
+    destinations: list[dict[str, Any]] = [
+        {
+            "name": name,
+            "adapter": "webhook",
+            "url": (urls or {}).get(name, "http://127.0.0.1:9/unused"),
+            "secret": secret,
+            "timeout_s": 5,
+            "retry": {"max_attempts": 20, "backoff_initial_s": 0.05, "backoff_max_s": 0.2},
+            "circuit": {"failure_threshold": 50, "open_s": 1},
+        }
+        for name in DEPARTMENT_DESTINATIONS
+    ]
+    destinations.append(
+        {
+            "name": "e_license",
+            "adapter": (urls or {}).get("e_license_adapter", "e_license"),
+            "url": (urls or {}).get("e_license", "http://127.0.0.1:9"),
+            "client_id": "govhub-sandbox",
+            "client_secret": "sandbox-e-license-secret-0001",
+        }
+    )
+    return hub_config(tmp_path, destinations, flows={"dir": str(flows_dir)}, **sections)
+
+
+def at(day: str, hour: int = 10) -> dt.datetime:
+    """A moment of a day in Weihai."""
+    return dt.datetime.combine(dt.date.fromisoformat(day), dt.time(hour), tzinfo=HUB_TZ)
+
+
+class Departments:
+    """The departments of a project, speaking to the hub through its ingest."""
+
+    def __init__(self, hub: Hub, project_no: str, flow_id: str = "weihai_construction") -> None:
+        self.hub = hub
+        self.project_no = project_no
+        self.flow: Flow = hub.flows.flows[flow_id]
+
+    def department(self, key: str) -> dict[str, str]:
+        found = self.flow.departments[key]
+        return {"code": found.code, "name": found.name}
+
+    def _publish(self, message_type: str, payload: dict[str, Any], key: str) -> Any:
+        return self.hub.ingest.publish(
+            "department",
+            Submission(message_type, payload, client_ref=key, correlation_id=self.project_no),
+            channel="rest",
+        )
+
+    def accept(self, module: str, when: dt.datetime, materials: list[dict[str, str]]) -> Any:
+        definition = self.flow.module(module)
+        assert definition is not None
+        payload: dict[str, Any] = {
+            "project_no": self.project_no,
+            "flow": self.flow.id,
+            "module": module,
+            "department": self.department(definition.lead),
+            "accepted_at": format_time(when),
+            "materials": materials,
+        }
+        if module == self.flow.modules[0].id:
+            payload["project"] = {"name": "海滨北路综合楼", "applicant": APPLICANT}
+        return self._publish("flow.module_accepted", payload, f"{module}/accepted")
+
+    def opinion(
+        self,
+        module: str,
+        department: str,
+        opinion: str,
+        when: dt.datetime,
+        *,
+        reason: str | None = None,
+        licences: list[dict[str, Any]] | None = None,
+        key: str | None = None,
+    ) -> Any:
+        payload: dict[str, Any] = {
+            "project_no": self.project_no,
+            "flow": self.flow.id,
+            "module": module,
+            "department": self.department(department),
+            "opinion": opinion,
+            "opinion_at": format_time(when),
+        }
+        if reason:
+            payload["reason"] = reason
+        if licences:
+            payload["licences"] = licences
+        return self._publish(
+            "flow.opinion", payload, key or f"{module}/{department}/{opinion}/{when.isoformat()}"
+        )
+
+    def supply(self, module: str, when: dt.datetime, materials: list[dict[str, str]]) -> Any:
+        payload = {
+            "project_no": self.project_no,
+            "flow": self.flow.id,
+            "module": module,
+            "supplied_at": format_time(when),
+            "materials": materials,
+        }
+        return self._publish("flow.materials_supplied", payload, f"{module}/supplied/{when}")
