@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from faces.demo.licences import APPLICANT, approval_documents
 from hub.config import Config
 from hub.core.clock import HUB_TZ, format_time
 from hub.flows import BUILTIN_DIR, Flow
@@ -21,7 +22,6 @@ DEPARTMENT_DESTINATIONS = (
     "dept_ecology",
     "dept_civil_air_defense",
 )
-APPLICANT = {"name": "威海海之味食品有限公司", "code": "91371002MA3C00001M", "code_type": "001"}
 
 
 def flow_config(
@@ -121,6 +121,22 @@ class Departments:
         return self._publish(
             "flow.opinion", payload, key or f"{module}/{department}/{opinion}/{when.isoformat()}"
         )
+
+    def approve_all(
+        self, module: str, when: dt.datetime, *, except_for: tuple[str, ...] = ()
+    ) -> None:
+        """Every reviewer of ``module`` approves at ``when``; the lead with its licences."""
+        definition = self.flow.module(module)
+        assert definition is not None
+        for department in definition.reviewers:
+            if department in except_for:
+                continue
+            documents = (
+                approval_documents(self.flow, module, self.project_no, when.date())
+                if department == definition.lead
+                else None
+            )
+            self.opinion(module, department, "approve", when, licences=documents)
 
     def supply(self, module: str, when: dt.datetime, materials: list[dict[str, str]]) -> Any:
         payload = {
