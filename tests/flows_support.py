@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from faces.demo.licences import APPLICANT, approval_documents
-from hub.config import Config
+from hub.config import Config, parse_config
 from hub.core.clock import HUB_TZ, format_time
 from hub.flows import BUILTIN_DIR, Flow
 from hub.pipeline.ingest import Submission
 from hub.runtime import Hub
-from tests.support import SECRET, hub_config
+from tests.support import SECRET
 
 DEPARTMENT_DESTINATIONS = (
     "dept_development_reform",
@@ -24,36 +24,67 @@ DEPARTMENT_DESTINATIONS = (
 )
 
 
+def flow_raw_config(
+    tmp_path: Path,
+    urls: Mapping[str, str] | None = None,
+    secret: str = SECRET,
+    flows_dir: Path = BUILTIN_DIR,
+) -> dict[str, Any]:
+    """The raw configuration of a hub with a webhook destination per department.
+
+    ``urls`` maps destination names to receivers; with ``e_license`` there, the library is
+    a webhook receiver too (else the real adapter, pointed nowhere).
+    """
+    urls = urls or {}
+    destinations: list[dict[str, Any]] = [
+        _webhook(name, urls.get(name, "http://127.0.0.1:9/unused"), secret)
+        for name in DEPARTMENT_DESTINATIONS
+    ]
+    if "e_license" in urls:
+        destinations.append(_webhook("e_license", urls["e_license"], secret))
+    else:
+        destinations.append(
+            {
+                "name": "e_license",
+                "adapter": "e_license",
+                "url": "http://127.0.0.1:9",
+                "client_id": "govhub-sandbox",
+                "client_secret": "sandbox-e-license-secret-0001",
+            }
+        )
+    return {
+        "server": {"host": "127.0.0.1", "port": 0, "threads": 8},
+        "database": {"url": f"sqlite:///{tmp_path / 'govhub.db'}"},
+        "sandbox": {"enabled": False},
+        "dispatcher": {"workers": 4, "poll_interval_s": 0.05, "lease_s": 1},
+        "destinations": destinations,
+        "routes": [],
+        "flows": {"dir": str(flows_dir)},
+    }
+
+
 def flow_config(
     tmp_path: Path,
     urls: Mapping[str, str] | None = None,
     secret: str = SECRET,
     flows_dir: Path = BUILTIN_DIR,
-    **sections: Any,
 ) -> Config:
     """A hub with a webhook destination per department and the e-license library."""
-    destinations: list[dict[str, Any]] = [
-        {
-            "name": name,
-            "adapter": "webhook",
-            "url": (urls or {}).get(name, "http://127.0.0.1:9/unused"),
-            "secret": secret,
-            "timeout_s": 5,
-            "retry": {"max_attempts": 20, "backoff_initial_s": 0.05, "backoff_max_s": 0.2},
-            "circuit": {"failure_threshold": 50, "open_s": 1},
-        }
-        for name in DEPARTMENT_DESTINATIONS
-    ]
-    destinations.append(
-        {
-            "name": "e_license",
-            "adapter": (urls or {}).get("e_license_adapter", "e_license"),
-            "url": (urls or {}).get("e_license", "http://127.0.0.1:9"),
-            "client_id": "govhub-sandbox",
-            "client_secret": "sandbox-e-license-secret-0001",
-        }
+    return parse_config(
+        flow_raw_config(tmp_path, urls, secret, flows_dir), tmp_path / "govhub.toml"
     )
-    return hub_config(tmp_path, destinations, flows={"dir": str(flows_dir)}, **sections)
+
+
+def _webhook(name: str, url: str, secret: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "adapter": "webhook",
+        "url": url,
+        "secret": secret,
+        "timeout_s": 5,
+        "retry": {"max_attempts": 20, "backoff_initial_s": 0.05, "backoff_max_s": 0.2},
+        "circuit": {"failure_threshold": 50, "open_s": 1},
+    }
 
 
 def at(day: str, hour: int = 10) -> dt.datetime:

@@ -78,6 +78,8 @@ class Receiver:
     received: list[Received] = field(default_factory=list)
     gate: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Requests that arrived and wait at the gate.
+    holding: int = 0
 
     @property
     def url(self) -> str:
@@ -100,7 +102,11 @@ def start_receiver(secret: str = SECRET) -> Receiver:
     @app.post("/hook")
     def hook() -> Response:
         receiver = holder["r"]
+        with receiver.lock:
+            receiver.holding += 1
         receiver.gate.wait(30)
+        with receiver.lock:
+            receiver.holding -= 1
         body = request.get_data()
         try:
             verify(receiver.secret, body, request.headers.get(HEADER))
