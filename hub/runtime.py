@@ -7,7 +7,7 @@ temporary database. Nothing here happens at import time.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +17,7 @@ from hub.cases.catalogue_check import UnknownItemNote
 from hub.config import Config
 from hub.core.envelope import Envelope
 from hub.events import Events, MessageAccepted
-from hub.flows import ApprovalFlows, flows_from_config
+from hub.flows import ApprovalFlows, Flow, flows_from_config
 from hub.keyring import vault_for
 from hub.observability.metrics import HubMetrics
 from hub.pipeline.dispatcher import Dispatcher
@@ -76,6 +76,8 @@ class Hub:
             self.calendar,
             supervision.warn_ratio,
             publish=self._publish_for_flows,
+            published=lambda key: self.store.messages.find_acceptance("flows", key) is not None,
+            lookup=self._licence_in_library,
         )
         try:
             self.jobs = JobCatalog(config, self.store, specs=job_specs)
@@ -132,6 +134,22 @@ class Hub:
             "flows", submission, channel="flow", to=[(d, f"flow:{d}") for d in to]
         )
         return acceptance.created
+
+    def _licence_in_library(
+        self, flow: Flow, applicant: Mapping[str, Any], type_code: str
+    ) -> Mapping[str, Any] | None:
+        """Ask the flow's e-license library, if its adapter can say what a holder has."""
+        adapter = self.adapters.get(flow.licence_destination or "")
+        held = getattr(adapter, "licence_held", None)
+        if held is None or flow.item_code is None:
+            return None
+        found: Mapping[str, Any] | None = held(
+            applicant,
+            type_code,
+            reason=f"{flow.name}：材料共享，一次提交",
+            item_code=flow.item_code,
+        )
+        return found
 
     def _prepare(self, claim: Claim) -> Envelope:
         return self.transforms.apply(claim.route, claim.envelope)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -226,6 +227,42 @@ class ELicenseLibrary(RestAdapter):
         )
         answer = self.http.json("POST", "/api/v1/licenses/search", json=body)
         return [_archived(item) for item in answer.get("items", []) if isinstance(item, dict)]
+
+    def licence_held(
+        self, holder: Mapping[str, Any], type_code: str, *, reason: str, item_code: str
+    ) -> dict[str, Any] | None:
+        """The holder's valid licence of a type, if the library holds one (submit once).
+
+        What the approval flows ask before they would ask an applicant for a material
+        again; the use is audited like any other.
+
+        Args:
+            holder: ``{code, code_type, name}`` (a canonical ``holder``).
+            type_code: The licence type (证照类型代码).
+            reason: Why it is looked up.
+            item_code: The service item the use serves.
+
+        Returns:
+            ``{license_id, name}`` of the newest valid one, or ``None``.
+
+        Raises:
+            IdentifierError: The holder code fails its check (nothing is sent).
+            AdapterError: The library could not answer.
+        """
+        found = [
+            licence
+            for licence in self.find(
+                str(holder.get("code", "")),
+                str(holder.get("code_type", "")),
+                StatedUse(reason=reason, item_code=item_code),
+                type_code=type_code,
+            )
+            if licence.status == "valid"
+        ]
+        if not found:
+            return None
+        newest = max(found, key=lambda licence: licence.archived_at)
+        return {"license_id": newest.license_id, "name": newest.payload.get("name")}
 
     def fetch(self, license_id: str, use: StatedUse) -> ArchivedLicense | None:
         """One licence by identifier, for a stated use; ``None`` if the library has none.

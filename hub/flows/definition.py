@@ -97,6 +97,7 @@ class Flow:
     departments: Mapping[str, Department]
     modules: tuple[Module, ...]
     licence_destination: str | None = None
+    item_code: str | None = None
 
     def module(self, module_id: str) -> Module | None:
         """The module ``module_id``, or ``None``."""
@@ -181,7 +182,11 @@ class _Checker:
         return ConfigError(self.file, key, reason)
 
     def flow(self, document: Mapping[str, Any]) -> Flow:
-        self.known(document, "", ("id", "name", "licence_destination", "departments", "modules"))
+        self.known(
+            document,
+            "",
+            ("id", "name", "item_code", "licence_destination", "departments", "modules"),
+        )
         flow_id = self.ident(document, "id", "")
         name = self.text(document, "name", "")
         licence_destination = document.get("licence_destination")
@@ -201,7 +206,14 @@ class _Checker:
             departments=departments,
             modules=tuple(modules),
             licence_destination=licence_destination,
+            item_code=self.item_code(document),
         )
+
+    def item_code(self, document: Mapping[str, Any]) -> str | None:
+        code = self.optional_text(document, "item_code", "")
+        if code is not None and not re.match(r"^[0-9A-Za-z-]{1,64}$", code):
+            raise self.fail("item_code", "must be a service item code (letters, digits, -)")
+        return code
 
     def departments(self, raw: Any) -> dict[str, Department]:
         if not isinstance(raw, Mapping) or not raw:

@@ -43,9 +43,11 @@ log = logging.getLogger("govhub.flows")
 
 #: Publishes ``(type, payload, key, destinations, correlation id)`` → whether it was new.
 Publish = Callable[[str, dict[str, Any], str, Sequence[str], str], bool]
-#: Finds a licence of the applicant in the e-license library: ``(applicant, type code)``
-#: → ``{license_id, name}`` or ``None``.
-LicenceLookup = Callable[[Mapping[str, Any], str], Mapping[str, Any] | None]
+#: Finds a licence of the applicant in a flow's e-license library:
+#: ``(flow, applicant, type code)`` → ``{license_id, name}`` or ``None``.
+LicenceLookup = Callable[[Flow, Mapping[str, Any], str], Mapping[str, Any] | None]
+#: Whether a key was published before (so nothing is looked up for it again).
+Published = Callable[[str], bool]
 COMPLETED_TYPE = "flow.module_completed"
 LICENCE_TYPE = "license.issued"
 
@@ -84,6 +86,7 @@ class ApprovalFlows:
         warn_ratio: float,
         lookup: LicenceLookup | None = None,
         publish: Publish | None = None,
+        published: Published | None = None,
     ) -> None:
         self.store = store
         self.flows = dict(flows)
@@ -91,6 +94,7 @@ class ApprovalFlows:
         self.warn_ratio = warn_ratio
         self.lookup = lookup
         self.publish = publish
+        self.published = published or (lambda _key: False)
 
     # ------------------------------------------------------------------ ingest
 
@@ -214,18 +218,22 @@ class ApprovalFlows:
                 )
             if not module.running or project.state != "running" or module.stopped:
                 continue
-            materials = self._materials(project, definition)
+            materials: list[dict[str, Any]] | None = None
             for key in definition.reviewers:
                 if key in module.answers or key in module.asking:
                     continue
-                department = flow.departments[key]
                 round_no = module.rounds.get(key, 1)
+                request_key = f"{prefix}/{definition.id}/{key}/review/{round_no}"
+                if self.published(request_key):
+                    continue  # asked already: nothing is looked up for it again
+                if materials is None:
+                    materials = self._materials(project, definition)
                 actions.append(
                     (
                         REVIEW_TYPE,
                         self._request(project, module, key, round_no, materials),
-                        f"{prefix}/{definition.id}/{key}/review/{round_no}",
-                        (department.destination,),
+                        request_key,
+                        (flow.departments[key].destination,),
                     )
                 )
         return actions
@@ -245,7 +253,7 @@ class ApprovalFlows:
                 if shared["source"] == "applicant":
                     entry["ref"] = shared.get("ref")
             elif material.type_code and self.lookup is not None and project.applicant:
-                licence = self._look_up(project.applicant, material.type_code)
+                licence = self._look_up(project.flow, project.applicant, material.type_code)
                 if licence is not None:
                     entry.update(source="e_license", ref=licence.get("license_id"))
                 else:
@@ -255,10 +263,12 @@ class ApprovalFlows:
             found.append({k: v for k, v in entry.items() if v is not None})
         return found
 
-    def _look_up(self, applicant: Mapping[str, Any], type_code: str) -> Mapping[str, Any] | None:
+    def _look_up(
+        self, flow: Flow, applicant: Mapping[str, Any], type_code: str
+    ) -> Mapping[str, Any] | None:
         assert self.lookup is not None
         try:
-            return self.lookup(applicant, type_code)
+            return self.lookup(flow, applicant, type_code)
         except Exception:  # the library being away must not stop the flow: ask instead
             log.warning("the e-license library could not be asked for %s", type_code)
             return None
