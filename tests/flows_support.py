@@ -107,7 +107,12 @@ class Departments:
     def _publish(self, message_type: str, payload: dict[str, Any], key: str) -> Any:
         return self.hub.ingest.publish(
             "department",
-            Submission(message_type, payload, client_ref=key, correlation_id=self.project_no),
+            Submission(
+                message_type,
+                payload,
+                client_ref=f"{self.project_no}/{key}",
+                correlation_id=self.project_no,
+            ),
             channel="rest",
         )
 

@@ -53,6 +53,7 @@ WORDS = {
     "poll": lazy_gettext("polling"),
     "push": lazy_gettext("pushed"),
     "adapter": lazy_gettext("counterpart"),
+    "flow": lazy_gettext("approval flow"),
     # job run counts
     "read": lazy_gettext("read"),
     "published": lazy_gettext("published"),
@@ -104,6 +105,15 @@ JOB_DESCRIPTIONS = {
         "Reconcile each day's payments with the platform's statement."
     ),
     "hub.retention": lazy_gettext("Delete delivered messages and job runs past their age."),
+    "hall.sync_items": lazy_gettext(
+        "Read the provincial hall's service-item catalogue and keep every version."
+    ),
+    "supervision.evaluate": lazy_gettext(
+        "Keep case clocks up to date and warn of cases turning yellow or red."
+    ),
+    "flows.advance": lazy_gettext(
+        "Run the approval flows: send review requests, gather opinions, read the clocks."
+    ),
 }
 
 

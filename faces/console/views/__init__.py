@@ -12,6 +12,7 @@ from faces.console.views import (
     jobs,
     messages,
     overview,
+    projects,
     signin,
     supervision,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "jobs",
     "messages",
     "overview",
+    "projects",
     "signin",
     "supervision",
 ]
