@@ -303,3 +303,20 @@ def test_look_ups_with_malformed_codes_are_refused_without_asking(
         adapter.find(COMPANY, "111", USE)  # a credit code given as a resident ID
     with pytest.raises(IdentifierError):
         adapter.fetch(LICENSE_ID[:-1] + "A", USE)
+
+
+def test_a_licence_held_for_a_flow_is_the_valid_one_of_its_type_and_audited(
+    adapter: ELicenseLibrary, controls: SandboxClient
+) -> None:
+    holder = {"name": "威海海之味食品有限公司", "code": COMPANY, "code_type": "001"}
+    use = {"reason": "工程建设项目模块化审批：材料共享", "item_code": "371000-GCJS-MKHSP"}
+    assert adapter.licence_held(holder, TYPE_CODE, **use) is None
+    deliver(adapter, message("license.issued"))
+    assert adapter.licence_held(holder, TYPE_CODE, **use) == {
+        "license_id": LICENSE_ID,
+        "name": example("license.issued")["name"],
+    }
+    deliver(adapter, message("license.revoked"))
+    assert adapter.licence_held(holder, TYPE_CODE, **use) is None  # a revoked one is not shared
+    entries = audit(controls)
+    assert {(e["reason"], e["item_code"]) for e in entries} == {(use["reason"], use["item_code"])}

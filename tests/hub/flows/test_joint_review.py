@@ -258,3 +258,34 @@ def test_one_late_department_turns_yellow_then_red_across_the_spring_festival(
     others = {d["department"]: d["light"] for d in module["departments"]}
     assert others == {"development_reform": "green", "natural_resources": "green", "ecology": "red"}
     assert hub.store.flows.by_state_and_light() == {("running", "red"): 1}
+
+
+def test_a_material_the_library_holds_is_attached_and_one_it_cannot_say_is_asked_for(
+    hub: Hub,
+) -> None:
+    asked: list[tuple[str, str]] = []
+
+    def library(flow: Any, applicant: Any, type_code: str) -> dict[str, str] | None:
+        asked.append((applicant["code"], type_code))
+        if applicant["code"] == "91371002MA3C00001M":
+            return {"license_id": "1.2.156.3005.2.x", "name": "营业执照"}
+        raise ConnectionError("the library is away")
+
+    hub.flows.lookup = library
+    project = Departments(hub, "WH-JR-9")
+    project.accept("project_approval", at("2026-11-02", 9), PROPOSAL)
+    hub.flows.advance(at("2026-11-02", 10))
+    hub.flows.advance(at("2026-11-02", 11))  # asked once: nothing is looked up again
+    [first, *_] = [p for _, p in sent(hub, "WH-JR-9", "flow.review_requested")]
+    assert {m["code"]: (m["source"], m.get("ref")) for m in first["materials"]} == {
+        "project_proposal": ("applicant", "sha256:abc"),
+        "business_licence": ("e_license", "1.2.156.3005.2.x"),
+    }
+    assert asked == [("91371002MA3C00001M", "11100000000013338W001")]
+
+    other = Departments(hub, "WH-JR-10")
+    other.accept("project_approval", at("2026-11-02", 9), PROPOSAL)
+    hub.flows.lookup = lambda flow, applicant, type_code: library(flow, {"code": "x"}, type_code)
+    hub.flows.advance(at("2026-11-02", 10))
+    [request, *_] = [p for _, p in sent(hub, "WH-JR-10", "flow.review_requested")]
+    assert {m["code"]: m["source"] for m in request["materials"]}["business_licence"] == "missing"
