@@ -289,3 +289,23 @@ def test_a_material_the_library_holds_is_attached_and_one_it_cannot_say_is_asked
     hub.flows.advance(at("2026-11-02", 10))
     [request, *_] = [p for _, p in sent(hub, "WH-JR-10", "flow.review_requested")]
     assert {m["code"]: m["source"] for m in request["materials"]}["business_licence"] == "missing"
+
+
+def test_a_project_runs_on_postgresql_too(tmp_path: Path, postgres_url: str) -> None:
+    from dataclasses import replace
+
+    config = flow_config(tmp_path)
+    hub = Hub(replace(config, database=replace(config.database, url=postgres_url)))
+    try:
+        project = Departments(hub, "WH-PG-1")
+        project.accept("project_approval", at("2026-11-02", 9), PROPOSAL)
+        project.approve_all("project_approval", at("2026-11-06"))
+        hub.flows.advance(at("2026-11-06", 12))
+        record = hub.store.flows.get("WH-PG-1")
+        assert record is not None
+        assert [m["status"] for m in record.modules[:2]] == ["approved", "running"]
+        # every department had answered 项目立项 before the first run: only 用地审批 asks
+        assert len(sent(hub, "WH-PG-1", "flow.review_requested")) == 3
+        assert hub.store.flows.by_state_and_light() == {("running", "green"): 1}
+    finally:
+        hub.close()
