@@ -255,7 +255,7 @@ _PATHS: dict[str, dict[str, Any]] = {
                 _query(
                     "unknown_item", "Only cases of items not in the catalogue.", {"type": "boolean"}
                 ),
-                _query("limit", "1..200 (50).", {"type": "integer"}),
+                _query("limit", "1..200 (50).", {"type": "integer", "minimum": 1, "maximum": 200}),
                 _query("after", "The `next` of the previous page.", {"type": "string"}),
             ],
             "responses": {
