@@ -33,6 +33,9 @@ def advance(ctx: JobContext) -> None:
     moment = ctx.due_at
     done = flows.advance(moment, check=ctx.check)
     ctx.count_read(done.events)
+    ctx.count_published(done.published)
+    if done.failed:
+        ctx.count_failed(done.failed)
     evaluated = flows.evaluate(moment)
     ctx.log.info(
         "%d event(s) of %d project(s) taken in, %d message(s) published; %d running"

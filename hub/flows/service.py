@@ -59,6 +59,7 @@ class Advance:
     projects: int = 0
     events: int = 0
     published: int = 0
+    failed: int = 0
 
     def to_json(self) -> dict[str, int]:
         """For logs and the API."""
@@ -140,13 +141,24 @@ class ApprovalFlows:
             batch: Projects looked up per round.
         """
         done = Advance()
+        failed: set[str] = set()
         while True:
-            project_nos = self.store.flows.pending(batch)
+            project_nos = [
+                p for p in self.store.flows.pending(batch + len(failed)) if p not in failed
+            ]
             if not project_nos:
                 return done
             for project_no in project_nos:
                 check()
-                events, published = self._advance_one(project_no, now)
+                try:
+                    events, published = self._advance_one(project_no, now)
+                except Exception:
+                    # One project whose publication is refused (a screen, the store) must
+                    # not hold the others back: its events stay pending for the next run.
+                    log.exception("project %s could not advance; it is tried again", project_no)
+                    failed.add(project_no)
+                    done.failed += 1
+                    continue
                 done.projects += 1
                 done.events += events
                 done.published += published
@@ -159,7 +171,10 @@ class ApprovalFlows:
         """
         running = self.store.flows.running()
         for project_no in running:
-            self._advance_one(project_no, now)
+            try:
+                self._advance_one(project_no, now)
+            except Exception:
+                log.exception("project %s could not be evaluated", project_no)
         return len(running)
 
     def _advance_one(self, project_no: str, now: dt.datetime) -> tuple[int, int]:

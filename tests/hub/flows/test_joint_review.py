@@ -309,3 +309,24 @@ def test_a_project_runs_on_postgresql_too(tmp_path: Path, postgres_url: str) -> 
         assert hub.store.flows.by_state_and_light() == {("running", "green"): 1}
     finally:
         hub.close()
+
+
+def test_a_project_whose_publication_is_refused_holds_no_other_back(hub: Hub) -> None:
+    from hub.core.envelope import Envelope
+    from hub.core.errors import FieldError
+
+    def refuse_its_licences(envelope: Envelope) -> list[FieldError]:
+        if envelope.type == "license.issued" and envelope.payload["case_no"] == "WH-JR-11":
+            return [FieldError("headers.signature", "license.issued must arrive signed")]
+        return []
+
+    hub.ingest.screens.append(refuse_its_licences)
+    refused, fine = Departments(hub, "WH-JR-11"), Departments(hub, "WH-JR-12")
+    for project in (refused, fine):
+        project.accept("project_approval", at("2026-11-02", 9), PROPOSAL)
+        project.approve_all("project_approval", at("2026-11-04"))
+    done = hub.flows.advance(at("2026-11-04", 12))
+    assert (done.projects, done.failed) == (1, 1)
+    assert hub.store.flows.get("WH-JR-12") is not None
+    assert hub.store.flows.get("WH-JR-11") is None
+    assert hub.store.flows.pending() == ["WH-JR-11"]  # tried again by the next run
