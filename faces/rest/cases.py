@@ -290,9 +290,17 @@ _PATHS: dict[str, dict[str, Any]] = {
             "operationId": "getSupervisionReport",
             "tags": ["cases"],
             "parameters": [
-                _query("month", "YYYY-MM (default: this month).", {"type": "string"}),
-                _query("from", "First day (with `to`), YYYY-MM-DD.", {"type": "string"}),
-                _query("to", "Last day (with `from`).", {"type": "string"}),
+                _query(
+                    "month",
+                    "YYYY-MM (default: this month).",
+                    {"type": "string", "pattern": "^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$"},
+                ),
+                _query(
+                    "from",
+                    "First day (with `to`), YYYY-MM-DD.",
+                    {"type": "string", "format": "date"},
+                ),
+                _query("to", "Last day (with `from`).", {"type": "string", "format": "date"}),
                 _query("by", "Group by.", {"type": "string", "enum": ["department", "item"]}),
             ],
             "responses": {
