@@ -78,6 +78,7 @@ class Hub:
             publish=self._publish_for_flows,
             published=lambda key: self.store.messages.find_acceptance("flows", key) is not None,
             lookup=self._licence_in_library,
+            publish_warnings=supervision.publish_warnings,
         )
         try:
             self.jobs = JobCatalog(config, self.store, specs=job_specs)

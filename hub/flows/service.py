@@ -31,6 +31,7 @@ from hub.core.clock import format_time
 from hub.core.envelope import Envelope
 from hub.core.errors import FieldError
 from hub.flows.definition import REVIEW_TYPE, Flow, Module
+from hub.flows.notices import late_departments
 from hub.flows.progress import ModuleProgress, ProjectProgress, fold_project
 from hub.flows.readings import module_snapshot, project_reading, worst_light
 from hub.store import ProjectRecord, Store
@@ -77,6 +78,9 @@ class ApprovalFlows:
         lookup: Finds materials the e-license library holds (``None``: none is looked up).
         publish: Stores what the flows publish (the hub publishes as ``flows``, from
             whichever process advances them, so that a key is one message).
+        published: Whether a key was published (nothing is prepared for it again).
+        publish_warnings: Publish ``supervision.warning`` for a department turning
+            yellow (``supervision.overdue`` is always published).
     """
 
     def __init__(
@@ -88,6 +92,7 @@ class ApprovalFlows:
         lookup: LicenceLookup | None = None,
         publish: Publish | None = None,
         published: Published | None = None,
+        publish_warnings: bool = True,
     ) -> None:
         self.store = store
         self.flows = dict(flows)
@@ -96,6 +101,7 @@ class ApprovalFlows:
         self.lookup = lookup
         self.publish = publish
         self.published = published or (lambda _key: False)
+        self.publish_warnings = publish_warnings
 
     # ------------------------------------------------------------------ ingest
 
@@ -190,6 +196,16 @@ class ApprovalFlows:
         published = 0
         for message_type, payload, key, to in self._actions(progress):
             if publish(message_type, payload, key, to, project_no):
+                published += 1
+        notices = late_departments(
+            progress,
+            now,
+            self.calendar.index,
+            self.warn_ratio,
+            publish_warnings=self.publish_warnings,
+        )
+        for message_type, payload, key in notices:
+            if not self.published(key) and publish(message_type, payload, key, (), project_no):
                 published += 1
         self.store.flows.save(self._record(progress, now), [e.message_id for e in events])
         return len(events), published

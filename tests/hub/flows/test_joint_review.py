@@ -258,6 +258,21 @@ def test_one_late_department_turns_yellow_then_red_across_the_spring_festival(
     others = {d["department"]: d["light"] for d in module["departments"]}
     assert others == {"development_reform": "green", "natural_resources": "green", "ecology": "red"}
     assert hub.store.flows.by_state_and_light() == {("running", "red"): 1}
+    notices = [
+        (t, p["department"]["name"], p["light"], p["due_on"], p["evaluated_at"][:10])
+        for t in ("supervision.warning", "supervision.overdue")
+        for _, p in _published(hub, t)
+    ]
+    # once each, however many evaluations saw it; only the late department
+    assert notices == [
+        ("supervision.warning", "威海市生态环境局", "yellow", "2026-02-25", "2026-02-24"),
+        ("supervision.overdue", "威海市生态环境局", "red", "2026-02-25", "2026-02-26"),
+    ]
+
+
+def _published(hub: Hub, message_type: str) -> list[tuple[str, dict[str, Any]]]:
+    page = hub.store.messages.search(MessageFilter(type=message_type), limit=50)
+    return [(item.envelope.id, item.envelope.payload) for item in page.items]
 
 
 def test_a_material_the_library_holds_is_attached_and_one_it_cannot_say_is_asked_for(
