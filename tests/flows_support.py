@@ -99,14 +99,16 @@ class Departments:
         self.hub = hub
         self.project_no = project_no
         self.flow: Flow = hub.flows.flows[flow_id]
+        #: The API client every department speaks as (``None``: each its own, ``dept-<key>``).
+        self.source: str | None = None
 
     def department(self, key: str) -> dict[str, str]:
         found = self.flow.departments[key]
         return {"code": found.code, "name": found.name}
 
-    def _publish(self, message_type: str, payload: dict[str, Any], key: str) -> Any:
+    def _publish(self, message_type: str, payload: dict[str, Any], key: str, speaker: str) -> Any:
         return self.hub.ingest.publish(
-            "department",
+            self.source or f"dept-{speaker}",
             Submission(
                 message_type,
                 payload,
@@ -129,7 +131,7 @@ class Departments:
         }
         if module == self.flow.modules[0].id:
             payload["project"] = {"name": "海滨北路综合楼", "applicant": APPLICANT}
-        return self._publish("flow.module_accepted", payload, f"{module}/accepted")
+        return self._publish("flow.module_accepted", payload, f"{module}/accepted", definition.lead)
 
     def opinion(
         self,
@@ -155,7 +157,10 @@ class Departments:
         if licences:
             payload["licences"] = licences
         return self._publish(
-            "flow.opinion", payload, key or f"{module}/{department}/{opinion}/{when.isoformat()}"
+            "flow.opinion",
+            payload,
+            key or f"{module}/{department}/{opinion}/{when.isoformat()}",
+            department,
         )
 
     def approve_all(
@@ -182,4 +187,8 @@ class Departments:
             "supplied_at": format_time(when),
             "materials": materials,
         }
-        return self._publish("flow.materials_supplied", payload, f"{module}/supplied/{when}")
+        definition = self.flow.module(module)
+        assert definition is not None
+        return self._publish(
+            "flow.materials_supplied", payload, f"{module}/supplied/{when}", definition.lead
+        )

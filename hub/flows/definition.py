@@ -47,12 +47,18 @@ _ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 @dataclass(frozen=True, slots=True)
 class Department:
-    """A department taking part in a flow: its key in the file, name, code and system."""
+    """A department taking part in a flow: its key in the file, name, code and system.
+
+    Attributes:
+        client: The API client that alone may speak for it (its acceptances, opinions,
+            supplied materials); ``None``: any client allowed to send ``flow.*``.
+    """
 
     key: str
     name: str
     code: str
     destination: str
+    client: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +232,7 @@ class _Checker:
                 raise self.fail(where, "must be a lower-case key (a-z, 0-9, _)")
             if not isinstance(table, Mapping):
                 raise self.fail(where, "must be a table")
-            self.known(table, where, ("name", "code", "destination"))
+            self.known(table, where, ("name", "code", "destination", "client"))
             code = self.text(table, "code", where)
             try:
                 check_uscc(code)
@@ -237,7 +243,13 @@ class _Checker:
             codes[code] = key
             destination = self.text(table, "destination", where)
             self.destination(destination, f"{where}.destination", REVIEW_TYPE)
-            found[key] = Department(key, self.text(table, "name", where), code, destination)
+            found[key] = Department(
+                key,
+                self.text(table, "name", where),
+                code,
+                destination,
+                self.optional_text(table, "client", where),
+            )
         return found
 
     def module(

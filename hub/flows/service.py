@@ -119,14 +119,22 @@ class ApprovalFlows:
             names = ", ".join(m.id for m in flow.modules)
             return [FieldError("payload.module", f"is not a module of {flow.id} ({names})")]
         department = payload.get("department")
-        if isinstance(department, dict) and envelope.type == "flow.opinion":
-            found = flow.department_by_code(str(department.get("code")))
+        code = department.get("code") if isinstance(department, dict) else None
+        if envelope.type == "flow.opinion":
+            found = flow.department_by_code(str(code))
             if found is None or found.key not in module.reviewers:
                 return [FieldError("payload.department.code", f"is not a reviewer of {module.id}")]
-        if envelope.type == "flow.module_accepted" and isinstance(department, dict):
-            lead = flow.departments[module.lead]
-            if department.get("code") != lead.code:
+        else:  # an acceptance or supplied materials: the lead's
+            found = flow.departments[module.lead]
+            if code is not None and code != found.code:
                 return [FieldError("payload.department.code", f"is not the lead of {module.id}")]
+        if found.client is not None and envelope.source != found.client:
+            return [
+                FieldError(
+                    "payload.department",
+                    f"client {envelope.source!r} may not speak for {found.name}",
+                )
+            ]
         return []
 
     # ------------------------------------------------------------------ advancing

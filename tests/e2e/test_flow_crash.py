@@ -81,7 +81,7 @@ def _start(raw: dict[str, object], path: Path) -> tuple[subprocess.Popen[str], s
 
 
 def _opinion(
-    url: str, key: str, project: Departments, department: str, when: str
+    url: str, keys: dict[str, str], project: Departments, department: str, when: str
 ) -> requests.Response:
     """A department's approval, sent over REST to the hub at ``url``."""
     found = project.flow.departments[department]
@@ -99,7 +99,7 @@ def _opinion(
                 "opinion_at": when,
             },
         },
-        headers={"Authorization": f"Bearer {key}"},
+        headers={"Authorization": f"Bearer {keys[department]}"},
         timeout=10,
     )
 
@@ -122,7 +122,10 @@ def test_kill_9_mid_review_loses_no_opinion_and_asks_no_department_twice(
     departments_hub = Hub(parse_config(raw, path), job_specs=[])
     ecology = receivers["dept_ecology"]
     ecology.gate.clear()  # its system is slow: the request stays in flight
-    _client, key = departments_hub.store.clients.add("departments", allow=["flow.*"])
+    keys = {
+        name: departments_hub.store.clients.add(f"dept-{name}", allow=["flow.*"])[1]
+        for name in ("development_reform", "natural_resources", "ecology")
+    }
     child, url = _start(raw, path)
     try:
         project = Departments(departments_hub, "WH-KILL-1")
@@ -135,8 +138,8 @@ def test_kill_9_mid_review_loses_no_opinion_and_asks_no_department_twice(
         wait_for(lambda: ecology.holding == 1, 15, "ecology's system holding the request")
         # Two opinions accepted by the hub that is then killed the instant the second 202
         # came back, before it could act on it.
-        first = _opinion(url, key, project, "development_reform", "2026-11-03T10:00:00+08:00")
-        second = _opinion(url, key, project, "natural_resources", "2026-11-03T11:00:00+08:00")
+        first = _opinion(url, keys, project, "development_reform", "2026-11-03T10:00:00+08:00")
+        second = _opinion(url, keys, project, "natural_resources", "2026-11-03T11:00:00+08:00")
         os.kill(child.pid, signal.SIGKILL)
         assert (first.status_code, second.status_code) == (202, 202)
         child.wait(10)
@@ -146,9 +149,9 @@ def test_kill_9_mid_review_loses_no_opinion_and_asks_no_department_twice(
 
         child, url = _start(raw, path)
         wait_for(lambda: _requests(ecology, "project_approval"), 15, "ecology's request")
-        again = _opinion(url, key, project, "natural_resources", "2026-11-03T11:00:00+08:00")
+        again = _opinion(url, keys, project, "natural_resources", "2026-11-03T11:00:00+08:00")
         assert again.status_code == 200  # the same id: the first acceptance, nothing new
-        last = _opinion(url, key, project, "ecology", "2026-11-04T10:00:00+08:00")
+        last = _opinion(url, keys, project, "ecology", "2026-11-04T10:00:00+08:00")
         assert last.status_code == 202
         wait_for(
             lambda: all(

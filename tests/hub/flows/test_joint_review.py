@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from hub.core.clock import format_time
+from hub.flows import BUILTIN_DIR
 from hub.pipeline.ingest import Invalid
 from hub.runtime import Hub
 from hub.store import MessageFilter
@@ -345,3 +346,26 @@ def test_a_project_whose_publication_is_refused_holds_no_other_back(hub: Hub) ->
     assert hub.store.flows.get("WH-JR-12") is not None
     assert hub.store.flows.get("WH-JR-11") is None
     assert hub.store.flows.pending() == ["WH-JR-11"]  # tried again by the next run
+
+
+def test_a_department_bound_to_its_client_is_spoken_for_by_no_other(tmp_path: Path) -> None:
+    folder = tmp_path / "flows"
+    folder.mkdir()
+    text = (BUILTIN_DIR / "weihai_construction.toml").read_text(encoding="utf-8")
+    bound = text.replace('client = "dept-ecology"', 'client = "sthj-system"')
+    (folder / "weihai_construction.toml").write_text(bound, encoding="utf-8")
+    hub = Hub(flow_config(tmp_path, flows_dir=folder))
+    try:
+        project = Departments(hub, "WH-JR-13")
+        with pytest.raises(Invalid) as raised:
+            project.opinion("project_approval", "ecology", "approve", at("2026-11-03"))
+        assert [e.to_json() for e in raised.value.errors] == [
+            {
+                "path": "payload.department",
+                "message": "client 'dept-ecology' may not speak for 威海市生态环境局",
+            }
+        ]
+        project.source = "sthj-system"
+        assert project.opinion("project_approval", "ecology", "approve", at("2026-11-03")).created
+    finally:
+        hub.close()
