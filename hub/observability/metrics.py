@@ -289,13 +289,20 @@ class CaseCollector(Collector):
                 "govhub_case_events_pending_oldest_seconds",
                 "Age of the oldest case event waiting to be taken into its record.",
             ),
+            GaugeMetricFamily(
+                "govhub_projects",
+                "Projects of the approval flows by state (running, approved, rejected) and"
+                " light, as last evaluated.",
+                labels=("state", "light"),
+            ),
         )
 
     def collect(self) -> Iterable[Metric]:
-        open_family, pending_family, oldest_family = self._families()
+        open_family, pending_family, oldest_family, projects_family = self._families()
         try:
             lights = self.store.cases.open_by_light()
             pending, oldest = self.store.cases.backlog()
+            projects = self.store.flows.by_state_and_light()
         except Exception:  # a scrape must answer even when the database does not
             log.exception("reading the case clocks for /metrics failed")
             return []
@@ -304,4 +311,6 @@ class CaseCollector(Collector):
         pending_family.add_metric((), pending)
         age = (utcnow() - oldest).total_seconds() if oldest is not None else 0.0
         oldest_family.add_metric((), max(0.0, age))
-        return [open_family, pending_family, oldest_family]
+        for (state, light), count in sorted(projects.items()):
+            projects_family.add_metric((state, light), count)
+        return [open_family, pending_family, oldest_family, projects_family]

@@ -336,3 +336,22 @@ def test_processes_sharing_a_multiprocess_dir_expose_their_sum(tmp_path: Path) -
     }
     assert samples[("govhub_job_runs_total", (("job", "sync"), ("outcome", "ok")))] == 6
     assert samples[("govhub_store_up", ())] == 1
+
+
+def test_projects_of_the_approval_flows_are_counted_by_state_and_light(tmp_path: Path) -> None:
+    from tests.flows_support import Departments, at, flow_config
+
+    with running_hub(flow_config(tmp_path), dispatch=False) as running:
+        for number, (answered, evaluated) in enumerate(
+            (("2026-11-03", "2026-11-04"), (None, "2026-11-10"))
+        ):
+            project = Departments(running.hub, f"WH-M-{number}")
+            project.accept("project_approval", at("2026-11-02", 9), [])
+            if answered:
+                project.approve_all("project_approval", at(answered))
+            running.hub.flows.advance(at(evaluated))
+        metrics = scrape(running.url)
+    assert metrics["govhub_projects"] == {
+        (("light", "green"), ("state", "running")): 1,
+        (("light", "red"), ("state", "running")): 1,
+    }
