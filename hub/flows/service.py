@@ -165,17 +165,19 @@ class ApprovalFlows:
             for project_no in project_nos:
                 check()
                 try:
-                    events, published = self._advance_one(project_no, now)
+                    outcome = self._advance_one(project_no, now)
                 except Exception:
                     # One project whose publication is refused (a screen, the store) must
                     # not hold the others back: its events stay pending for the next run.
                     log.exception("project %s could not advance; it is tried again", project_no)
+                    outcome = None
+                if outcome is None:
                     failed.add(project_no)
                     done.failed += 1
                     continue
                 done.projects += 1
-                done.events += events
-                done.published += published
+                done.events += outcome[0]
+                done.published += outcome[1]
 
     def evaluate(self, now: dt.datetime) -> int:
         """Read every running project's clocks at ``now`` and store the lights.
@@ -191,7 +193,8 @@ class ApprovalFlows:
                 log.exception("project %s could not be evaluated", project_no)
         return len(running)
 
-    def _advance_one(self, project_no: str, now: dt.datetime) -> tuple[int, int]:
+    def _advance_one(self, project_no: str, now: dt.datetime) -> tuple[int, int] | None:
+        """Fold one project and act; ``(events, published)``, or ``None``: no flow of ours."""
         publish = self.publish
         if publish is None:
             raise RuntimeError("these flows have nowhere to publish")
@@ -199,7 +202,7 @@ class ApprovalFlows:
         flow = self._flow_of(events)
         if flow is None:
             log.warning("project %s names no flow this hub runs; its events wait", project_no)
-            return 0, 0
+            return None
         progress = fold_project(project_no, flow, events)
         published = 0
         for message_type, payload, key, to in self._actions(progress):

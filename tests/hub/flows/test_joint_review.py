@@ -369,3 +369,14 @@ def test_a_department_bound_to_its_client_is_spoken_for_by_no_other(tmp_path: Pa
         assert project.opinion("project_approval", "ecology", "approve", at("2026-11-03")).created
     finally:
         hub.close()
+
+
+def test_a_project_of_a_flow_no_longer_run_waits_without_stopping_the_run(hub: Hub) -> None:
+    project = Departments(hub, "WH-JR-14")
+    project.accept("project_approval", at("2026-11-02", 9), PROPOSAL)
+    flows = hub.flows.flows
+    hub.flows.flows = {}  # the flow's file was removed; its project's events stay
+    done = hub.flows.advance(at("2026-11-02", 10))
+    assert (done.projects, done.failed) == (0, 1)
+    hub.flows.flows = flows
+    assert hub.flows.advance(at("2026-11-02", 11)).projects == 1
