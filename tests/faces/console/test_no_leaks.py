@@ -98,6 +98,7 @@ def _pages(console: RunningConsole) -> list[str]:
         "job_id": ["hall.pull_applications", "credit.publish"],
         "run_id": ["run-1", "run-2"],
         "case_no": ["WH-2026-001001"],
+        "project_no": ["WH-GC-2026-0001"],
         "code": ["11371000004336447K4370220001000"],
     }
     pages: list[str] = []
@@ -120,6 +121,7 @@ def _pages(console: RunningConsole) -> list[str]:
                         "job_id": job_id,
                         "run_id": run_id,
                         "case_no": values["case_no"][0],
+                        "project_no": values["project_no"][0],
                         "code": values["code"][0],
                     }
                     path = rule.rule
