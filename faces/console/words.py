@@ -104,6 +104,12 @@ JOB_DESCRIPTIONS = {
         "Reconcile each day's payments with the platform's statement."
     ),
     "hub.retention": lazy_gettext("Delete delivered messages and job runs past their age."),
+    "hall.sync_items": lazy_gettext(
+        "Fetch the service-item catalogue from the provincial hall, new versions only."
+    ),
+    "supervision.evaluate": lazy_gettext(
+        "Bring every open case clock up to date and send yellow and red notices once."
+    ),
 }
 
 

@@ -103,15 +103,30 @@ def supervision_report() -> Response:
     )
 
 
+def _day(name: str) -> dt.date | None:
+    value = request.args.get(name)
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise _bad(name, "must be a day (YYYY-MM-DD)") from None
+
+
 def _period() -> tuple[dt.datetime, dt.datetime, str]:
     args = request.args
     if args.get("from") or args.get("to"):
-        try:
-            first = dt.date.fromisoformat(args.get("from", ""))
-            last = dt.date.fromisoformat(args.get("to", ""))
-            since, until = day_period(first, last)
-        except ValueError:
-            raise _bad("from", "and to must be days (YYYY-MM-DD), to not before from") from None
+        # One end alone: ``from`` runs to today, ``to`` starts on the first of its month.
+        first, last = _day("from"), _day("to")
+        if last is None:
+            last = dt.datetime.now(HUB_TZ).date()
+        if first is None:
+            first = last.replace(day=1)
+        # A period that ends before it starts holds no day: an empty report, as a
+        # search whose bounds cross finds nothing.
+        since, until = day_period(first, max(first, last))
+        if last < first:
+            until = since
         return since, until, f"{first.isoformat()}..{last.isoformat()}"
     month = args.get("month") or dt.datetime.now(HUB_TZ).strftime("%Y-%m")
     try:
@@ -128,6 +143,7 @@ _ERRORS = {
     "403": problem_content("The client does not have the operator role."),
 }
 _TIME = {"type": ["string", "null"], "format": "date-time"}
+_DAY_PATTERN = "^(19|20)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
 _DAY = {"type": ["string", "null"], "format": "date"}
 _CASE: dict[str, Any] = {
     "type": "object",
@@ -255,7 +271,11 @@ _PATHS: dict[str, dict[str, Any]] = {
                 _query(
                     "unknown_item", "Only cases of items not in the catalogue.", {"type": "boolean"}
                 ),
-                _query("limit", "1..200 (50).", {"type": "integer"}),
+                _query(
+                    "limit",
+                    "Page size.",
+                    {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+                ),
                 _query("after", "The `next` of the previous page.", {"type": "string"}),
             ],
             "responses": {
@@ -290,9 +310,21 @@ _PATHS: dict[str, dict[str, Any]] = {
             "operationId": "getSupervisionReport",
             "tags": ["cases"],
             "parameters": [
-                _query("month", "YYYY-MM (default: this month).", {"type": "string"}),
-                _query("from", "First day (with `to`), YYYY-MM-DD.", {"type": "string"}),
-                _query("to", "Last day (with `from`).", {"type": "string"}),
+                _query(
+                    "month",
+                    "YYYY-MM (default: this month); ignored when `from` and `to` are given.",
+                    {"type": "string", "pattern": "^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$"},
+                ),
+                _query(
+                    "from",
+                    "First day, YYYY-MM-DD (alone: up to today).",
+                    {"type": "string", "format": "date", "pattern": _DAY_PATTERN},
+                ),
+                _query(
+                    "to",
+                    "Last day, not before `from` (alone: from the first of its month).",
+                    {"type": "string", "format": "date", "pattern": _DAY_PATTERN},
+                ),
                 _query("by", "Group by.", {"type": "string", "enum": ["department", "item"]}),
             ],
             "responses": {
