@@ -138,6 +138,7 @@ class SQLiteDialect(Dialect):
         self._lock_path: Path | None = None
         self._lock_fd: int | None = None
         self._lock_pid = 0
+        self._closer: weakref.finalize[Any, Any] | None = None
         # Linux abstract socket named after the database: no file, no path length limit.
         self._wake_address: bytes | None = None
         self._wake_socket: socket.socket | None = None
@@ -230,7 +231,8 @@ class SQLiteDialect(Dialect):
     def close(self) -> None:
         with self._lock:
             if self._lock_fd is not None:
-                self._closer.detach()
+                if self._closer is not None:
+                    self._closer.detach()
                 os.close(self._lock_fd)
                 self._lock_fd = None
         if self._wake_socket is not None:
@@ -243,7 +245,8 @@ class SQLiteDialect(Dialect):
         if self._lock_path is None:
             return None
         if self._lock_fd is not None and self._lock_pid != os.getpid():
-            self._closer.detach()  # the parent's descriptor, inherited: not ours to lock
+            if self._closer is not None:  # the parent's descriptor, inherited: not ours to lock
+                self._closer.detach()
             os.close(self._lock_fd)
             self._lock_fd = None
         if self._lock_fd is None:
