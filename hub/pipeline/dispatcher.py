@@ -192,17 +192,19 @@ class Dispatcher:
 
     def _sleep_for(self) -> float:
         poll = self.settings.poll_interval_s
-        due = self.store.deliveries.next_due() if self._free_workers() else None
+        # Without room, only a finished delivery (which wakes the loop) or the poll can
+        # change anything: asking the store when work falls due would be wasted.
+        due = self.store.deliveries.next_due() if self._room() else None
         if due is None:
             return poll
         return min(poll, max(0.01, (due - utcnow()).total_seconds()))
 
     def _gather(self) -> None:
-        """Wait (briefly) until a quarter of the claim batch's workers are free."""
+        """Wait (briefly) until there is room for a quarter of a claim batch."""
         enough = max(1, min(self.settings.batch, self.settings.workers) // 4)
         deadline = time.monotonic() + GATHER_S
         while not self._stopping.is_set():
-            if self._free_workers() >= enough:
+            if self._room() >= enough:
                 return
             left = deadline - time.monotonic()
             if left <= 0:
@@ -214,16 +216,26 @@ class Dispatcher:
         with self._lock:
             return self.settings.workers - sum(len(ids) for ids in self._in_flight.values())
 
-    def _claim_and_submit(self) -> int:
-        free = self._free_workers()
-        if free <= 0 or self._pool is None:
-            return 0
+    def _capacity(self) -> dict[str, int]:
+        """Free slots per destination: ``max_in_flight`` less its running, within the
+        circuit's permits."""
         capacity: dict[str, int] = {}
         with self._lock:
             for name, destination in self.destinations.items():
                 slots = destination.max_in_flight - len(self._in_flight[name])
                 permits = self.breakers[name].permits()
                 capacity[name] = slots if permits is None else min(slots, permits)
+        return capacity
+
+    def _room(self) -> int:
+        """How many deliveries a claim could start now."""
+        return min(self._free_workers(), sum(max(0, n) for n in self._capacity().values()))
+
+    def _claim_and_submit(self) -> int:
+        free = self._free_workers()
+        if free <= 0 or self._pool is None:
+            return 0
+        capacity = self._capacity()
         claims = self.store.deliveries.claim(
             self.owner,
             capacity=capacity,

@@ -28,8 +28,12 @@ from hub.core.clock import new_id, utcnow
 from hub.store.audit import write_audit
 from hub.store.database import Database
 from hub.store.delivery_statements import (
+    ATTEMPT_NUMBERS,
     CLAIM,
     FINISH,
+    LEASES,
+    MESSAGES,
+    NEXT_DUE,
     REFRESH,
     recover_expired,
     refresh_message_status,
@@ -133,7 +137,7 @@ class Deliveries:
             return []
         now = utcnow()
         claimed: list[Any] = []
-        with self.db.write() as connection:
+        with self.db.write(durable=False) as connection:
             # Leases of workers that died first: they stay the heads of their cases, so
             # they are claimed again before anything behind them (the index finds none
             # at all cost when no worker died).
@@ -160,9 +164,7 @@ class Deliveries:
             message_ids = list({row.message_id for row in claimed})
             envelopes = {
                 row.id: envelope_of(row)
-                for row in connection.execute(
-                    select(messages).where(messages.c.id.in_(message_ids))
-                )
+                for row in connection.execute(MESSAGES, {"p_ids": message_ids})
             }
         claimed.sort(key=lambda row: row.seq)
         return [
@@ -182,7 +184,7 @@ class Deliveries:
         if not ids:
             return
         now = utcnow()
-        with self.db.write() as connection:
+        with self.db.write(durable=False) as connection:
             connection.execute(
                 update(deliveries)
                 .where(
@@ -199,7 +201,7 @@ class Deliveries:
         condition = and_(deliveries.c.lease_owner == owner, deliveries.c.status == "inflight")
         if delivery_ids is not None:
             condition = and_(condition, deliveries.c.id.in_(list(delivery_ids)))
-        with self.db.write() as connection:
+        with self.db.write(durable=False) as connection:
             result = connection.execute(
                 update(deliveries)
                 .where(condition)
@@ -231,16 +233,14 @@ class Deliveries:
             for f in ended
             if (k := case_key(f.claim.destination, f.claim.envelope.correlation_id))
         ]
-        with self.db.write() as connection:
+        with self.db.write(durable=False) as connection:
             self.db.dialect.lock_cases(connection, keys)
             written = self._write_outcome_rows(connection, batch)
             done = [f for f, ok in zip(batch, written, strict=True) if ok]
             if done:
                 numbers = dict(
                     connection.execute(
-                        select(attempts.c.delivery_id, func.max(attempts.c.number))
-                        .where(attempts.c.delivery_id.in_([f.claim.delivery_id for f in done]))
-                        .group_by(attempts.c.delivery_id)
+                        ATTEMPT_NUMBERS, {"p_ids": [f.claim.delivery_id for f in done]}
                     ).all()
                 )
                 self.db.dialect.insert_all(
@@ -275,14 +275,7 @@ class Deliveries:
         statement for the group instead of one round of SQLAlchemy per delivery.
         """
         owners = dict(
-            connection.execute(
-                select(deliveries.c.id, deliveries.c.lease_owner)
-                .where(
-                    deliveries.c.id.in_([f.claim.delivery_id for f in batch]),
-                    deliveries.c.status == "inflight",
-                )
-                .with_for_update()
-            ).all()
+            connection.execute(LEASES, {"p_ids": [f.claim.delivery_id for f in batch]}).all()
         )
         written: list[bool] = []
         by_status: dict[str, list[dict[str, Any]]] = {}
@@ -299,11 +292,7 @@ class Deliveries:
     def next_due(self) -> dt.datetime | None:
         """When the earliest pending delivery falls due (for the dispatcher's sleep)."""
         with self.db.read() as connection:
-            value: dt.datetime | None = connection.execute(
-                select(func.min(deliveries.c.next_attempt_at)).where(
-                    deliveries.c.status == "pending"
-                )
-            ).scalar_one()
+            value: dt.datetime | None = connection.execute(NEXT_DUE).scalar_one()
         return value
 
     def backlog(self) -> dict[str, int]:

@@ -8,14 +8,25 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, exists, select, update
+from sqlalchemy import Connection, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.elements import BindParameter
 
 from hub.core.columns import JSONType, UTCDateTime
 from hub.store.queues import OPEN
-from hub.store.tables import deliveries, messages
+from hub.store.tables import attempts, deliveries, messages
 
-__all__ = ["CLAIM", "FINISH", "REFRESH", "recover_expired", "refresh_message_status"]
+__all__ = [
+    "ATTEMPT_NUMBERS",
+    "CLAIM",
+    "FINISH",
+    "LEASES",
+    "MESSAGES",
+    "NEXT_DUE",
+    "REFRESH",
+    "recover_expired",
+    "refresh_message_status",
+]
 
 
 def _finish_statement(status: str) -> Any:
@@ -101,7 +112,9 @@ def recover_expired(connection: Connection, now: dt.datetime) -> int:
 def _refresh_statement() -> Any:
     def having(*statuses: str) -> ColumnElement[bool]:
         return exists().where(
-            deliveries.c.message_id == bindparam("p_message_id"), deliveries.c.status.in_(statuses)
+            deliveries.c.message_id == bindparam("p_message_id"),
+            # not IN (...): executemany cannot take a literal list's expanding parameter
+            or_(*(deliveries.c.status == status for status in statuses)),
         )
 
     return (
@@ -126,3 +139,22 @@ REFRESH = _refresh_statement()
 def refresh_message_status(connection: Connection, message_id: str, now: dt.datetime) -> None:
     """Derive a message's status from its deliveries again (in the caller's transaction)."""
     connection.execute(REFRESH, {"p_message_id": message_id, "p_now": now})
+
+
+_IDS: BindParameter[Any] = bindparam("p_ids", expanding=True)
+#: The messages of claimed deliveries.
+MESSAGES = select(messages).where(messages.c.id.in_(_IDS))
+#: Who holds the lease of each delivery still in flight (locked until the outcome is written).
+LEASES = (
+    select(deliveries.c.id, deliveries.c.lease_owner)
+    .where(deliveries.c.id.in_(_IDS), deliveries.c.status == "inflight")
+    .with_for_update()
+)
+#: The last attempt number of each delivery.
+ATTEMPT_NUMBERS = (
+    select(attempts.c.delivery_id, func.max(attempts.c.number))
+    .where(attempts.c.delivery_id.in_(_IDS))
+    .group_by(attempts.c.delivery_id)
+)
+#: When the earliest pending delivery falls due.
+NEXT_DUE = select(func.min(deliveries.c.next_attempt_at)).where(deliveries.c.status == "pending")
