@@ -12,7 +12,13 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from faces.http.auth import require_operator
-from faces.http.openapi import add_paths, json_content, problem_content
+from faces.http.openapi import (
+    add_paths,
+    json_content,
+    paging_parameters,
+    problem_content,
+    query_parameter,
+)
 from faces.http.problems import Problem
 from faces.rest.api import choice, page_limit
 from hub.cases.report import day_period, month_period, report_lines
@@ -251,10 +257,6 @@ _LINE: dict[str, Any] = {
 }
 
 
-def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"name": name, "in": "query", "description": description, "schema": schema}
-
-
 _PATHS: dict[str, dict[str, Any]] = {
     "/api/v1/cases": {
         "get": {
@@ -264,19 +266,16 @@ _PATHS: dict[str, dict[str, Any]] = {
             "operationId": "listCases",
             "tags": ["cases"],
             "parameters": [
-                _query("light", "Supervision light.", {"type": "string", "enum": list(LIGHTS)}),
-                _query("department", "The implementing body's code.", {"type": "string"}),
-                _query("item", "The item's code.", {"type": "string"}),
-                _query("open", "Only open (true) or closed (false).", {"type": "boolean"}),
-                _query(
+                query_parameter(
+                    "light", "Supervision light.", {"type": "string", "enum": list(LIGHTS)}
+                ),
+                query_parameter("department", "The implementing body's code.", {"type": "string"}),
+                query_parameter("item", "The item's code.", {"type": "string"}),
+                query_parameter("open", "Only open (true) or closed (false).", {"type": "boolean"}),
+                query_parameter(
                     "unknown_item", "Only cases of items not in the catalogue.", {"type": "boolean"}
                 ),
-                _query(
-                    "limit",
-                    "Page size.",
-                    {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
-                ),
-                _query("after", "The `next` of the previous page.", {"type": "string"}),
+                *paging_parameters(),
             ],
             "responses": {
                 "200": json_content("CasePage", "Cases."),
@@ -310,22 +309,24 @@ _PATHS: dict[str, dict[str, Any]] = {
             "operationId": "getSupervisionReport",
             "tags": ["cases"],
             "parameters": [
-                _query(
+                query_parameter(
                     "month",
                     "YYYY-MM (default: this month); ignored when `from` and `to` are given.",
                     {"type": "string", "pattern": "^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$"},
                 ),
-                _query(
+                query_parameter(
                     "from",
                     "First day, YYYY-MM-DD (alone: up to today).",
                     {"type": "string", "format": "date", "pattern": _DAY_PATTERN},
                 ),
-                _query(
+                query_parameter(
                     "to",
                     "Last day, not before `from` (alone: from the first of its month).",
                     {"type": "string", "format": "date", "pattern": _DAY_PATTERN},
                 ),
-                _query("by", "Group by.", {"type": "string", "enum": ["department", "item"]}),
+                query_parameter(
+                    "by", "Group by.", {"type": "string", "enum": ["department", "item"]}
+                ),
             ],
             "responses": {
                 "200": json_content("SupervisionReport", "The report."),
