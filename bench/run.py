@@ -610,8 +610,10 @@ def main() -> int:
     if shutil.which("wrk") is None:
         parser.error("wrk is not installed (apt-get install wrk)")
     settings = Settings.make(args.quick)
-    # a SIGTERM stops the run as Ctrl-C does: every child is stopped on the way out
+    # Ctrl-C and SIGTERM stop the run: every child is stopped on the way out (SIGINT too,
+    # for a shell that started this in the background with SIGINT ignored)
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     began = time.monotonic()
 
     def log(text: str) -> None:
