@@ -33,7 +33,9 @@ from typing import Any
 __all__ = [
     "BENCH",
     "GOVHUB",
+    "LISTENING",
     "ROOT",
+    "WORKER_READY",
     "Child",
     "Processes",
     "ReceiverClient",
