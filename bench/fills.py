@@ -10,11 +10,12 @@ numbers and correlation ids change (each copy is its own case, as in real traffi
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-__all__ = ["checkpoint", "count", "duplicate", "pg_count", "postgres_database"]
+__all__ = ["checkpoint", "count", "duplicate", "flush", "pg_count", "postgres_database"]
 
 #: Copies' ids start with "000" and a 3-digit copy number: a ULID of today starts with "01",
 #: so a copy never collides with an original and sorts before it, as older messages do.
@@ -42,6 +43,22 @@ def checkpoint(database: Path) -> None:
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         connection.close()
+
+
+def flush(directory: Path) -> None:
+    """fsync every file in ``directory`` (a hub's folder just copied or filled).
+
+    Otherwise the kernel still holds the copy's pages dirty, and the hub's first commits
+    (each an fsync) pay for writing them out: measured, that made a freshly copied store
+    look up to 1.6× slower than one filled a minute earlier.
+    """
+    for path in sorted(directory.rglob("*")):
+        if path.is_file():
+            descriptor = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
 
 
 def _columns(connection: sqlite3.Connection, table: str) -> list[str]:
