@@ -1,30 +1,29 @@
-"""The baseline: a plain Flask JSON echo app on the same waitress setup as the hub."""
+"""The baseline: a plain Flask JSON echo app, served by gunicorn with 2 sync workers.
+
+Run: ``gunicorn -w 2 -b 127.0.0.1:PORT --chdir bench echo_app:app`` (``bench/run.py``
+starts it so). ``POST /api/v1/messages`` parses the JSON body and answers 202
+with a small JSON body, as the hub's ingest does, without validating or storing anything.
+"""
 
 from __future__ import annotations
 
-import sys
-
 from flask import Flask, Response, jsonify, request
 
-from faces.serving import start_server
+__all__ = ["app", "create_app"]
 
 
 def create_app() -> Flask:
-    """POST /api/v1/messages parses the JSON body and answers 202 with a small JSON body."""
-    app = Flask("echo")
+    """The echo app: every POST parses its JSON body and answers 202."""
+    echo = Flask("echo")
 
-    @app.post("/api/v1/messages")
-    def echo() -> tuple[Response, int]:
-        document = request.get_json()
+    @echo.post("/api/v1/messages")
+    def accept() -> tuple[Response, int]:
+        document = request.get_json(force=True, silent=True) or {}
         return jsonify(
             {"id": document.get("id"), "status": "accepted", "type": document.get("type")}
         ), 202
 
-    return app
+    return echo
 
 
-if __name__ == "__main__":
-    threads = int(sys.argv[1]) if len(sys.argv) > 1 else 16
-    server = start_server(create_app(), "127.0.0.1", 0, threads=threads)
-    print(f"echo listening on {server.url}", flush=True)
-    server.server.run()
+app = create_app()

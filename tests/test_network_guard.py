@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from tests import netguard
+from tests.support import wait_for
 
 # A listener in a child process, as `govhub run` (or another engineer's server) would be:
 # it binds the port it is given, prints it (or "busy"), and on "count" prints how many
@@ -90,6 +91,8 @@ def test_a_loopback_port_no_test_opened_is_refused_and_its_listener_hears_nothin
         netguard.opened_by_this_run(listener.port)
         with socket.create_connection(("127.0.0.1", listener.port), timeout=5):
             pass
+        # The child's accept thread takes the connection in its own time: wait for it.
+        wait_for(lambda: listener.connections() == 1, message="the listener to count it")
         assert listener.connections() == 1
 
 

@@ -17,7 +17,9 @@ __all__ = [
     "extra_schemas",
     "json_content",
     "no_nul_in_requests",
+    "paging_parameters",
     "problem_content",
+    "query_parameter",
 ]
 
 #: ``app.extensions`` key of the paths only this app mounts.
@@ -76,6 +78,23 @@ def body_problems(invalid: str = "Fields missing, unknown or of the wrong kind."
         "415": problem_content("The body is not application/json."),
         "422": problem_content(invalid + " See `errors[].path`."),
     }
+
+
+def query_parameter(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """An optional query parameter of an operation."""
+    return {"name": name, "in": "query", "description": description, "schema": schema}
+
+
+def paging_parameters(maximum: int = 200) -> list[dict[str, Any]]:
+    """``limit`` and ``after``: keyset pagination, as every list of the API pages."""
+    return [
+        query_parameter(
+            "limit",
+            "Page size.",
+            {"type": "integer", "minimum": 1, "maximum": maximum, "default": 50},
+        ),
+        query_parameter("after", "The `next` of the previous page.", {"type": "string"}),
+    ]
 
 
 #: What the hub stores must be storable on PostgreSQL, whose text cannot hold U+0000.

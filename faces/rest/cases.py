@@ -12,7 +12,13 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from faces.http.auth import require_operator
-from faces.http.openapi import add_paths, json_content, problem_content
+from faces.http.openapi import (
+    add_paths,
+    json_content,
+    paging_parameters,
+    problem_content,
+    query_parameter,
+)
 from faces.http.problems import Problem
 from faces.rest.api import choice, page_limit
 from hub.cases.report import day_period, month_period, report_lines
@@ -103,15 +109,30 @@ def supervision_report() -> Response:
     )
 
 
+def _day(name: str) -> dt.date | None:
+    value = request.args.get(name)
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise _bad(name, "must be a day (YYYY-MM-DD)") from None
+
+
 def _period() -> tuple[dt.datetime, dt.datetime, str]:
     args = request.args
     if args.get("from") or args.get("to"):
-        try:
-            first = dt.date.fromisoformat(args.get("from", ""))
-            last = dt.date.fromisoformat(args.get("to", ""))
-            since, until = day_period(first, last)
-        except ValueError:
-            raise _bad("from", "and to must be days (YYYY-MM-DD), to not before from") from None
+        # One end alone: ``from`` runs to today, ``to`` starts on the first of its month.
+        first, last = _day("from"), _day("to")
+        if last is None:
+            last = dt.datetime.now(HUB_TZ).date()
+        if first is None:
+            first = last.replace(day=1)
+        # A period that ends before it starts holds no day: an empty report, as a
+        # search whose bounds cross finds nothing.
+        since, until = day_period(first, max(first, last))
+        if last < first:
+            until = since
         return since, until, f"{first.isoformat()}..{last.isoformat()}"
     month = args.get("month") or dt.datetime.now(HUB_TZ).strftime("%Y-%m")
     try:
@@ -128,6 +149,7 @@ _ERRORS = {
     "403": problem_content("The client does not have the operator role."),
 }
 _TIME = {"type": ["string", "null"], "format": "date-time"}
+_DAY_PATTERN = "^(19|20)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
 _DAY = {"type": ["string", "null"], "format": "date"}
 _CASE: dict[str, Any] = {
     "type": "object",
@@ -235,10 +257,6 @@ _LINE: dict[str, Any] = {
 }
 
 
-def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"name": name, "in": "query", "description": description, "schema": schema}
-
-
 _PATHS: dict[str, dict[str, Any]] = {
     "/api/v1/cases": {
         "get": {
@@ -248,15 +266,16 @@ _PATHS: dict[str, dict[str, Any]] = {
             "operationId": "listCases",
             "tags": ["cases"],
             "parameters": [
-                _query("light", "Supervision light.", {"type": "string", "enum": list(LIGHTS)}),
-                _query("department", "The implementing body's code.", {"type": "string"}),
-                _query("item", "The item's code.", {"type": "string"}),
-                _query("open", "Only open (true) or closed (false).", {"type": "boolean"}),
-                _query(
+                query_parameter(
+                    "light", "Supervision light.", {"type": "string", "enum": list(LIGHTS)}
+                ),
+                query_parameter("department", "The implementing body's code.", {"type": "string"}),
+                query_parameter("item", "The item's code.", {"type": "string"}),
+                query_parameter("open", "Only open (true) or closed (false).", {"type": "boolean"}),
+                query_parameter(
                     "unknown_item", "Only cases of items not in the catalogue.", {"type": "boolean"}
                 ),
-                _query("limit", "1..200 (50).", {"type": "integer", "minimum": 1, "maximum": 200}),
-                _query("after", "The `next` of the previous page.", {"type": "string"}),
+                *paging_parameters(),
             ],
             "responses": {
                 "200": json_content("CasePage", "Cases."),
@@ -290,18 +309,24 @@ _PATHS: dict[str, dict[str, Any]] = {
             "operationId": "getSupervisionReport",
             "tags": ["cases"],
             "parameters": [
-                _query(
+                query_parameter(
                     "month",
-                    "YYYY-MM (default: this month).",
+                    "YYYY-MM (default: this month); ignored when `from` and `to` are given.",
                     {"type": "string", "pattern": "^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$"},
                 ),
-                _query(
+                query_parameter(
                     "from",
-                    "First day (with `to`), YYYY-MM-DD.",
-                    {"type": "string", "format": "date"},
+                    "First day, YYYY-MM-DD (alone: up to today).",
+                    {"type": "string", "format": "date", "pattern": _DAY_PATTERN},
                 ),
-                _query("to", "Last day (with `from`).", {"type": "string", "format": "date"}),
-                _query("by", "Group by.", {"type": "string", "enum": ["department", "item"]}),
+                query_parameter(
+                    "to",
+                    "Last day, not before `from` (alone: from the first of its month).",
+                    {"type": "string", "format": "date", "pattern": _DAY_PATTERN},
+                ),
+                query_parameter(
+                    "by", "Group by.", {"type": "string", "enum": ["department", "item"]}
+                ),
             ],
             "responses": {
                 "200": json_content("SupervisionReport", "The report."),

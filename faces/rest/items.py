@@ -11,7 +11,13 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from faces.http.auth import require_client
-from faces.http.openapi import add_paths, json_content, problem_content
+from faces.http.openapi import (
+    add_paths,
+    json_content,
+    paging_parameters,
+    problem_content,
+    query_parameter,
+)
 from faces.http.problems import Problem
 from faces.rest.api import choice, page_limit
 from hub.runtime import Hub
@@ -116,10 +122,6 @@ _ITEM: dict[str, Any] = {
 }
 
 
-def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"name": name, "in": "query", "description": description, "schema": schema}
-
-
 _PATHS: dict[str, dict[str, Any]] = {
     "/api/v1/items": {
         "get": {
@@ -129,18 +131,23 @@ _PATHS: dict[str, dict[str, Any]] = {
             "operationId": "listItems",
             "tags": ["items"],
             "parameters": [
-                _query("department", "The implementing body's code (USCC).", {"type": "string"}),
-                _query("type", "事项类型.", {"type": "string", "enum": list(ITEM_TYPES)}),
-                _query("kind", "1 immediate, 2 committed.", {"type": "string", "enum": ["1", "2"]}),
-                _query("depth", "Online depth.", {"type": "string", "enum": list(ONLINE_DEPTHS)}),
-                _query(
+                query_parameter(
+                    "department", "The implementing body's code (USCC).", {"type": "string"}
+                ),
+                query_parameter("type", "事项类型.", {"type": "string", "enum": list(ITEM_TYPES)}),
+                query_parameter(
+                    "kind", "1 immediate, 2 committed.", {"type": "string", "enum": ["1", "2"]}
+                ),
+                query_parameter(
+                    "depth", "Online depth.", {"type": "string", "enum": list(ONLINE_DEPTHS)}
+                ),
+                query_parameter(
                     "status",
                     "In force or withdrawn.",
-                    {"type": "string", "enum": ["in_force", "withdrawn"]},
+                    {"type": "string", "enum": list(ITEM_STATUSES)},
                 ),
-                _query("q", "The start of the name or the code.", {"type": "string"}),
-                _query("limit", "1..200 (50).", {"type": "integer", "minimum": 1, "maximum": 200}),
-                _query("after", "The `next` of the previous page.", {"type": "string"}),
+                query_parameter("q", "The start of the name or the code.", {"type": "string"}),
+                *paging_parameters(),
             ],
             "responses": {
                 "200": json_content("ItemPage", "Items."),

@@ -18,6 +18,7 @@ from faces.http.openapi import (
     extra_paths,
     extra_schemas,
     no_nul_in_requests,
+    paging_parameters,
 )
 from faces.http.openapi import json_content as _json
 from faces.http.openapi import problem_content as _problem
@@ -33,19 +34,7 @@ __all__ = ["blueprint", "build_spec"]
 blueprint = Blueprint("openapi", __name__)
 
 _AUTH_ERRORS = {"401": _problem("Missing, unknown or revoked API key.")}
-_PAGING = [
-    {
-        "name": "limit",
-        "in": "query",
-        "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
-    },
-    {
-        "name": "after",
-        "in": "query",
-        "description": "The `next` of the previous page.",
-        "schema": {"type": "string"},
-    },
-]
+_PAGING = paging_parameters()
 
 
 _SPEC_EXTENSION = "govhub_openapi_document"

@@ -19,7 +19,7 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
 
-from hub.store.dialects import WAKE_PENDING, WRITE_OPTION, Dialect, dialect_for
+from hub.store.dialects import RELAXED, WAKE_PENDING, WRITE_OPTION, Dialect, dialect_for
 
 __all__ = ["MIGRATION_GROUP", "Database", "migration_folders"]
 
@@ -67,13 +67,23 @@ class Database:
         self.engine = self.dialect.create_engine(url)
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """A write transaction: committed on success, rolled back on any error."""
+    def write(self, *, durable: bool = True) -> Iterator[Connection]:
+        """A write transaction: committed on success, rolled back on any error.
+
+        Args:
+            durable: The commit is on disk when this returns (an fsync; SQLite's
+                ``synchronous=FULL``). ``False`` for what may be lost in a power cut but not
+                in a crash of the process: a delivery's claim or outcome (lost, the
+                delivery is sent again with the same ``Idempotency-Key``, as after any
+                lost lease). Nothing accepted is ever written so.
+        """
         committed = False
         with self.dialect.write_guard(), self.engine.connect() as connection:
-            connection.execution_options(**{WRITE_OPTION: True})
+            connection.execution_options(**{WRITE_OPTION: True if durable else RELAXED})
             try:
                 with connection.begin():
+                    if not durable:
+                        self.dialect.relax(connection)
                     yield connection
                 committed = True
             finally:

@@ -17,20 +17,27 @@ from sqlalchemy import (
     Connection,
     Select,
     and_,
-    bindparam,
     case,
-    exists,
     func,
     insert,
     select,
     update,
 )
-from sqlalchemy.sql import ColumnElement
 
 from hub.core.clock import new_id, utcnow
-from hub.core.columns import JSONType, UTCDateTime
 from hub.store.audit import write_audit
 from hub.store.database import Database
+from hub.store.delivery_statements import (
+    ATTEMPT_NUMBERS,
+    CLAIM,
+    FINISH,
+    LEASES,
+    MESSAGES,
+    NEXT_DUE,
+    REFRESH,
+    recover_expired,
+    refresh_message_status,
+)
 from hub.store.group_commit import GroupCommitter
 from hub.store.messages import envelope_of
 from hub.store.queues import OPEN, case_key, promote_next
@@ -50,68 +57,20 @@ class _Finished:
     outcome: Outcome
 
 
-def _finish_statement(status: str) -> Any:
-    """The UPDATE that records an outcome, fenced by the lease (built once per status)."""
-    values: dict[str, Any] = {
-        "status": "pending" if status == "retry" else status,
-        "attempts": deliveries.c.attempts + 1,
-        "lease_owner": None,
-        "lease_expires_at": None,
-        "updated_at": bindparam("p_finished_at", type_=UTCDateTime()),
-        "last_error": bindparam("p_error"),
+def _parameters(finished: _Finished) -> dict[str, Any]:
+    """The bound values of ``FINISH[status]`` for one outcome."""
+    outcome = finished.outcome
+    parameters: dict[str, Any] = {
+        "p_delivery_id": finished.claim.delivery_id,
+        "p_owner": finished.owner,
+        "p_finished_at": outcome.finished_at,
+        "p_error": outcome.error,
     }
-    if status == "retry":
-        values["next_attempt_at"] = bindparam("p_next_attempt_at", type_=UTCDateTime())
-    if status == "delivered":
-        values["delivered_at"] = bindparam("p_finished_at", type_=UTCDateTime())
-        values["receipt"] = bindparam("p_receipt", type_=JSONType)
-    return (
-        update(deliveries)
-        .where(
-            deliveries.c.id == bindparam("p_delivery_id"),
-            deliveries.c.lease_owner == bindparam("p_owner"),
-            deliveries.c.status == "inflight",
-        )
-        .values(**values)
-    )
-
-
-def _claim_statement() -> Any:
-    """Lease a destination's oldest due heads (``FOR UPDATE SKIP LOCKED`` on PostgreSQL)."""
-    due = (
-        select(deliveries.c.seq)
-        .where(
-            deliveries.c.destination == bindparam("p_destination"),
-            deliveries.c.status == "pending",
-            deliveries.c.next_attempt_at <= bindparam("p_now", type_=UTCDateTime()),
-        )
-        .order_by(deliveries.c.next_attempt_at, deliveries.c.seq)
-        .limit(bindparam("p_take"))
-        .with_for_update(skip_locked=True)
-    )
-    return (
-        update(deliveries)
-        .where(deliveries.c.seq.in_(due.scalar_subquery()))
-        .values(
-            status="inflight",
-            lease_owner=bindparam("p_owner"),
-            lease_expires_at=bindparam("p_expires", type_=UTCDateTime()),
-            updated_at=bindparam("p_now", type_=UTCDateTime()),
-        )
-        .returning(
-            deliveries.c.id,
-            deliveries.c.seq,
-            deliveries.c.message_id,
-            deliveries.c.destination,
-            deliveries.c.attempts,
-            deliveries.c.route,
-        )
-    )
-
-
-# Built once: building SQLAlchemy expressions costs more CPU than running them.
-_CLAIM = _claim_statement()
-_FINISH = {status: _finish_statement(status) for status in ("delivered", "retry", "dead")}
+    if outcome.status == "retry":
+        parameters["p_next_attempt_at"] = outcome.next_attempt_at or outcome.finished_at
+    elif outcome.status == "delivered":
+        parameters["p_receipt"] = outcome.receipt
+    return parameters
 
 
 def _attempt_row(finished: _Finished, numbers: Mapping[str, int]) -> dict[str, Any]:
@@ -153,6 +112,7 @@ class Deliveries:
         capacity: Mapping[str, int],
         lease_s: float,
         limit: int,
+        recover: bool = True,
     ) -> list[Claim]:
         """Lease due deliveries, the heads of their cases' queues, oldest due first.
 
@@ -166,6 +126,8 @@ class Deliveries:
                 (circuit open, or busy).
             lease_s: How long the lease lasts unless renewed.
             limit: At most this many claims.
+            recover: First put back the deliveries whose lease expired (their worker
+                died). A dispatcher does it every few seconds, not on every claim.
 
         Returns:
             The claimed deliveries with their messages.
@@ -175,18 +137,19 @@ class Deliveries:
             return []
         now = utcnow()
         claimed: list[Any] = []
-        with self.db.write() as connection:
+        with self.db.write(durable=False) as connection:
             # Leases of workers that died first: they stay the heads of their cases, so
             # they are claimed again before anything behind them (the index finds none
             # at all cost when no worker died).
-            _recover_expired(connection, now)
+            if recover:
+                recover_expired(connection, now)
             for destination, free in wanted:
                 take = min(free, limit - len(claimed))
                 if take <= 0:
                     break
                 claimed.extend(
                     connection.execute(
-                        _CLAIM,
+                        CLAIM,
                         {
                             "p_destination": destination,
                             "p_now": now,
@@ -201,9 +164,7 @@ class Deliveries:
             message_ids = list({row.message_id for row in claimed})
             envelopes = {
                 row.id: envelope_of(row)
-                for row in connection.execute(
-                    select(messages).where(messages.c.id.in_(message_ids))
-                )
+                for row in connection.execute(MESSAGES, {"p_ids": message_ids})
             }
         claimed.sort(key=lambda row: row.seq)
         return [
@@ -223,7 +184,7 @@ class Deliveries:
         if not ids:
             return
         now = utcnow()
-        with self.db.write() as connection:
+        with self.db.write(durable=False) as connection:
             connection.execute(
                 update(deliveries)
                 .where(
@@ -240,7 +201,7 @@ class Deliveries:
         condition = and_(deliveries.c.lease_owner == owner, deliveries.c.status == "inflight")
         if delivery_ids is not None:
             condition = and_(condition, deliveries.c.id.in_(list(delivery_ids)))
-        with self.db.write() as connection:
+        with self.db.write(durable=False) as connection:
             result = connection.execute(
                 update(deliveries)
                 .where(condition)
@@ -272,16 +233,14 @@ class Deliveries:
             for f in ended
             if (k := case_key(f.claim.destination, f.claim.envelope.correlation_id))
         ]
-        with self.db.write() as connection:
+        with self.db.write(durable=False) as connection:
             self.db.dialect.lock_cases(connection, keys)
-            written = [self._write_outcome(connection, f) for f in batch]
+            written = self._write_outcome_rows(connection, batch)
             done = [f for f, ok in zip(batch, written, strict=True) if ok]
             if done:
                 numbers = dict(
                     connection.execute(
-                        select(attempts.c.delivery_id, func.max(attempts.c.number))
-                        .where(attempts.c.delivery_id.in_([f.claim.delivery_id for f in done]))
-                        .group_by(attempts.c.delivery_id)
+                        ATTEMPT_NUMBERS, {"p_ids": [f.claim.delivery_id for f in done]}
                     ).all()
                 )
                 self.db.dialect.insert_all(
@@ -298,36 +257,42 @@ class Deliveries:
                 ],
                 now,
             )
-            for message_id in sorted({f.claim.envelope.id for f in finished}):
-                refresh_message_status(connection, message_id, now)
+            ended_messages = sorted({f.claim.envelope.id for f in finished})
+            if ended_messages:
+                connection.execute(
+                    REFRESH, [{"p_message_id": m, "p_now": now} for m in ended_messages]
+                )
             if moved:
                 self.db.dialect.notify(connection)
         return written
 
     @staticmethod
-    def _write_outcome(connection: Connection, finished: _Finished) -> bool:
-        outcome = finished.outcome
-        parameters: dict[str, Any] = {
-            "p_delivery_id": finished.claim.delivery_id,
-            "p_owner": finished.owner,
-            "p_finished_at": outcome.finished_at,
-            "p_error": outcome.error,
-        }
-        if outcome.status == "retry":
-            parameters["p_next_attempt_at"] = outcome.next_attempt_at or outcome.finished_at
-        elif outcome.status == "delivered":
-            parameters["p_receipt"] = outcome.receipt
-        changed = connection.execute(_FINISH[outcome.status], parameters).rowcount
-        return bool(changed)
+    def _write_outcome_rows(connection: Connection, batch: Sequence[_Finished]) -> list[bool]:
+        """Each outcome whose lease still holds, one statement per status for the batch.
+
+        Which leases hold is read first (locked on PostgreSQL; on SQLite this writer holds
+        the database), so each status's UPDATE runs once over all its rows: one prepared
+        statement for the group instead of one round of SQLAlchemy per delivery.
+        """
+        owners = dict(
+            connection.execute(LEASES, {"p_ids": [f.claim.delivery_id for f in batch]}).all()
+        )
+        written: list[bool] = []
+        by_status: dict[str, list[dict[str, Any]]] = {}
+        for finished in batch:
+            # the lease fences it; a delivery's first outcome in the batch ends the lease
+            ok = owners.pop(finished.claim.delivery_id, None) == finished.owner
+            written.append(ok)
+            if ok:
+                by_status.setdefault(finished.outcome.status, []).append(_parameters(finished))
+        for status, rows in by_status.items():
+            connection.execute(FINISH[status], rows)
+        return written
 
     def next_due(self) -> dt.datetime | None:
         """When the earliest pending delivery falls due (for the dispatcher's sleep)."""
         with self.db.read() as connection:
-            value: dt.datetime | None = connection.execute(
-                select(func.min(deliveries.c.next_attempt_at)).where(
-                    deliveries.c.status == "pending"
-                )
-            ).scalar_one()
+            value: dt.datetime | None = connection.execute(NEXT_DUE).scalar_one()
         return value
 
     def backlog(self) -> dict[str, int]:
@@ -524,23 +489,6 @@ class Deliveries:
         return [row.id for row in changed]
 
 
-def _recover_expired(connection: Connection, now: dt.datetime) -> int:
-    """Put deliveries whose lease expired (their worker died) back as due now."""
-    return int(
-        connection.execute(
-            update(deliveries)
-            .where(deliveries.c.status == "inflight", deliveries.c.lease_expires_at < now)
-            .values(
-                status="pending",
-                lease_owner=None,
-                lease_expires_at=None,
-                next_attempt_at=now,
-                updated_at=now,
-            )
-        ).rowcount
-    )
-
-
 def _dead(where: DeadLetterFilter, *columns: Any) -> Select[Any]:
     query = (
         select(*columns)
@@ -559,33 +507,3 @@ def _dead(where: DeadLetterFilter, *columns: Any) -> Select[Any]:
     if where.correlation_id:
         query = query.where(deliveries.c.correlation_id == where.correlation_id)
     return query
-
-
-def _refresh_statement() -> Any:
-    def having(*statuses: str) -> ColumnElement[bool]:
-        return exists().where(
-            deliveries.c.message_id == bindparam("p_message_id"), deliveries.c.status.in_(statuses)
-        )
-
-    return (
-        update(messages)
-        .where(messages.c.id == bindparam("p_message_id"))
-        .values(
-            status=case(
-                (having(*OPEN), "pending"),
-                (having("dead"), "dead"),
-                # every delivery ended, none delivered: ops gave up on all of them
-                (~having("delivered"), "discarded"),
-                else_="delivered",
-            ),
-            updated_at=bindparam("p_now", type_=UTCDateTime()),
-        )
-    )
-
-
-_REFRESH = _refresh_statement()
-
-
-def refresh_message_status(connection: Connection, message_id: str, now: dt.datetime) -> None:
-    """Derive a message's status from its deliveries again (in the caller's transaction)."""
-    connection.execute(_REFRESH, {"p_message_id": message_id, "p_now": now})

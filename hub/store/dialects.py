@@ -29,6 +29,8 @@ __all__ = ["WAKE_CHANNEL", "Dialect", "create_private_file", "dialect_for"]
 log = logging.getLogger("govhub.store")
 
 WRITE_OPTION = "govhub_write"
+#: The value of :data:`WRITE_OPTION` for a transaction that need not survive a power cut.
+RELAXED = "relaxed"
 #: The PostgreSQL channel dispatchers LISTEN on: deliveries became due.
 WAKE_CHANNEL = "govhub_deliveries"
 #: ``Connection.info`` key: this transaction made deliveries due.
@@ -106,6 +108,9 @@ class Dialect:
         """Held around a write transaction; a no-op where the database queues writers well."""
         yield
 
+    def relax(self, connection: Connection) -> None:
+        """Let this transaction's commit return before it is on disk (see ``Database.write``)."""
+
     def lock_migrations(self, connection: Connection) -> None:
         """Keep two processes from migrating the same database at once."""
 
@@ -138,6 +143,7 @@ class SQLiteDialect(Dialect):
         self._lock_path: Path | None = None
         self._lock_fd: int | None = None
         self._lock_pid = 0
+        self._closer: weakref.finalize[Any, Any] | None = None
         # Linux abstract socket named after the database: no file, no path length limit.
         self._wake_address: bytes | None = None
         self._wake_socket: socket.socket | None = None
@@ -173,6 +179,13 @@ class SQLiteDialect(Dialect):
         @event.listens_for(engine, "begin")
         def _begin(connection: Connection) -> None:
             writing = connection.get_execution_options().get(WRITE_OPTION, False)
+            if writing:
+                # Per connection, and only outside a transaction: set before BEGIN. A later
+                # FULL commit syncs the write-ahead log up to itself, relaxed frames too.
+                wanted = "NORMAL" if writing == RELAXED else "FULL"
+                if connection.info.get("synchronous") != wanted:
+                    connection.exec_driver_sql(f"PRAGMA synchronous={wanted}")
+                    connection.info["synchronous"] = wanted
             connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
 
         return engine
@@ -230,7 +243,8 @@ class SQLiteDialect(Dialect):
     def close(self) -> None:
         with self._lock:
             if self._lock_fd is not None:
-                self._closer.detach()
+                if self._closer is not None:
+                    self._closer.detach()
                 os.close(self._lock_fd)
                 self._lock_fd = None
         if self._wake_socket is not None:
@@ -243,7 +257,8 @@ class SQLiteDialect(Dialect):
         if self._lock_path is None:
             return None
         if self._lock_fd is not None and self._lock_pid != os.getpid():
-            self._closer.detach()  # the parent's descriptor, inherited: not ours to lock
+            if self._closer is not None:  # the parent's descriptor, inherited: not ours to lock
+                self._closer.detach()
             os.close(self._lock_fd)
             self._lock_fd = None
         if self._lock_fd is None:
@@ -305,6 +320,9 @@ class PostgresDialect(Dialect):
                 ),
                 {"keys": names},
             )
+
+    def relax(self, connection: Connection) -> None:
+        connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
 
     def notify(self, connection: Connection) -> None:
         # NOTIFY is transactional: listeners hear it when (and only if) this commits.

@@ -19,7 +19,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, exists, select, tuple_, update
+from sqlalchemy import Connection, bindparam, exists, or_, select, tuple_, update
 
 from hub.core.columns import UTCDateTime
 from hub.store.tables import deliveries
@@ -88,7 +88,9 @@ def _promote_statement() -> Any:
     has_head = exists().where(
         head.c.destination == bindparam("p_destination"),
         head.c.correlation_id == bindparam("p_correlation_id"),
-        head.c.status.in_(ACTIVE),
+        # spelled out, not IN (...): a literal list is an expanding parameter, which
+        # executemany cannot take
+        or_(*(head.c.status == status for status in ACTIVE)),
     )
     return (
         update(deliveries)
@@ -107,10 +109,12 @@ def promote_next(connection: Connection, keys: Iterable[tuple[str, str]], now: d
     Returns:
         How many deliveries became ``pending``.
     """
-    promoted = 0
-    for destination, correlation_id in sorted(set(keys)):
-        promoted += connection.execute(
-            _PROMOTE,
-            {"p_destination": destination, "p_correlation_id": correlation_id, "p_now": now},
-        ).rowcount
-    return promoted
+    rows = [
+        {"p_destination": destination, "p_correlation_id": correlation_id, "p_now": now}
+        for destination, correlation_id in sorted(set(keys))
+    ]
+    if not rows:
+        return 0
+    # one statement for the group; a driver that cannot count an executemany says -1
+    promoted = connection.execute(_PROMOTE, rows).rowcount
+    return len(rows) if promoted < 0 else int(promoted)
