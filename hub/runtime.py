@@ -62,7 +62,9 @@ class Hub:
     ) -> None:
         self.config = config
         self.schemas = SchemaRegistry(schema_dir, uscc_check=config.validation.uscc_check)
-        self.adapters: dict[str, Adapter] = build_destinations(config)
+        self.adapters: dict[str, Adapter] = build_destinations(
+            config, known_types=self.schemas.types
+        )
         self.transforms = Transforms(config, self.adapters, self.schemas)
         self.calendar = WorkingCalendar.from_config(config)
         supervision = supervision_settings(config)
