@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import g, request
+from flask import current_app, g, request
 from werkzeug.wrappers import Request
 
+from faces.http.limits import LIMITS_EXTENSION, Limits, retry_after_header
 from faces.http.problems import Problem
 from hub.store import Client, Store
 
@@ -14,6 +15,8 @@ __all__ = [
     "parse_bearer",
     "require_client",
     "require_operator",
+    "too_many_failures",
+    "too_many_requests",
 ]
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="govhub"'}
@@ -36,12 +39,45 @@ def bearer_token(incoming: Request | None = None) -> str | None:
     return parse_bearer((incoming or request).headers.get("Authorization", ""))
 
 
+def too_many_failures(seconds: float) -> Problem:
+    """The 429 of an address that failed to authenticate too often."""
+    return Problem(
+        429,
+        "too-many-failures",
+        "Too many failed authentications",
+        "this address sent too many wrong credentials lately; try again after"
+        f" {retry_after_header(seconds)['Retry-After']} s",
+        headers=retry_after_header(seconds),
+    )
+
+
+def too_many_requests(seconds: float) -> Problem:
+    """The 429 of a client over its rate."""
+    return Problem(
+        429,
+        "rate-limited",
+        "Too many requests",
+        "this client is over its rate ([limits]); try again after"
+        f" {retry_after_header(seconds)['Retry-After']} s",
+        headers=retry_after_header(seconds),
+    )
+
+
+def _limits() -> Limits | None:
+    limits: Limits | None = current_app.extensions.get(LIMITS_EXTENSION)
+    return limits
+
+
 def require_client(store: Store) -> Client:
-    """The authenticated client of this request.
+    """The authenticated client of this request, within its rate.
 
     Raises:
-        Problem: 401 when the key is missing, unknown or revoked.
+        Problem: 401 when the key is missing, unknown or revoked; 429 when this address
+            failed to authenticate too often lately, or the client is over its rate.
     """
+    limits = _limits()
+    if limits is not None and (wait := limits.throttled(request.remote_addr)) is not None:
+        raise too_many_failures(wait)
     token = bearer_token()
     if token is None:
         raise Problem(
@@ -53,6 +89,8 @@ def require_client(store: Store) -> Client:
         )
     client = store.clients.authenticate(token)
     if client is None:
+        if limits is not None:
+            limits.failed(request.remote_addr)
         raise Problem(
             401,
             "unauthenticated",
@@ -60,6 +98,8 @@ def require_client(store: Store) -> Client:
             "the API key is not valid or has been revoked",
             headers=_CHALLENGE,
         )
+    if limits is not None and (wait := limits.admit(client.name)) is not None:
+        raise too_many_requests(wait)
     g.client = client
     return client
 

@@ -427,8 +427,31 @@ def build_spec(
             "schemas": schemas,
         },
     }
+    _rate_limited(document)
     no_nul_in_requests(document)
     return document
+
+
+_RATE_LIMITED = {
+    **_problem(
+        "Too many requests: over the client's rate (`[limits]`), or too many failed"
+        " authentications from this address. Wait `Retry-After` seconds."
+    ),
+    "headers": {
+        "Retry-After": {
+            "description": "Seconds to wait before trying again.",
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    },
+}
+
+
+def _rate_limited(document: dict[str, Any]) -> None:
+    """Every operation that authenticates can also answer 429 (``faces.http.limits``)."""
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            if isinstance(operation, dict) and "401" in operation.get("responses", {}):
+                operation["responses"].setdefault("429", copy.deepcopy(_RATE_LIMITED))
 
 
 @blueprint.get("/api/v1/openapi.json")
