@@ -1,12 +1,16 @@
-"""Who is calling: API keys in ``Authorization: Bearer``."""
+"""Who is calling: API keys in ``Authorization: Bearer``, or signed requests (``signing``)."""
 
 from __future__ import annotations
+
+import logging
 
 from flask import current_app, g, request
 from werkzeug.wrappers import Request
 
+from faces.http import signing
 from faces.http.limits import LIMITS_EXTENSION, Limits, retry_after_header
 from faces.http.problems import Problem
+from hub.keyring import VaultError
 from hub.store import Client, Store
 
 __all__ = [
@@ -19,7 +23,10 @@ __all__ = [
     "too_many_requests",
 ]
 
-_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="govhub"'}
+_CHALLENGE = {
+    "WWW-Authenticate": 'Bearer realm="govhub", HMAC-SM3 realm="govhub", HMAC-SHA256 realm="govhub"'
+}
+log = logging.getLogger("govhub.web")
 
 
 def parse_bearer(header: str) -> str | None:
@@ -78,13 +85,21 @@ def require_client(store: Store) -> Client:
     limits = _limits()
     if limits is not None and (wait := limits.throttled(request.remote_addr)) is not None:
         raise too_many_failures(wait)
+    header = request.headers.get("Authorization", "")
+    if signing.is_signed(header):
+        signer = _signed_client(store, limits)
+        if limits is not None and (wait := limits.admit(signer.name)) is not None:
+            raise too_many_requests(wait)
+        g.client = signer
+        return signer
     token = bearer_token()
     if token is None:
         raise Problem(
             401,
             "unauthenticated",
             "Authentication required",
-            "send an API key as `Authorization: Bearer <key>`",
+            "send an API key as `Authorization: Bearer <key>`, or sign the request"
+            " (`Authorization: HMAC-SM3 client=…,ts=…,nonce=…,sig=…`)",
             headers=_CHALLENGE,
         )
     client = store.clients.authenticate(token)
@@ -102,6 +117,29 @@ def require_client(store: Store) -> Client:
         raise too_many_requests(wait)
     g.client = client
     return client
+
+
+def _signed_client(store: Store, limits: Limits | None) -> Client:
+    hub = current_app.extensions["govhub"]
+    cap = hub.config.server.max_body_bytes
+    if request.content_length is not None and request.content_length > cap:
+        raise Problem(413, "too-large", "Request body too large", f"the limit is {cap} bytes")
+    try:
+        return signing.verify(store, request, body=request.get_data(cache=True))
+    except signing.SignatureRefused as refused:
+        if limits is not None:
+            limits.failed(request.remote_addr)
+        raise Problem(
+            401, "bad-signature", "Signature refused", str(refused), headers=_CHALLENGE
+        ) from None
+    except VaultError as error:
+        log.error("cannot check a signed request: %s", error)
+        raise Problem(
+            503,
+            "server-key",
+            "Cannot check signatures now",
+            "the hub cannot open its sealed keys; the error is logged",
+        ) from None
 
 
 def require_operator(store: Store) -> Client:

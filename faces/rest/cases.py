@@ -106,12 +106,14 @@ def supervision_report() -> Response:
 def _period() -> tuple[dt.datetime, dt.datetime, str]:
     args = request.args
     if args.get("from") or args.get("to"):
+        # one day alone is that day; two are the days between them, in either order
         try:
-            first = dt.date.fromisoformat(args.get("from", ""))
-            last = dt.date.fromisoformat(args.get("to", ""))
+            first = dt.date.fromisoformat(args.get("from") or args.get("to", ""))
+            last = dt.date.fromisoformat(args.get("to") or args.get("from", ""))
+            first, last = min(first, last), max(first, last)
             since, until = day_period(first, last)
-        except ValueError:
-            raise _bad("from", "and to must be days (YYYY-MM-DD), to not before from") from None
+        except (ValueError, OverflowError):
+            raise _bad("from", "and to must be days (YYYY-MM-DD)") from None
         return since, until, f"{first.isoformat()}..{last.isoformat()}"
     month = args.get("month") or dt.datetime.now(HUB_TZ).strftime("%Y-%m")
     try:
@@ -255,7 +257,7 @@ _PATHS: dict[str, dict[str, Any]] = {
                 _query(
                     "unknown_item", "Only cases of items not in the catalogue.", {"type": "boolean"}
                 ),
-                _query("limit", "1..200 (50).", {"type": "integer"}),
+                _query("limit", "1..200 (50).", {"type": "integer", "minimum": 1, "maximum": 200}),
                 _query("after", "The `next` of the previous page.", {"type": "string"}),
             ],
             "responses": {
@@ -290,9 +292,21 @@ _PATHS: dict[str, dict[str, Any]] = {
             "operationId": "getSupervisionReport",
             "tags": ["cases"],
             "parameters": [
-                _query("month", "YYYY-MM (default: this month).", {"type": "string"}),
-                _query("from", "First day (with `to`), YYYY-MM-DD.", {"type": "string"}),
-                _query("to", "Last day (with `from`).", {"type": "string"}),
+                _query(
+                    "month",
+                    "YYYY-MM (default: this month).",
+                    {"type": "string", "pattern": "^[1-9][0-9]{3}-(0[1-9]|1[0-2])$"},
+                ),
+                _query(
+                    "from",
+                    "First day, YYYY-MM-DD (alone: that day).",
+                    {"type": "string", "format": "date"},
+                ),
+                _query(
+                    "to",
+                    "Last day (alone: that day; before `from`: the days between).",
+                    {"type": "string", "format": "date"},
+                ),
                 _query("by", "Group by.", {"type": "string", "enum": ["department", "item"]}),
             ],
             "responses": {

@@ -133,9 +133,13 @@ _PATHS: dict[str, dict[str, Any]] = {
                 _query("type", "事项类型.", {"type": "string", "enum": list(ITEM_TYPES)}),
                 _query("kind", "1 immediate, 2 committed.", {"type": "string", "enum": ["1", "2"]}),
                 _query("depth", "Online depth.", {"type": "string", "enum": list(ONLINE_DEPTHS)}),
-                _query("status", "In force or withdrawn.", {"type": "string"}),
+                _query(
+                    "status",
+                    "In force or withdrawn.",
+                    {"type": "string", "enum": list(ITEM_STATUSES)},
+                ),
                 _query("q", "The start of the name or the code.", {"type": "string"}),
-                _query("limit", "1..200 (50).", {"type": "integer"}),
+                _query("limit", "1..200 (50).", {"type": "integer", "minimum": 1, "maximum": 200}),
                 _query("after", "The `next` of the previous page.", {"type": "string"}),
             ],
             "responses": {

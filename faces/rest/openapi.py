@@ -409,7 +409,7 @@ def build_spec(
             "description": "The integration hub of the city's Internet + government services.",
         },
         "servers": [{"url": "/"}],
-        "security": [{"apiKey": []}],
+        "security": [{"apiKey": []}, {"signedRequest": []}],
         "paths": copy.deepcopy(paths),  # the pass below must not touch shared pieces
         "components": {
             "securitySchemes": {
@@ -417,6 +417,15 @@ def build_spec(
                     "type": "http",
                     "scheme": "bearer",
                     "description": "`govhub clients add` prints a key.",
+                },
+                "signedRequest": {
+                    "type": "http",
+                    "scheme": "HMAC-SM3",
+                    "description": "A signed request instead of a bearer key:"
+                    " `HMAC-SM3 client=<name>,ts=<unix s>,nonce=<16-64 chars>,sig=<hex>`"
+                    " (or `HMAC-SHA256`), the HMAC with the API key over"
+                    " `METHOD\\npath[?query]\\nts\\nnonce\\nhex hash of the body`."
+                    " A timestamp more than 300 s off, or a nonce used before, is refused.",
                 },
                 "metricsToken": {
                     "type": "http",
