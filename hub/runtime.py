@@ -6,7 +6,9 @@ temporary database. Nothing here happens at import time.
 
 from __future__ import annotations
 
+import getpass
 import logging
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,6 +17,7 @@ from adapters.sdk import Adapter
 from hub.cases import CaseClocks, supervision_settings
 from hub.cases.catalogue_check import UnknownItemNote
 from hub.config import Config
+from hub.core import digests
 from hub.core.envelope import Envelope
 from hub.events import Events, MessageAccepted
 from hub.keyring import vault_for
@@ -72,6 +75,7 @@ class Hub:
         self.cases = CaseClocks(self.store, self.calendar, supervision)
         try:
             self.jobs = JobCatalog(config, self.store, specs=job_specs)
+            _audit_configuration(self.store, config)
         except Exception:
             self.store.close()
             raise
@@ -146,6 +150,38 @@ class Hub:
             for adapter in self.adapters.values():
                 adapter.close()
         self.store.close()
+
+
+def _audit_configuration(store: Store, config: Config) -> None:
+    """Record a configuration the hub starts with, once per version of the file.
+
+    Every process of a machine loads the same file: only a file whose SM3 differs from
+    the last one recorded makes a record (``config.load``), naming the OS account that
+    started the hub.
+    """
+    if config.path is None or not config.path.exists():
+        return
+    fingerprint = digests.digest("sm3", config.path.read_bytes())
+    last = store.audit.last("config.load")
+    if last is not None and (last.detail or {}).get("sm3") == fingerprint:
+        return
+    store.audit.record(
+        f"os:{_os_user()}",
+        "config.load",
+        str(config.path)[:200],
+        {
+            "sm3": fingerprint,
+            "destinations": len(config.destinations),
+            "routes": len(config.routes),
+        },
+    )
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (containers)
+        return str(os.getuid())
 
 
 class _Context:

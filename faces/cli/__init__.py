@@ -10,6 +10,7 @@ import click
 
 from faces.cli import (
     adapters,
+    audit,
     cases,
     certs,
     clients,
@@ -50,5 +51,6 @@ for command in (
     cases.cases,
     demo.demo,
     certs.certs,
+    audit.audit,
 ):
     main.add_command(command)
