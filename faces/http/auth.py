@@ -10,6 +10,7 @@ from werkzeug.wrappers import Request
 from faces.http import signing
 from faces.http.limits import LIMITS_EXTENSION, Limits, retry_after_header
 from faces.http.problems import Problem
+from faces.http.tls import TLS_CLIENT
 from hub.keyring import VaultError
 from hub.store import Client, Store
 
@@ -86,12 +87,29 @@ def require_client(store: Store) -> Client:
     if limits is not None and (wait := limits.throttled(request.remote_addr)) is not None:
         raise too_many_failures(wait)
     header = request.headers.get("Authorization", "")
+    certified = request.environ.get(TLS_CLIENT)
     if signing.is_signed(header):
-        signer = _signed_client(store, limits)
+        signer = _same_as_certificate(_signed_client(store, limits), certified)
         if limits is not None and (wait := limits.admit(signer.name)) is not None:
             raise too_many_requests(wait)
         g.client = signer
         return signer
+    if certified and not header:
+        found = store.clients.get(certified)
+        if found is None or found.revoked_at is not None:
+            if limits is not None:
+                limits.failed(request.remote_addr)
+            raise Problem(
+                401,
+                "unauthenticated",
+                "Authentication required",
+                "the client certificate names no active client (govhub clients add)",
+                headers=_CHALLENGE,
+            )
+        if limits is not None and (wait := limits.admit(found.name)) is not None:
+            raise too_many_requests(wait)
+        g.client = found
+        return found
     token = bearer_token()
     if token is None:
         raise Problem(
@@ -113,9 +131,22 @@ def require_client(store: Store) -> Client:
             "the API key is not valid or has been revoked",
             headers=_CHALLENGE,
         )
+    client = _same_as_certificate(client, certified)
     if limits is not None and (wait := limits.admit(client.name)) is not None:
         raise too_many_requests(wait)
     g.client = client
+    return client
+
+
+def _same_as_certificate(client: Client, certified: str | None) -> Client:
+    if certified and client.name != certified:
+        raise Problem(
+            401,
+            "unauthenticated",
+            "Authentication required",
+            "the credentials belong to another client than the client certificate",
+            headers=_CHALLENGE,
+        )
     return client
 
 

@@ -26,6 +26,7 @@ from werkzeug.wrappers import Request, Response
 from faces.http.auth import parse_bearer, too_many_requests
 from faces.http.limits import Limits
 from faces.http.problems import problem_response
+from faces.http.tls import TLS_CLIENT
 from faces.rest.api import MESSAGES_PATH, REQUEST_FAST, ingest_problem, location, submission_of
 from hub.pipeline.ingest import IngestError
 from hub.runtime import Hub
@@ -111,6 +112,9 @@ class IngestFastPath:
         client = self.hub.store.clients.authenticate(token) if token else None
         if client is None:
             raise _HandOver
+        certified = environ.get(TLS_CLIENT)
+        if certified is not None and certified != client.name:
+            raise _HandOver  # the view refuses credentials of another client
         body = environ["wsgi.input"].read(int(length))
         environ["wsgi.input"] = io.BytesIO(body)  # Flask reads it again if we hand over
         try:
