@@ -20,7 +20,7 @@ from hub.config import Config
 from hub.core import digests
 from hub.core.envelope import Envelope
 from hub.events import Events, MessageAccepted
-from hub.keyring import vault_for
+from hub.keyring import protector_for, vault_for
 from hub.observability.metrics import HubMetrics
 from hub.pipeline.dispatcher import Dispatcher
 from hub.pipeline.ingest import Ingest, Submission
@@ -71,7 +71,9 @@ class Hub:
         self.transforms = Transforms(config, self.adapters, self.schemas)
         self.calendar = WorkingCalendar.from_config(config)
         supervision = supervision_settings(config)
-        self.store = Store(config.database.url, vault=vault_for(config))
+        self.store = Store(
+            config.database.url, vault=vault_for(config), protector=protector_for(config)
+        )
         self.cases = CaseClocks(self.store, self.calendar, supervision)
         try:
             self.jobs = JobCatalog(config, self.store, specs=job_specs)

@@ -200,7 +200,7 @@ class Deliveries:
                 return []
             message_ids = list({row.message_id for row in claimed})
             envelopes = {
-                row.id: envelope_of(row)
+                row.id: envelope_of(row, self.db)
                 for row in connection.execute(
                     select(messages).where(messages.c.id.in_(message_ids))
                 )
