@@ -169,10 +169,19 @@ def build_spec(
                         "in": "path",
                         "required": True,
                         "schema": {"type": "string"},
-                    }
+                    },
+                    {
+                        "name": "reveal",
+                        "in": "query",
+                        "description": "Resident IDs, mobiles and names of another"
+                        " client's message are masked; `true` shows them to an operator,"
+                        " and the look is audited (`message.reveal`).",
+                        "schema": {"type": "string", "enum": ["true", "false"]},
+                    },
                 ],
                 "responses": {
                     "200": _json("Message", "The message."),
+                    "400": _problem("`reveal` is not true or false."),
                     **_AUTH_ERRORS,
                     "404": _problem("No such message, or not the caller's."),
                 },

@@ -35,7 +35,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from hub.core import digests
-from hub.core.identifiers import IdentifierError, normalise_resident_id
+from hub.core.identifiers import IdentifierError, mask, mask_resident_id, normalise_resident_id
 
 __all__ = [
     "DATA_KEYS_ENV",
@@ -45,6 +45,7 @@ __all__ = [
     "ProtectionError",
     "generate_keys_text",
     "load_data_keys",
+    "mask_personal",
 ]
 
 DATA_KEYS_ENV = "GOVHUB_DATA_KEYS"
@@ -234,6 +235,35 @@ class PayloadProtector:
             else:
                 copy[key] = self._walk(value, key, change)
         return copy
+
+
+def mask_personal(payload: Any, parent_key: str | None = None) -> Any:
+    """A copy of a (clear) payload with the personal fields masked, for showing.
+
+    Resident IDs keep region and last four (``110105********002X``), mobiles their first
+    three and last four, names their first character (``王**``).
+    """
+    if isinstance(payload, list):
+        return [mask_personal(item, parent_key) for item in payload]
+    if not isinstance(payload, dict):
+        return payload
+    masked: dict[str, Any] = {}
+    for key, value in payload.items():
+        if isinstance(value, str) and _personal(key, parent_key, payload):
+            masked[key] = _mask_value(key, value)
+        else:
+            masked[key] = mask_personal(value, key)
+    return masked
+
+
+def _mask_value(key: str, value: str) -> str:
+    if value.startswith(TOKEN_PREFIX):
+        return "***"
+    if key == "mobile":
+        return mask(value, 3, 4)
+    if key in ("name", "legal_rep"):
+        return value[:1] + "*" * max(1, len(value) - 1)
+    return mask_resident_id(value) if len(value) in (15, 18) else mask(value)
 
 
 def _personal(key: str, parent_key: str | None, node: Mapping[str, Any]) -> bool:

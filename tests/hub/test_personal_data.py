@@ -133,3 +133,22 @@ def test_the_key_file_is_made_once_readable_only_by_the_hub(tmp_path: Path) -> N
     key_file = tmp_path / "var" / "data.key"
     assert key_file.stat().st_mode & 0o077 == 0
     assert first.blind_index(RESIDENT_ID) == second.blind_index(RESIDENT_ID)
+
+
+def test_the_api_masks_another_clients_personal_data_unless_an_operator_reveals_it(
+    tmp_path: Path,
+) -> None:
+    with running_hub(hub_config(tmp_path), dispatch=False) as hub:
+        [case_id, _card_id] = _post_personal_messages(hub)
+        operator = hub.client("ops", role="operator")
+        masked = hub.get(operator, f"/api/v1/messages/{case_id}").json()["payload"]["applicant"]
+        assert masked["id_no"] == "110105********002X"
+        assert masked["mobile"] == "138****8000"
+        assert masked["name"] == "王**"
+        assert hub.hub.store.audit.last("message.reveal") is None
+        shown = hub.get(operator, f"/api/v1/messages/{case_id}?reveal=true").json()
+        assert shown["payload"]["applicant"]["id_no"] == RESIDENT_ID
+        record = hub.hub.store.audit.last("message.reveal")
+        assert record is not None
+        assert (record.actor, record.target) == ("ops", case_id)
+        assert hub.get(operator, f"/api/v1/messages/{case_id}?reveal=yes").status_code == 400
