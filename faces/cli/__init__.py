@@ -14,6 +14,7 @@ from faces.cli import (
     cases,
     certs,
     clients,
+    data,
     demo,
     dlq,
     items,
@@ -52,5 +53,6 @@ for command in (
     demo.demo,
     certs.certs,
     audit.audit,
+    data.data,
 ):
     main.add_command(command)

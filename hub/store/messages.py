@@ -35,7 +35,7 @@ from hub.store.tables import attempts, deliveries, message_keys, messages
 if TYPE_CHECKING:
     from hub.store.protection import PayloadProtector
 
-__all__ = ["Messages", "envelope_of"]
+__all__ = ["Messages", "envelope_of", "rekey_payloads"]
 
 
 class _PendingMessage:
@@ -424,6 +424,39 @@ def _conditions(where: MessageFilter) -> list[Any]:
 
 def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def rekey_payloads(db: Database, *, batch: int = 500) -> int:
+    """Seal every stored payload again under the current data key (after a rotation).
+
+    Returns:
+        How many payloads were rewritten.
+
+    Raises:
+        hub.store.protection.ProtectionError: No protector, or a field opens with no key.
+    """
+    protector = db.protector
+    if protector is None:
+        raise ValueError("personal data protection is off ([security] protect_personal_data)")
+    done, after = 0, ""
+    while True:
+        with db.write() as connection:
+            rows = connection.execute(
+                select(messages.c.id, messages.c.payload)
+                .where(messages.c.id > after)
+                .order_by(messages.c.id)
+                .limit(batch)
+            ).all()
+            for row in rows:
+                resealed = protector.rekey(row.payload)
+                if resealed != row.payload:
+                    connection.execute(
+                        messages.update().where(messages.c.id == row.id).values(payload=resealed)
+                    )
+                    done += 1
+        if len(rows) < batch:
+            return done
+        after = rows[-1].id
 
 
 def _revealed(db: Database, payload: Any) -> Any:

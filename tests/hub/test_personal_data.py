@@ -152,3 +152,33 @@ def test_the_api_masks_another_clients_personal_data_unless_an_operator_reveals_
         assert record is not None
         assert (record.actor, record.target) == ("ops", case_id)
         assert hub.get(operator, f"/api/v1/messages/{case_id}?reveal=yes").status_code == 400
+
+
+def test_govhub_data_rekey_seals_stored_payloads_under_a_new_first_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from faces.cli import main
+
+    config_file = tmp_path / "govhub.toml"
+    config_file.write_text(
+        f'[database]\nurl = "sqlite:///{tmp_path / "govhub.db"}"\n[sandbox]\nenabled = false\n',
+        encoding="utf-8",
+    )
+    old_text = generate_keys_text()
+    monkeypatch.setenv("GOVHUB_DATA_KEYS", old_text)
+    config = hub_config(tmp_path, database={"url": f"sqlite:///{tmp_path / 'govhub.db'}"})
+    with running_hub(config, dispatch=False) as hub:
+        [case_id, _card] = _post_personal_messages(hub)
+    index_line, old_sm4 = old_text.splitlines()
+    new_sm4 = generate_keys_text().splitlines()[1]
+    monkeypatch.setenv("GOVHUB_DATA_KEYS", f"{index_line};{new_sm4};{old_sm4}")
+    result = CliRunner().invoke(main, ["--config", str(config_file), "data", "rekey"])
+    assert result.exit_code == 0, result.output
+    assert "sealed 2 stored payloads" in result.output
+    monkeypatch.setenv("GOVHUB_DATA_KEYS", f"{index_line};{new_sm4}")  # the old key is gone
+    with running_hub(config, dispatch=False) as hub:
+        assert hub.message(case_id)["payload"]["applicant"]["id_no"] == RESIDENT_ID
+        found = hub.get(hub.client("ops", role="operator"), f"/api/v1/messages?key={RESIDENT_ID}")
+        assert len(found.json()["items"]) == 2
