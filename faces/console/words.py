@@ -104,6 +104,13 @@ JOB_DESCRIPTIONS = {
         "Reconcile each day's payments with the platform's statement."
     ),
     "hub.retention": lazy_gettext("Delete delivered messages and job runs past their age."),
+    "hall.sync_items": lazy_gettext(
+        "Copy the service-item catalogue from the provincial hall, what changed since the"
+        " last run."
+    ),
+    "supervision.evaluate": lazy_gettext(
+        "Bring case clocks up to date and warn of cases near or past their time limit."
+    ),
 }
 
 
