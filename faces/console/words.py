@@ -75,6 +75,9 @@ WORDS = {
     "client.add": lazy_gettext("added an API client"),
     "client.revoke": lazy_gettext("revoked an API client"),
     "client.replace": lazy_gettext("gave an API client a new key"),
+    "message.reveal": lazy_gettext("looked at a message's personal data"),
+    "config.load": lazy_gettext("started the hub with a new configuration"),
+    "data.rekey": lazy_gettext("sealed stored personal data under a new key"),
 }
 
 
@@ -105,8 +108,7 @@ JOB_DESCRIPTIONS = {
     ),
     "hub.retention": lazy_gettext("Delete delivered messages and job runs past their age."),
     "hall.sync_items": lazy_gettext(
-        "Copy the service-item catalogue from the provincial hall, what changed since the"
-        " last run."
+        "Copy the service-item catalogue from the provincial hall, what changed since the last run."
     ),
     "supervision.evaluate": lazy_gettext(
         "Bring case clocks up to date and warn of cases near or past their time limit."
