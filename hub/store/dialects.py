@@ -138,6 +138,8 @@ class SQLiteDialect(Dialect):
         self._lock_path: Path | None = None
         self._lock_fd: int | None = None
         self._lock_pid = 0
+        # closes the descriptor if this object is collected unclosed (set with the descriptor)
+        self._closer: weakref.finalize[Any, Any]
         # Linux abstract socket named after the database: no file, no path length limit.
         self._wake_address: bytes | None = None
         self._wake_socket: socket.socket | None = None
