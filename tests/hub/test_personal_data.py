@@ -182,3 +182,21 @@ def test_govhub_data_rekey_seals_stored_payloads_under_a_new_first_key(
         assert hub.message(case_id)["payload"]["applicant"]["id_no"] == RESIDENT_ID
         found = hub.get(hub.client("ops", role="operator"), f"/api/v1/messages?key={RESIDENT_ID}")
         assert len(found.json()["items"]) == 2
+
+
+def test_soap_query_masks_another_clients_personal_data(tmp_path: Path) -> None:
+    from faces.soap.xsdgen import NS
+    from tests.faces.soap.support import envelope, post
+
+    with running_hub(hub_config(tmp_path), dispatch=False) as hub:
+        [case_id, _card] = _post_personal_messages(hub)
+        query = f'<QueryMessage xmlns="{NS}"><message_id>{case_id}</message_id></QueryMessage>'
+        operator = hub.client("ops", role="operator")
+        answer = post(hub, envelope(query, version="1.2"), key=operator, version="1.2")
+        assert answer.status_code == 200, answer.text
+        assert "110105********002X" in answer.text
+        assert RESIDENT_ID not in answer.text
+        assert MOBILE not in answer.text
+        stranger = hub.client("dept2", allow=("*",))
+        own = post(hub, envelope(query, version="1.2"), key=stranger, version="1.2")
+        assert own.status_code == 500  # not the caller's message
