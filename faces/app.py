@@ -9,6 +9,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import BadRequest, HTTPException
 
 from faces import console
+from faces.http.limits import LIMITS_EXTENSION, Limits, limit_settings
 from faces.http.openapi import APP_PATHS
 from faces.http.problems import Problem, problem_response
 from faces.rest import adapters, api, cases, health, items, jobs, metrics, openapi, projects
@@ -33,6 +34,7 @@ def create_app(hub: Hub) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["govhub"] = hub
+    app.extensions[LIMITS_EXTENSION] = Limits(limit_settings(hub.config))
     app.register_blueprint(api.blueprint)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(openapi.blueprint)
@@ -89,6 +91,9 @@ def create_app(hub: Hub) -> Flask:
 
     soap_endpoint: soap.SoapEndpoint = app.extensions[soap.ENDPOINT_EXTENSION]
     app.wsgi_app = IngestFastPath(  # type: ignore[method-assign]
-        app.wsgi_app, hub, direct={soap.PATH: soap_endpoint.call}
+        app.wsgi_app,
+        hub,
+        direct={soap.PATH: soap_endpoint.call},
+        limits=app.extensions[LIMITS_EXTENSION],
     )
     return app

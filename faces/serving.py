@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from waitress.channel import HTTPChannel
 from waitress.server import create_server
+from waitress.task import ErrorTask, WSGITask
+from waitress.utilities import RequestEntityTooLarge
 
 __all__ = ["RunningServer", "serve_in_thread", "start_server"]
 
@@ -52,6 +56,41 @@ class RunningServer:
             self.thread.join(timeout=10)
 
 
+class _OversizeTask(WSGITask):  # type: ignore[misc]
+    """A body over waitress's limit, answered by the app in its channel's own format.
+
+    waitress refuses such a body with a plain-text 413 of its own, which no client of a
+    JSON or SOAP interface expects. Instead the app is asked with the declared length and
+    no body: its own size check answers (problem+json on REST, a SOAP fault on SOAP), and
+    the connection is closed, since the rest of the body was never read.
+    """
+
+    def get_environment(self) -> dict[str, Any]:
+        environ: dict[str, Any] = super().get_environment()
+        declared = self.request.content_length
+        environ["CONTENT_LENGTH"] = str(
+            declared if declared > 0 else self.channel.server.adj.max_request_body_size + 1
+        )
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
+        environ["wsgi.input"] = io.BytesIO(b"")
+        self.environ = environ
+        return environ
+
+    def execute(self) -> None:
+        self.set_close_on_finish()
+        super().execute()
+
+
+def _error_task(channel: Any, request: Any) -> Any:
+    if isinstance(request.error, RequestEntityTooLarge) and request.path:
+        return _OversizeTask(channel, request)
+    return ErrorTask(channel, request)
+
+
+class _Channel(HTTPChannel):  # type: ignore[misc]
+    error_task_class = staticmethod(_error_task)
+
+
 def start_server(
     app: WSGIApp,
     host: str = "127.0.0.1",
@@ -76,6 +115,7 @@ def start_server(
         # the serving thread instead (seen when tests stop many servers).
         asyncore_use_poll=True,
     )
+    server.channel_class = _Channel
     return RunningServer(server=server, thread=None, host=host, port=int(server.effective_port))
 
 

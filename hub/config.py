@@ -307,6 +307,7 @@ EXTENSION_SECTIONS = (
     "calendar",
     "scheduler",
     "soap",
+    "limits",
     "security",
     "supervision",
     "flows",

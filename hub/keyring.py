@@ -25,8 +25,9 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from hub.config import Config, ConfigError
+from hub.store.protection import PayloadProtector, ProtectionError, load_data_keys
 
-__all__ = ["SECRET_KEY_ENV", "KeyVault", "VaultError", "vault_for"]
+__all__ = ["SECRET_KEY_ENV", "KeyVault", "VaultError", "protector_for", "vault_for"]
 
 SECRET_KEY_ENV = "GOVHUB_SECRET_KEY"  # noqa: S105 - the variable's name, not a secret
 DEFAULT_KEY_FILE = "var/secret.key"
@@ -126,9 +127,10 @@ def vault_for(config: Config, environ: Mapping[str, str] | None = None) -> KeyVa
     env = os.environ if environ is None else environ
     section: Any = config.sections.get("security", {})
     label = str(config.path) if config.path else "<config>"
-    unknown = sorted(set(section) - {"secret_key_file"})
+    unknown = sorted(set(section) - _SECURITY_KEYS)
     if unknown:
-        raise ConfigError(label, f"security.{unknown[0]}", "is not a known key (secret_key_file)")
+        known = ", ".join(sorted(_SECURITY_KEYS))
+        raise ConfigError(label, f"security.{unknown[0]}", f"is not a known key ({known})")
     raw_file = section.get("secret_key_file", DEFAULT_KEY_FILE)
     if not isinstance(raw_file, str) or not raw_file:
         raise ConfigError(label, "security.secret_key_file", "must be a file path")
@@ -137,3 +139,37 @@ def vault_for(config: Config, environ: Mapping[str, str] | None = None) -> KeyVa
     if not key_file.is_absolute():
         key_file = config.base_dir / key_file
     return KeyVault(keys, key_file)
+
+
+_SECURITY_KEYS = frozenset({"secret_key_file", "data_key_file", "protect_personal_data"})
+DEFAULT_DATA_KEY_FILE = "var/data.key"
+
+
+def protector_for(
+    config: Config, environ: Mapping[str, str] | None = None
+) -> PayloadProtector | None:
+    """What seals personal fields at rest: ``$GOVHUB_DATA_KEYS`` or ``[security] data_key_file``.
+
+    ``[security] protect_personal_data = false`` turns it off (``None``).
+
+    Raises:
+        ConfigError: ``[security]`` is malformed, or the keys are.
+    """
+    env = os.environ if environ is None else environ
+    section: Any = config.sections.get("security", {})
+    label = str(config.path) if config.path else "<config>"
+    enabled = section.get("protect_personal_data", True)
+    if not isinstance(enabled, bool):
+        raise ConfigError(label, "security.protect_personal_data", "must be true or false")
+    if not enabled:
+        return None
+    raw_file = section.get("data_key_file", DEFAULT_DATA_KEY_FILE)
+    if not isinstance(raw_file, str) or not raw_file:
+        raise ConfigError(label, "security.data_key_file", "must be a file path")
+    key_file = Path(raw_file)
+    if not key_file.is_absolute():
+        key_file = config.base_dir / key_file
+    try:
+        return PayloadProtector(load_data_keys(env, key_file))
+    except ProtectionError as error:
+        raise ConfigError(label, "security.data_key_file", str(error)) from None

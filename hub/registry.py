@@ -6,7 +6,8 @@ distribution like any third-party adapter.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import fnmatch
+from collections.abc import Iterable, Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -39,9 +40,17 @@ def adapter_classes() -> dict[str, type[Adapter]]:
 
 
 def build_destinations(
-    config: Config, classes: Mapping[str, type[Adapter]] | None = None
+    config: Config,
+    classes: Mapping[str, type[Adapter]] | None = None,
+    *,
+    known_types: Iterable[str] = (),
 ) -> dict[str, Adapter]:
     """Instantiate every configured destination, its settings checked by its adapter.
+
+    Args:
+        config: The loaded configuration.
+        classes: The adapter classes by name (default: the installed entry points).
+        known_types: The canonical message types, against which glob routes are checked.
 
     Raises:
         ConfigError: An unknown adapter or settings that do not fit its schema; the
@@ -65,32 +74,54 @@ def build_destinations(
             path, reason = describe_errors(errors[0])[0]
             raise ConfigError(file, f"destinations[{index}]" + (f".{path}" if path else ""), reason)
         built[destination.name] = cls(destination.name, settings)
-    check_routes(config, {name: type(adapter) for name, adapter in built.items()})
+    check_routes(
+        config, {name: type(adapter) for name, adapter in built.items()}, known_types=known_types
+    )
     return built
 
 
-def check_routes(config: Config, adapters: Mapping[str, type[Adapter]]) -> None:
+def check_routes(
+    config: Config, adapters: Mapping[str, type[Adapter]], *, known_types: Iterable[str] = ()
+) -> None:
     """Refuse a route whose message types its destination's adapter cannot deliver.
 
-    Only plain (non-glob) route types can be checked; ``case.*`` to a webhook is fine.
-    Routes with a transform are checked by ``hub.pipeline.transforms`` (what the destinations get
-    is the transform's output).
+    A glob route (``credit.*``) stands for every known type it matches: each of them must
+    be accepted by each destination, since a type it matches but the destination refuses
+    would dead-letter every such message (``credit.*`` to the credit platform also catches
+    ``credit.disclosure_due``). Routes with a transform are checked by
+    ``hub.pipeline.transforms`` (what the destinations get is the transform's output).
+
+    Args:
+        config: The loaded configuration.
+        adapters: The adapter class of each destination.
+        known_types: The canonical message types a glob is expanded against.
 
     Raises:
         ConfigError: A destination cannot take a type routed to it.
     """
     file = str(config.path or "<config>")
+    types = sorted(known_types)
     for index, route in enumerate(config.routes):
-        if any(ch in route.type_pattern for ch in "*?[") or route.transform is not None:
+        if route.transform is not None:
             continue
+        if any(ch in route.type_pattern for ch in "*?["):
+            routed = [name for name in types if fnmatch.fnmatchcase(name, route.type_pattern)]
+        else:
+            routed = [route.type_pattern]
         for position, name in enumerate(route.to):
             adapter = adapters.get(name)
-            if adapter is not None and not adapter.can_deliver(route.type_pattern):
+            if adapter is None:
+                continue
+            refused = [kind for kind in routed if not adapter.can_deliver(kind)]
+            if refused:
+                glob = refused != [route.type_pattern]
+                via = f", which {route.type_pattern} matches" if glob else ""
                 raise ConfigError(
                     file,
                     f"routes[{index}].to[{position}]",
-                    f"destination {name!r} ({adapter.name}) does not accept {route.type_pattern}"
-                    f" (it accepts {', '.join(adapter.accepts) or 'nothing'})",
+                    f"destination {name!r} ({adapter.name}) does not accept {', '.join(refused)}"
+                    f"{via} (it accepts {', '.join(adapter.accepts) or 'nothing'});"
+                    " name the types the destination takes",
                 )
 
 

@@ -6,7 +6,9 @@ temporary database. Nothing here happens at import time.
 
 from __future__ import annotations
 
+import getpass
 import logging
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,10 +17,11 @@ from adapters.sdk import Adapter
 from hub.cases import CaseClocks, supervision_settings
 from hub.cases.catalogue_check import UnknownItemNote
 from hub.config import Config
+from hub.core import digests
 from hub.core.envelope import Envelope
 from hub.events import Events, MessageAccepted
 from hub.flows import ApprovalFlows, Flow, flows_from_config
-from hub.keyring import vault_for
+from hub.keyring import protector_for, vault_for
 from hub.observability.metrics import HubMetrics
 from hub.pipeline.dispatcher import Dispatcher
 from hub.pipeline.ingest import Ingest, Submission
@@ -63,12 +66,16 @@ class Hub:
     ) -> None:
         self.config = config
         self.schemas = SchemaRegistry(schema_dir, uscc_check=config.validation.uscc_check)
-        self.adapters: dict[str, Adapter] = build_destinations(config)
+        self.adapters: dict[str, Adapter] = build_destinations(
+            config, known_types=self.schemas.types
+        )
         flow_definitions = flows_from_config(config, self.adapters)
         self.transforms = Transforms(config, self.adapters, self.schemas)
         self.calendar = WorkingCalendar.from_config(config)
         supervision = supervision_settings(config)
-        self.store = Store(config.database.url, vault=vault_for(config))
+        self.store = Store(
+            config.database.url, vault=vault_for(config), protector=protector_for(config)
+        )
         self.cases = CaseClocks(self.store, self.calendar, supervision)
         self.flows = ApprovalFlows(
             self.store,
@@ -82,6 +89,7 @@ class Hub:
         )
         try:
             self.jobs = JobCatalog(config, self.store, specs=job_specs)
+            _audit_configuration(self.store, config)
         except Exception:
             self.store.close()
             raise
@@ -191,6 +199,38 @@ class Hub:
             for adapter in self.adapters.values():
                 adapter.close()
         self.store.close()
+
+
+def _audit_configuration(store: Store, config: Config) -> None:
+    """Record a configuration the hub starts with, once per version of the file.
+
+    Every process of a machine loads the same file: only a file whose SM3 differs from
+    the last one recorded makes a record (``config.load``), naming the OS account that
+    started the hub.
+    """
+    if config.path is None or not config.path.exists():
+        return
+    fingerprint = digests.digest("sm3", config.path.read_bytes())
+    last = store.audit.last("config.load")
+    if last is not None and (last.detail or {}).get("sm3") == fingerprint:
+        return
+    store.audit.record(
+        f"os:{_os_user()}",
+        "config.load",
+        str(config.path)[:200],
+        {
+            "sm3": fingerprint,
+            "destinations": len(config.destinations),
+            "routes": len(config.routes),
+        },
+    )
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (containers)
+        return str(os.getuid())
 
 
 class _Context:

@@ -47,6 +47,8 @@ class Validation:
 
     errors: tuple[FieldError, ...] = ()
     warnings: tuple[FieldError, ...] = field(default=())
+    normalised: Any = None
+    """The payload with its identifiers in their stored form, when any had to change."""
 
     @property
     def ok(self) -> bool:
@@ -88,13 +90,23 @@ def _identifier(check: Callable[[str], None]) -> Callable[[object], bool]:
     return checker
 
 
+class _NotCanonical(identifiers.IdentifierError):
+    """A valid resident ID in another form (lower-case ``x``, 15 digits): not an error."""
+
+
+def _resident_id(value: object) -> bool:
+    if isinstance(value, str):
+        identifiers.check_resident_id(value)
+        if not identifiers.is_canonical_resident_id(value):
+            raise _NotCanonical("stored in its 18-character form")
+    return True
+
+
 def _format_checker(uscc_strict: bool) -> FormatChecker:
     checker = FormatChecker(formats=())
     checker.checks("date-time")(_date_time)
     checker.checks("date")(_date)
-    checker.checks("cn-resident-id", raises=identifiers.IdentifierError)(
-        _identifier(identifiers.check_resident_id)
-    )
+    checker.checks("cn-resident-id", raises=identifiers.IdentifierError)(_resident_id)
     checker.checks("cn-e-license-id", raises=identifiers.IdentifierError)(
         _identifier(identifiers.check_e_license_id)
     )
@@ -185,7 +197,11 @@ class SchemaRegistry:
             return Validation()
         errors: list[FieldError] = []
         warnings: list[FieldError] = []
+        to_normalise: list[list[str | int]] = []
         for error in validator.iter_errors(payload):
+            if _not_canonical(error):
+                to_normalise.append(list(error.absolute_path))
+                continue
             for path, message in describe_errors(error):
                 item = FieldError(
                     f"{prefix}{path}" if path.startswith("[") else _join(prefix, path), message
@@ -195,7 +211,10 @@ class SchemaRegistry:
                 else:
                     errors.append(item)
         errors.sort(key=lambda e: e.path)
-        return Validation(errors=tuple(errors[:MAX_ERRORS]), warnings=tuple(warnings))
+        normalised = _normalise(payload, to_normalise) if to_normalise and not errors else None
+        return Validation(
+            errors=tuple(errors[:MAX_ERRORS]), warnings=tuple(warnings), normalised=normalised
+        )
 
     def example(self, message_type: str) -> dict[str, Any]:
         """The valid example payload in ``schemas/examples/<type>.json``."""
@@ -211,7 +230,9 @@ def _fast_validators(
     formats = {
         "date-time": _date_time,
         "date": _date,
-        "cn-resident-id": _passes(identifiers.check_resident_id),
+        # only the stored form passes here, so another form takes the slow path, which
+        # finds where it is and normalises it
+        "cn-resident-id": _passes(_stored_form_resident_id),
         "cn-uscc": _passes(identifiers.check_uscc),
         "cn-e-license-id": _passes(identifiers.check_e_license_id),
     }
@@ -238,6 +259,27 @@ def _passes(check: Callable[[str], None]) -> Callable[[object], bool]:
         return True
 
     return passes
+
+
+def _stored_form_resident_id(value: str) -> None:
+    _resident_id(value)
+
+
+def _not_canonical(error: ValidationError) -> bool:
+    return error.validator == "format" and isinstance(error.cause, _NotCanonical)
+
+
+def _normalise(payload: Any, paths: Iterable[Sequence[str | int]]) -> Any:
+    """A copy of ``payload`` with the resident IDs at ``paths`` in their stored form."""
+    copy = json.loads(json.dumps(payload))
+    for path in paths:
+        if not path:
+            continue
+        parent = copy
+        for part in path[:-1]:
+            parent = parent[part]
+        parent[path[-1]] = identifiers.normalise_resident_id(parent[path[-1]])
+    return copy
 
 
 def _is_check_character_only(error: ValidationError) -> bool:

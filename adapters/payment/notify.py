@@ -104,7 +104,7 @@ def process(adapter: PaymentAdapter, params: Mapping[str, str]) -> NotifyResult:
             raise Refused(name, "missing")
     if params["sign_type"] != "RSA2":
         raise Refused("sign_type", "only RSA2 is accepted")
-    if not rsa2.verify(params, adapter.platform_key()):
+    if not rsa2.verify(params, adapter.platform_key(), rsa2.NOTIFICATION_UNSIGNED):
         raise Refused("sign", "does not verify with the platform's key (forged or tampered)")
     if params["app_id"] != adapter.app_id:
         raise Refused("app_id", "not this hub's app id")

@@ -2,8 +2,9 @@
 
 ``sign = Base64(SHA256withRSA(k1=v1&k2=v2&…))`` over every parameter with a non-empty
 value except ``sign`` itself, sorted by key (byte order), values taken raw (not URL
-encoded). The same rule signs our orders (merchant key) and the platform's answers and
-notifications (platform key).
+encoded). That rule signs our orders (merchant key) and the platform's answers (platform
+key). The platform's asynchronous notifications leave out ``sign_type`` as well
+(:data:`NOTIFICATION_UNSIGNED`): a notification is verified over the rest.
 """
 
 from __future__ import annotations
@@ -18,38 +19,63 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-__all__ = ["fen_from_yuan", "sign", "signing_string", "verify", "yuan_from_fen"]
+__all__ = [
+    "NOTIFICATION_UNSIGNED",
+    "REQUEST_UNSIGNED",
+    "fen_from_yuan",
+    "sign",
+    "signing_string",
+    "verify",
+    "yuan_from_fen",
+]
+
+REQUEST_UNSIGNED: tuple[str, ...] = ("sign",)
+"""Parameters a request or an answer is not signed over."""
+
+NOTIFICATION_UNSIGNED: tuple[str, ...] = ("sign", "sign_type")
+"""Parameters an asynchronous notification is not signed over."""
 
 _YUAN = re.compile(r"^(0|[1-9][0-9]{0,11})\.([0-9]{2})$")
 
 
-def signing_string(params: Mapping[str, Any]) -> str:
-    """``k=v&…`` of the non-empty parameters but ``sign``, sorted by key."""
+def signing_string(params: Mapping[str, Any], unsigned: tuple[str, ...] = REQUEST_UNSIGNED) -> str:
+    """``k=v&…`` of the non-empty parameters but those ``unsigned``, sorted by key."""
     items = sorted(
         (key, str(value))
         for key, value in params.items()
-        if key != "sign" and value is not None and str(value) != ""
+        if key not in unsigned and value is not None and str(value) != ""
     )
     return "&".join(f"{key}={value}" for key, value in items)
 
 
-def sign(params: Mapping[str, Any], private_key: rsa.RSAPrivateKey) -> str:
-    """The base64 RSA2 signature of ``params``."""
+def sign(
+    params: Mapping[str, Any],
+    private_key: rsa.RSAPrivateKey,
+    unsigned: tuple[str, ...] = REQUEST_UNSIGNED,
+) -> str:
+    """The base64 RSA2 signature of ``params`` (but those ``unsigned``)."""
     signature = private_key.sign(
-        signing_string(params).encode("utf-8"), padding.PKCS1v15(), hashes.SHA256()
+        signing_string(params, unsigned).encode("utf-8"), padding.PKCS1v15(), hashes.SHA256()
     )
     return base64.b64encode(signature).decode("ascii")
 
 
-def verify(params: Mapping[str, Any], public_key: rsa.RSAPublicKey) -> bool:
-    """True when ``params["sign"]`` is the RSA2 signature of the other parameters."""
+def verify(
+    params: Mapping[str, Any],
+    public_key: rsa.RSAPublicKey,
+    unsigned: tuple[str, ...] = REQUEST_UNSIGNED,
+) -> bool:
+    """True when ``params["sign"]`` is the RSA2 signature of the parameters but ``unsigned``."""
     given = params.get("sign")
     if not isinstance(given, str) or not given:
         return False
     try:
         signature = base64.b64decode(given, validate=True)
         public_key.verify(
-            signature, signing_string(params).encode("utf-8"), padding.PKCS1v15(), hashes.SHA256()
+            signature,
+            signing_string(params, unsigned).encode("utf-8"),
+            padding.PKCS1v15(),
+            hashes.SHA256(),
         )
     except (binascii.Error, ValueError, InvalidSignature):
         return False

@@ -125,9 +125,11 @@ class PaymentPlatform:
             self.schedule = DEFAULT_SCHEDULE
             self.offset = dt.timedelta()
 
-    def sign(self, params: dict[str, str]) -> dict[str, str]:
-        """``params`` with the platform's ``sign``."""
-        return {**params, "sign": rsa2.sign(params, self.platform_key)}
+    def sign(
+        self, params: dict[str, str], unsigned: tuple[str, ...] = rsa2.REQUEST_UNSIGNED
+    ) -> dict[str, str]:
+        """``params`` with the platform's ``sign`` (over all but ``unsigned``)."""
+        return {**params, "sign": rsa2.sign(params, self.platform_key, unsigned)}
 
     # ------------------------------------------------------------------ paying
 
@@ -160,7 +162,8 @@ class PaymentPlatform:
                     "total_amount": rsa2.yuan_from_fen(order.amount_fen),
                     "gmt_payment": order.paid_at.strftime(TIME_FORMAT),
                     "pay_channel": pay_channel,
-                }
+                },
+                rsa2.NOTIFICATION_UNSIGNED,
             )
             notification = _Notification(params["notify_id"], order.notify_url, params)
             self.notifications.append(notification)

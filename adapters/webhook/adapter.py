@@ -41,6 +41,12 @@ class WebhookAdapter(Adapter):
                 "writeOnly": True,
                 "description": "HMAC key shared with the receiver; use ${VAR}.",
             },
+            "signature": {
+                "enum": ["hmac-sha256", "hmac-sm3"],
+                "default": "hmac-sha256",
+                "description": "How X-GovHub-Signature is made: v1= HMAC-SHA256, or sm3="
+                " HMAC-SM3 (the national algorithm).",
+            },
             "timeout_s": {"type": "number", "exclusiveMinimum": 0, "default": 10},
             "connect_timeout_s": {"type": "number", "exclusiveMinimum": 0, "default": 5},
             "headers": {
@@ -55,6 +61,7 @@ class WebhookAdapter(Adapter):
         super().__init__(destination, settings)
         self.url: str = settings["url"]
         self.secret: str = settings["secret"]
+        self.signature: str = settings.get("signature", "hmac-sha256")
         self.http = TimeoutSession(
             timeout_s=float(settings.get("timeout_s", 10)),
             connect_timeout_s=float(settings.get("connect_timeout_s", 5)),
@@ -68,7 +75,7 @@ class WebhookAdapter(Adapter):
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             "Idempotency-Key": attempt.delivery_id,
-            HEADER: sign(self.secret, body),
+            HEADER: sign(self.secret, body, algorithm=self.signature),
             "X-GovHub-Message-Id": message.id,
             "X-GovHub-Message-Type": message.type,
         }
@@ -98,7 +105,7 @@ class WebhookAdapter(Adapter):
         ).encode()
         headers = {
             "Content-Type": "application/json; charset=utf-8",
-            HEADER: sign(self.secret, body),
+            HEADER: sign(self.secret, body, algorithm=self.signature),
             EVENT_HEADER: "ping",
         }
         try:

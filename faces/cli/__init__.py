@@ -10,9 +10,11 @@ import click
 
 from faces.cli import (
     adapters,
+    audit,
     cases,
     certs,
     clients,
+    data,
     demo,
     dlq,
     items,
@@ -50,5 +52,7 @@ for command in (
     cases.cases,
     demo.demo,
     certs.certs,
+    audit.audit,
+    data.data,
 ):
     main.add_command(command)

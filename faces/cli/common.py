@@ -121,12 +121,12 @@ def open_store(*, writes: bool = False) -> Iterator[Store]:
     Args:
         writes: The command changes something (see :func:`database_of`).
     """
-    from hub.keyring import vault_for
+    from hub.keyring import protector_for, vault_for
 
     config = load()
     url = database_of(config, writes=writes)
     try:
-        store = Store(url, vault=vault_for(config))
+        store = Store(url, vault=vault_for(config), protector=protector_for(config))
     except Exception as error:  # a CLI user wants the reason, not a traceback
         fail(f"cannot open the database {url}: {error}")
     try:

@@ -111,7 +111,12 @@ def _serve(
 
 
 def _web_processes(
-    *, host: str | None, port: int | None, workers: int | None, deliver: bool
+    *,
+    host: str | None,
+    port: int | None,
+    workers: int | None,
+    deliver: bool,
+    tls: Path | None = None,
 ) -> None:
     """gunicorn's web workers, and (``deliver``) the delivery process beside them."""
     from faces.app import create_app
@@ -120,6 +125,16 @@ def _web_processes(
 
     config = load()
     setup_logging(config)
+    files = None
+    if tls is not None:
+        from certs.tls import TlsFiles
+        from faces.http.tls import gunicorn_options
+
+        files = TlsFiles(tls)
+        try:
+            gunicorn_options(files)
+        except FileNotFoundError as error:
+            fail(str(error), "`govhub certs init` makes the CA and the server certificate")
     remove_metrics = multiprocess_metrics()
     try:
         # Check everything once here (migrations, adapters, jobs, the app), so a mistake
@@ -160,6 +175,7 @@ def _web_processes(
             on_ready=ready,
             on_exit=stopped,
             delivery_beside=deliver,
+            tls=files,
         ).run()
     except SystemExit as exit_:
         if exit_.code:
@@ -202,6 +218,27 @@ _HOST = click.option("--host", help="Listen on this address instead of [server] 
 _PORT = click.option(
     "--port", type=int, help="Listen on this port instead of [server] port (0: any free port)."
 )
+_TLS = click.option(
+    "--tls",
+    "tls",
+    is_flag=True,
+    help="Serve HTTPS and require client certificates of the hub's client CA (mutual TLS).",
+)
+_TLS_DIR = click.option(
+    "--tls-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The TLS directory of `govhub certs init` (default: <certs dir>/tls).",
+)
+
+
+def _tls_directory(tls: bool, tls_dir: Path | None) -> Path | None:
+    if not tls:
+        return None
+    from certs.tls import tls_dir as default_tls_dir
+
+    return tls_dir or default_tls_dir()
+
+
 _WORKERS = click.option(
     "--workers",
     type=click.IntRange(1, 64),
@@ -214,18 +251,35 @@ _WORKERS = click.option(
 @_HOST
 @_PORT
 @_WORKERS
+@_TLS
+@_TLS_DIR
 @click.option(
     "--single-process",
     is_flag=True,
     help="Everything in this one process (web, dispatcher, scheduler, sandboxes).",
 )
-def run(host: str | None, port: int | None, workers: int | None, single_process: bool) -> None:
+def run(
+    host: str | None,
+    port: int | None,
+    workers: int | None,
+    tls: bool,
+    tls_dir: Path | None,
+    single_process: bool,
+) -> None:
     """Run the hub on this machine: web workers, the delivery process (dispatcher,
     scheduler) and, if enabled, the sandboxes; Ctrl-C stops them all."""
     if single_process:
+        if tls:
+            fail("--tls needs the web workers", "leave out --single-process")
         _serve(web=True, dispatch=True, host=host, port=port)
     else:
-        _web_processes(host=host, port=port, workers=workers, deliver=True)
+        _web_processes(
+            host=host,
+            port=port,
+            workers=workers,
+            deliver=True,
+            tls=_tls_directory(tls, tls_dir),
+        )
 
 
 @click.command()
@@ -233,9 +287,16 @@ def run(host: str | None, port: int | None, workers: int | None, single_process:
 @_HOST
 @_PORT
 @_WORKERS
-def serve(host: str | None, port: int | None, workers: int | None) -> None:
-    """Run the web server only (several nodes behind a load balancer)."""
-    _web_processes(host=host, port=port, workers=workers, deliver=False)
+@_TLS
+@_TLS_DIR
+def serve(
+    host: str | None, port: int | None, workers: int | None, tls: bool, tls_dir: Path | None
+) -> None:
+    """Run the web server only (several nodes behind a load balancer); with --tls, mutual
+    TLS: only callers with a client certificate of the hub's CA get through."""
+    _web_processes(
+        host=host, port=port, workers=workers, deliver=False, tls=_tls_directory(tls, tls_dir)
+    )
 
 
 @click.command()

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hub.core.identifiers import mask, mask_resident_id, mask_text
+from hub.store.protection import mask_personal
 
 __all__ = ["mask_document", "mask_field"]
 
@@ -34,7 +35,13 @@ def mask_field(key: str, value: str) -> str:
 
 
 def mask_document(document: Any, key: str = "") -> Any:
-    """A copy of a JSON-like document with every personal identifier masked."""
+    """A copy of a JSON-like document with every personal identifier masked.
+
+    Names of persons and parties (``applicant.name``…) are masked too
+    (``hub.store.protection.mask_personal``).
+    """
+    if not key:
+        document = mask_personal(document)
     if isinstance(document, Mapping):
         resident_code = str(document.get("code_type", "")) == RESIDENT_ID_CODE_TYPE
         masked: dict[str, Any] = {}

@@ -16,6 +16,7 @@ from hub.pipeline.ingest import IngestError, Submission, Unavailable
 from hub.runtime import Hub
 from hub.schemas import describe_errors
 from hub.store import MESSAGE_STATUSES, DeadLetterFilter, MessageFilter
+from hub.store.protection import mask_personal
 
 __all__ = [
     "MESSAGES_PATH",
@@ -216,10 +217,27 @@ def get_message(message_id: str) -> Response:
     """A message with its deliveries and every attempt."""
     hub = _hub()
     client = require_client(hub.store)
+    reveal = request.args.get("reveal", "false")
+    if reveal not in ("true", "false"):
+        raise Problem(
+            400,
+            "bad-parameter",
+            "Bad query parameter",
+            "reveal must be true or false",
+            errors=[FieldError("reveal", "must be true or false")],
+        )
     view = hub.store.messages.get(message_id)
     if view is None or not (client.is_operator or view.envelope.source == client.name):
         raise Problem(404, "not-found", "Not found", "no such message")
-    return jsonify(view.to_json())
+    document = view.to_json()
+    if view.envelope.source != client.name:
+        # Another department's personal data: masked, unless an operator asks to see it,
+        # and that look is in the audit trail.
+        if reveal == "true":
+            hub.store.audit.record(client.name, "message.reveal", message_id, None)
+        else:
+            document["payload"] = mask_personal(document["payload"])
+    return jsonify(document)
 
 
 @blueprint.get("/messages")

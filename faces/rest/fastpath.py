@@ -23,8 +23,10 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from faces.http.auth import parse_bearer
+from faces.http.auth import parse_bearer, too_many_requests
+from faces.http.limits import Limits
 from faces.http.problems import problem_response
+from faces.http.tls import TLS_CLIENT
 from faces.rest.api import MESSAGES_PATH, REQUEST_FAST, ingest_problem, location, submission_of
 from hub.pipeline.ingest import IngestError
 from hub.runtime import Hub
@@ -55,11 +57,19 @@ class IngestFastPath:
         direct: More POST paths served below Flask, by path.
     """
 
-    def __init__(self, app: WSGIApp, hub: Hub, direct: Mapping[str, Direct] | None = None) -> None:
+    def __init__(
+        self,
+        app: WSGIApp,
+        hub: Hub,
+        direct: Mapping[str, Direct] | None = None,
+        *,
+        limits: Limits | None = None,
+    ) -> None:
         self.app = app
         self.hub = hub
         self.direct = dict(direct or {})
         self.cap = hub.config.server.max_body_bytes
+        self.limits = limits
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -95,10 +105,16 @@ class IngestFastPath:
         length = environ.get("CONTENT_LENGTH", "")
         if not length.isdigit() or not 0 < int(length) <= self.cap:
             raise _HandOver
+        limits = self.limits
+        if limits is not None and limits.throttled(environ.get("REMOTE_ADDR")) is not None:
+            raise _HandOver  # the view answers the 429
         token = parse_bearer(environ.get("HTTP_AUTHORIZATION", ""))
         client = self.hub.store.clients.authenticate(token) if token else None
         if client is None:
             raise _HandOver
+        certified = environ.get(TLS_CLIENT)
+        if certified is not None and certified != client.name:
+            raise _HandOver  # the view refuses credentials of another client
         body = environ["wsgi.input"].read(int(length))
         environ["wsgi.input"] = io.BytesIO(body)  # Flask reads it again if we hand over
         try:
@@ -107,6 +123,10 @@ class IngestFastPath:
             raise _HandOver from None
         if not isinstance(document, dict) or not REQUEST_FAST.is_valid(document):
             raise _HandOver
+        # taken only here: a request handed over takes its token in the view instead
+        if limits is not None and (wait := limits.admit(client.name)) is not None:
+            refusal = too_many_requests(wait).response(instance=MESSAGES_PATH)
+            return refusal(environ, start_response)
         try:
             acceptance = self.hub.ingest.submit(client, submission_of(document), channel="rest")
         except IngestError as error:

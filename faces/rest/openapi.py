@@ -158,10 +158,19 @@ def build_spec(
                         "in": "path",
                         "required": True,
                         "schema": {"type": "string"},
-                    }
+                    },
+                    {
+                        "name": "reveal",
+                        "in": "query",
+                        "description": "Resident IDs, mobiles and names of another"
+                        " client's message are masked; `true` shows them to an operator,"
+                        " and the look is audited (`message.reveal`).",
+                        "schema": {"type": "string", "enum": ["true", "false"]},
+                    },
                 ],
                 "responses": {
                     "200": _json("Message", "The message."),
+                    "400": _problem("`reveal` is not true or false."),
                     **_AUTH_ERRORS,
                     "404": _problem("No such message, or not the caller's."),
                 },
@@ -398,7 +407,7 @@ def build_spec(
             "description": "The integration hub of the city's Internet + government services.",
         },
         "servers": [{"url": "/"}],
-        "security": [{"apiKey": []}],
+        "security": [{"apiKey": []}, {"signedRequest": []}],
         "paths": copy.deepcopy(paths),  # the pass below must not touch shared pieces
         "components": {
             "securitySchemes": {
@@ -406,6 +415,15 @@ def build_spec(
                     "type": "http",
                     "scheme": "bearer",
                     "description": "`govhub clients add` prints a key.",
+                },
+                "signedRequest": {
+                    "type": "http",
+                    "scheme": "HMAC-SM3",
+                    "description": "A signed request instead of a bearer key:"
+                    " `HMAC-SM3 client=<name>,ts=<unix s>,nonce=<16-64 chars>,sig=<hex>`"
+                    " (or `HMAC-SHA256`), the HMAC with the API key over"
+                    " `METHOD\\npath[?query]\\nts\\nnonce\\nhex hash of the body`."
+                    " A timestamp more than 300 s off, or a nonce used before, is refused.",
                 },
                 "metricsToken": {
                     "type": "http",
@@ -416,8 +434,31 @@ def build_spec(
             "schemas": schemas,
         },
     }
+    _rate_limited(document)
     no_nul_in_requests(document)
     return document
+
+
+_RATE_LIMITED = {
+    **_problem(
+        "Too many requests: over the client's rate (`[limits]`), or too many failed"
+        " authentications from this address. Wait `Retry-After` seconds."
+    ),
+    "headers": {
+        "Retry-After": {
+            "description": "Seconds to wait before trying again.",
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    },
+}
+
+
+def _rate_limited(document: dict[str, Any]) -> None:
+    """Every operation that authenticates can also answer 429 (``faces.http.limits``)."""
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            if isinstance(operation, dict) and "401" in operation.get("responses", {}):
+                operation["responses"].setdefault("429", copy.deepcopy(_RATE_LIMITED))
 
 
 @blueprint.get("/api/v1/openapi.json")

@@ -14,6 +14,7 @@ from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.wrappers import Request
 
 from faces.http.auth import bearer_token
+from faces.http.limits import LIMITS_EXTENSION, Limits, retry_after_header
 from faces.http.openapi import add_paths
 from faces.http.problems import Problem
 from faces.soap.envelope import (
@@ -28,11 +29,12 @@ from faces.soap.envelope import (
 from faces.soap.model import ModelError
 from faces.soap.service import SoapService
 from faces.soap.settings import SoapSettings, soap_settings
-from faces.soap.wsse import WSSE_NS, Authenticator
+from faces.soap.wsse import WSSE_NS, Authenticator, WrongCredentials
 from faces.soap.xmlsafe import XmlRefused, parse
 from faces.soap.xsdgen import SERVICE_NAME, Contract, build_contract
 from hub.core.errors import FieldError
 from hub.runtime import Hub
+from hub.store import Client
 
 __all__ = ["ENDPOINT_EXTENSION", "PATH", "SoapEndpoint", "register"]
 
@@ -63,6 +65,7 @@ class SoapEndpoint:
         self.authenticator = Authenticator(hub.store, tolerance_s=settings.timestamp_tolerance_s)
         self._served: OrderedDict[tuple[str, str], bytes] = OrderedDict()
         self._lock = threading.Lock()
+        self.limits: Limits | None = None  # the app's (faces.http.limits), set by register
 
     # ------------------------------------------------------------------ contract
 
@@ -120,8 +123,12 @@ class SoapEndpoint:
             opened = open_envelope(root, announced)
             version = opened.version
             _check_must_understand(opened.version, opened.headers)
-            client = self.authenticator.authenticate(opened.headers, bearer_token(incoming))
+            client = self._authenticate(incoming, opened.headers)
             answer = self.service.handle(client, opened.operation)
+        except _Limited as limited:
+            response = self._fault(version, limited.fault)
+            response.headers.update(retry_after_header(limited.wait))
+            return response
         except SoapFault as fault:
             return self._fault(version, fault)
         except XmlRefused as refused:
@@ -133,6 +140,34 @@ class SoapEndpoint:
                 SoapFault("the hub failed; the error is logged", code="internal", sender=False),
             )
         return Response(response_envelope(version, answer), 200, content_type=version.content_type)
+
+    def _authenticate(self, incoming: Request, headers: Sequence[etree._Element]) -> Client:
+        limits, address = self.limits, incoming.remote_addr
+        if limits is not None and (wait := limits.throttled(address)) is not None:
+            raise _Limited(
+                SoapFault(
+                    "this address sent too many wrong credentials lately; try again after"
+                    f" {retry_after_header(wait)['Retry-After']} s",
+                    code="too-many-failures",
+                ),
+                wait,
+            )
+        try:
+            client = self.authenticator.authenticate(headers, bearer_token(incoming))
+        except WrongCredentials:
+            if limits is not None:
+                limits.failed(address)
+            raise
+        if limits is not None and (wait := limits.admit(client.name)) is not None:
+            raise _Limited(
+                SoapFault(
+                    "this client is over its rate ([limits]); try again after"
+                    f" {retry_after_header(wait)['Retry-After']} s",
+                    code="rate-limited",
+                ),
+                wait,
+            )
+        return client
 
     def _body(self, incoming: Request) -> bytes:
         cap = self.settings.max_body_bytes
@@ -154,6 +189,13 @@ class SoapEndpoint:
         if not fault.sender:
             log.warning("SOAP fault (hub side): %s", fault.reason)
         return Response(fault_envelope(version, fault), status, content_type=version.content_type)
+
+
+class _Limited(Exception):
+    def __init__(self, fault: SoapFault, wait: float) -> None:
+        super().__init__(fault.reason)
+        self.fault = fault
+        self.wait = wait
 
 
 def _check_must_understand(version: SoapVersion, headers: Sequence[etree._Element]) -> None:
@@ -240,7 +282,9 @@ def register(app: Flask, hub: Hub) -> None:
         )
 
     contract = build_contract(hub.schemas, on_error=skipped)
-    app.extensions[ENDPOINT_EXTENSION] = SoapEndpoint(hub, contract, soap_settings(hub.config))
+    endpoint = SoapEndpoint(hub, contract, soap_settings(hub.config))
+    endpoint.limits = app.extensions.get(LIMITS_EXTENSION)
+    app.extensions[ENDPOINT_EXTENSION] = endpoint
     app.register_blueprint(blueprint)
     add_paths(_OPENAPI_PATHS)
 

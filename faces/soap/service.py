@@ -31,6 +31,7 @@ from hub.core.errors import FieldError
 from hub.pipeline.ingest import IngestError, Submission
 from hub.runtime import Hub
 from hub.store import Acceptance, Client, MessageView
+from hub.store.protection import mask_personal
 
 __all__ = ["SoapService"]
 
@@ -253,10 +254,12 @@ class SoapService:
                 code="not-found",
                 errors=[FieldError(path, "names no message of yours")],
             )
-        return self._message_element(view)
+        # another department's personal data is masked (REST's ?reveal=true shows it, audited)
+        return self._message_element(view, masked=view.envelope.source != client.name)
 
-    def _message_element(self, view: MessageView) -> etree._Element:
+    def _message_element(self, view: MessageView, *, masked: bool = False) -> etree._Element:
         envelope = view.envelope
+        shown = mask_personal(envelope.payload) if masked else envelope.payload
         root = etree.Element(_Q + "QueryMessageResponse", nsmap={"gh": NS})
 
         def add(parent: etree._Element, name: str, value: Any) -> None:
@@ -290,11 +293,9 @@ class SoapService:
         payload = etree.SubElement(root, _Q + "payload")
         model = self.by_type.get(envelope.type)
         if model is None:
-            etree.SubElement(payload, _Q + "json").text = json.dumps(
-                envelope.payload, ensure_ascii=False
-            )
+            etree.SubElement(payload, _Q + "json").text = json.dumps(shown, ensure_ascii=False)
         else:
-            to_xml(payload, model.element, envelope.payload, model.shape)
+            to_xml(payload, model.element, shown, model.shape)
         return root
 
 

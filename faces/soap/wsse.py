@@ -44,7 +44,13 @@ _MAX_NONCE_BYTES = 256
 _WRONG = "the username or password is wrong"
 
 
-def _fault(reason: str, subcode: str, path: str = "/Envelope/Header/Security") -> SoapFault:
+class WrongCredentials(SoapFault):
+    """Credentials were sent and are wrong: counted against the sender's address."""
+
+
+def _fault(
+    reason: str, subcode: str, path: str = "/Envelope/Header/Security", *, wrong: bool = False
+) -> SoapFault:
     from hub.core.errors import FieldError
 
     code = {
@@ -52,9 +58,8 @@ def _fault(reason: str, subcode: str, path: str = "/Envelope/Header/Security") -
         "MessageExpired": "message-expired",
         "InvalidSecurity": "invalid-security",
     }[subcode]
-    return SoapFault(
-        reason, code=code, subcode=(WSSE_NS, subcode), errors=[FieldError(path, reason)]
-    )
+    kind = WrongCredentials if wrong else SoapFault
+    return kind(reason, code=code, subcode=(WSSE_NS, subcode), errors=[FieldError(path, reason)])
 
 
 class Authenticator:
@@ -96,6 +101,7 @@ class Authenticator:
                     "the API key is not valid or has been revoked",
                     "FailedAuthentication",
                     "Authorization",
+                    wrong=True,
                 )
             return client
         raise _fault(
@@ -119,7 +125,7 @@ class Authenticator:
             # effects are what client_ref is for.
             found = self.store.clients.authenticate(password)
             if found is None or found.name != username:
-                raise _fault(_WRONG, "FailedAuthentication", path)
+                raise _fault(_WRONG, "FailedAuthentication", path, wrong=True)
             return found
         if kind != PASSWORD_DIGEST:
             raise _fault(
@@ -162,13 +168,13 @@ class Authenticator:
                 "PasswordDigest refused for %r: unknown, revoked, or its key is not sealed",
                 username,
             )
-            raise _fault(_WRONG, "FailedAuthentication")
+            raise _fault(_WRONG, "FailedAuthentication", wrong=True)
         client, api_key = found
         # SHA-1 is what the UsernameToken Profile 1.0 defines for PasswordDigest.
         hashed = hashlib.sha1(nonce + created.encode() + api_key.encode())  # noqa: S324
         expected = base64.b64encode(hashed.digest()).decode("ascii")
         if not hmac.compare_digest(expected, digest.strip()):
-            raise _fault(_WRONG, "FailedAuthentication")
+            raise _fault(_WRONG, "FailedAuthentication", wrong=True)
         return client
 
     def _nonce(self, element: etree._Element | None, path: str) -> bytes | None:

@@ -19,9 +19,11 @@ __all__ = [
     "check_e_license_id",
     "check_resident_id",
     "check_uscc",
+    "is_canonical_resident_id",
     "mask",
     "mask_resident_id",
     "mask_text",
+    "normalise_resident_id",
 ]
 
 
@@ -32,6 +34,7 @@ class IdentifierError(ValueError):
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_SHAPE = re.compile(rf"^[{_USCC_ALPHABET}]{{18}}$")
 _RESIDENT_SHAPE = re.compile(r"^\d{17}[\dX]$")
+_RESIDENT_ACCEPTED = re.compile(r"^(\d{17}[\dXx]|\d{15})$")
 _E_LICENSE_SHAPE = re.compile(
     r"^1\.2\.156\.3005\.2\."
     rf"(?P<type>[{_USCC_ALPHABET}]{{18}}\d{{3}})\."
@@ -42,25 +45,68 @@ _E_LICENSE_SHAPE = re.compile(
 )
 
 
-def check_resident_id(value: str) -> None:
-    """Check a resident ID number (公民身份号码).
+def normalise_resident_id(value: str) -> str:
+    """The 18-character form of a resident ID number, checked.
+
+    Senders still write the check character ``x`` in lower case, and some older systems
+    send the 15-digit first-generation number (region, ``YYMMDD``, sequence; no check
+    character; born 19xx). Both name the same person as the 18-character number GB
+    11643-1999 defines, which is what the hub stores and compares: the lower-case ``x``
+    is raised, a 15-digit number gets ``19`` before its year and its check character.
 
     Args:
-        value: The 18-character number, upper-case ``X`` for check value 10.
+        value: 18 characters (17 digits and a digit, ``X`` or ``x``) or 15 digits.
+
+    Returns:
+        The 18-character number with an upper-case ``X``.
 
     Raises:
         IdentifierError: The shape, birth date or check digit is wrong.
     """
-    if not _RESIDENT_SHAPE.match(value):
-        raise IdentifierError("must be 17 digits followed by a digit or X (18 characters)")
+    if not _RESIDENT_ACCEPTED.match(value):
+        raise IdentifierError(
+            "must be 17 digits followed by a digit or X (18 characters),"
+            " or the 15-digit first-generation number"
+        )
+    if len(value) == 15:
+        body = value[:6] + "19" + value[6:]
+        value = body + ric.calc_check_digit(body + "0")  # it drops the last character
+        _check_birth_date(value)
+        return value
+    value = value.upper()
+    _check_birth_date(value)
+    if ric.calc_check_digit(value) != value[-1]:
+        raise IdentifierError("check digit (character 18) does not match (GB 11643-1999)")
+    return value
+
+
+def _check_birth_date(value: str) -> None:
     try:
         birth = dt.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:
         raise IdentifierError("birth date part (characters 7-14) is not a real date") from None
     if birth > dt.date.today():
         raise IdentifierError("birth date part (characters 7-14) is in the future")
-    if ric.calc_check_digit(value) != value[-1]:
-        raise IdentifierError("check digit (character 18) does not match (GB 11643-1999)")
+
+
+def check_resident_id(value: str) -> None:
+    """Check a resident ID number (公民身份号码).
+
+    Accepts what :func:`normalise_resident_id` accepts: a lower-case ``x`` and the
+    15-digit first-generation form pass; the hub stores their 18-character form.
+
+    Args:
+        value: The number.
+
+    Raises:
+        IdentifierError: The shape, birth date or check digit is wrong.
+    """
+    normalise_resident_id(value)
+
+
+def is_canonical_resident_id(value: str) -> bool:
+    """Whether ``value`` is already the 18-character form with an upper-case ``X``."""
+    return bool(_RESIDENT_SHAPE.match(value))
 
 
 _USCC_VALUES = {ch: index for index, ch in enumerate(_USCC_ALPHABET)}
@@ -92,24 +138,39 @@ def check_uscc(value: str) -> None:
 def check_e_license_id(value: str) -> None:
     """Check an e-license identifier (电子证照标识).
 
+    The type code begins with the credit code of the body that defined the licence type,
+    and the issuer is a credit code: both are checked as credit codes (GB 32100-2015)
+    before the identifier's own check character.
+
     Args:
         value: ``1.2.156.3005.2.{type}.{issuer}.{serial}.{version}.{check}``.
 
     Raises:
-        IdentifierError: The shape, issuer code or check character is wrong.
+        IdentifierError: The shape, an embedded credit code or the check character is wrong.
     """
     match = _E_LICENSE_SHAPE.match(value)
     if not match:
         raise IdentifierError(
             "must look like 1.2.156.3005.2.{type code}.{issuer USCC}.{serial}.{version}.{check}"
         )
+    for part, code in (("type definer", match["type"][:18]), ("issuer", match["issuer"])):
+        try:
+            check_uscc(code)
+        except IdentifierError as error:
+            raise IdentifierError(f"the {part}'s credit code {error}") from None
     body = match["type"] + match["issuer"] + match["serial"] + match["version"]
     if mod_37_36.calc_check_digit(body) != match["check"]:
         raise IdentifierError("check character does not match (ISO/IEC 7064 MOD 37,36)")
 
 
 def mask_resident_id(value: str) -> str:
-    """Mask a resident ID as ``110105********002X``: region and last four stay."""
+    """Mask a resident ID as ``110105********002X``: region and last four stay.
+
+    The 15-digit first-generation form keeps its region and sequence:
+    ``110105******002``.
+    """
+    if len(value) == 15:
+        return value[:6] + "*" * 6 + value[-3:]
     if len(value) != 18:
         return mask(value)
     return value[:6] + "*" * 8 + value[-4:]
@@ -123,8 +184,16 @@ def mask(value: str, keep_start: int = 2, keep_end: int = 2) -> str:
 
 
 _RESIDENT_ANYWHERE = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9A-Za-z])")
+# The first generation: region, YYMMDD (a real month and day), sequence; 15 digits alone.
+_FIRST_GENERATION_ANYWHERE = re.compile(
+    r"(?<![0-9A-Za-z])(\d{6})\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(\d{3})(?![0-9A-Za-z])"
+)
 
 
 def mask_text(text: str) -> str:
-    """Mask every resident ID number inside free text (logs, counterpart error bodies)."""
-    return _RESIDENT_ANYWHERE.sub(lambda m: f"{m[1]}********{m[2]}", text)
+    """Mask every resident ID number inside free text (logs, counterpart error bodies).
+
+    Both the 18-character number and the 15-digit first-generation one are masked.
+    """
+    text = _RESIDENT_ANYWHERE.sub(lambda m: f"{m[1]}********{m[2]}", text)
+    return _FIRST_GENERATION_ANYWHERE.sub(lambda m: f"{m[1]}******{m[2]}", text)

@@ -237,7 +237,11 @@ class Ingest:
                 ),
             )
         validation = self.schemas.validate(submission.type, submission.payload)
-        payload: Any = submission.payload
+        # resident IDs are stored in one form (18 characters, upper-case X), so a search
+        # and a repeat find the same person however the sender wrote the number
+        payload: Any = (
+            submission.payload if validation.normalised is None else validation.normalised
+        )
         correlation_id = (
             _correlation_id(submission.correlation_id, payload)
             if isinstance(payload, dict)

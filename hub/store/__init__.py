@@ -37,6 +37,7 @@ from hub.store.job_runs import Runs, SchedulerNodes
 from hub.store.jobs import JobStore
 from hub.store.messages import Messages
 from hub.store.nonces import Nonces
+from hub.store.protection import PayloadProtector
 from hub.store.records import (
     DELIVERY_STATUSES,
     MESSAGE_STATUSES,
@@ -105,10 +106,20 @@ class Store:
             only read may skip).
         vault: Seals a copy of each new API key, for WS-Security ``PasswordDigest``
             (see :mod:`hub.keyring`); without one, keys are only stored hashed.
+        protector: Seals the personal fields of stored payloads and indexes resident IDs
+            blindly (:mod:`hub.store.protection`); without one, payloads are stored as sent.
     """
 
-    def __init__(self, url: str, *, migrate: bool = True, vault: KeyVault | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        migrate: bool = True,
+        vault: KeyVault | None = None,
+        protector: PayloadProtector | None = None,
+    ) -> None:
         self.db = Database(url)
+        self.db.protector = protector
         if migrate:
             self.db.migrate()
         self.messages = Messages(self.db)

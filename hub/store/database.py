@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -20,6 +21,9 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
 
 from hub.store.dialects import RELAXED, WAKE_PENDING, WRITE_OPTION, Dialect, dialect_for
+
+if TYPE_CHECKING:
+    from hub.store.protection import PayloadProtector
 
 __all__ = ["MIGRATION_GROUP", "Database", "migration_folders"]
 
@@ -63,6 +67,8 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        #: Seals personal fields of stored payloads (``hub.store.protection``), if set.
+        self.protector: PayloadProtector | None = None
         self.dialect: Dialect = dialect_for(url)
         self.engine = self.dialect.create_engine(url)
 

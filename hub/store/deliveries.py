@@ -163,7 +163,7 @@ class Deliveries:
                 return []
             message_ids = list({row.message_id for row in claimed})
             envelopes = {
-                row.id: envelope_of(row)
+                row.id: envelope_of(row, self.db)
                 for row in connection.execute(MESSAGES, {"p_ids": message_ids})
             }
         claimed.sort(key=lambda row: row.seq)

@@ -6,9 +6,10 @@ that transaction (group commit, one fsync for many messages).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Row, delete, exists, or_, select
 
@@ -33,19 +34,27 @@ from hub.store.records import (
 )
 from hub.store.tables import attempts, deliveries, message_keys, messages
 
-__all__ = ["Messages", "envelope_of"]
+if TYPE_CHECKING:
+    from hub.store.protection import PayloadProtector
+
+__all__ = ["Messages", "envelope_of", "rekey_payloads"]
 
 
 class _PendingMessage:
     """A message on its way into the store, with the rows that represent it."""
 
-    __slots__ = ("channel", "delivery_rows", "envelope", "key_rows")
+    __slots__ = ("channel", "delivery_rows", "envelope", "key_rows", "protector")
 
     def __init__(
-        self, envelope: Envelope, channel: str, targets: tuple[tuple[str, str], ...]
+        self,
+        envelope: Envelope,
+        channel: str,
+        targets: tuple[tuple[str, str], ...],
+        protector: PayloadProtector | None = None,
     ) -> None:
         self.envelope = envelope
         self.channel = channel
+        self.protector = protector
         now = envelope.created_at
         self.delivery_rows: list[dict[str, Any]] = [
             {
@@ -66,6 +75,12 @@ class _PendingMessage:
             {"message_id": envelope.id, "name": name, "value": value}
             for name, value in business_keys(envelope.payload, envelope.headers)
         ]
+        if protector is not None:
+            # a resident ID is found by its keyed blind index, never stored in the clear
+            self.key_rows += [
+                {"message_id": envelope.id, "name": "resident_id", "value": index}
+                for index in dict.fromkeys(protector.resident_ids(envelope.payload))
+            ]
 
     def message_row(self) -> dict[str, Any]:
         envelope = self.envelope
@@ -79,7 +94,11 @@ class _PendingMessage:
             "status": "pending" if self.delivery_rows else "unrouted",
             "created_at": envelope.created_at,
             "updated_at": envelope.created_at,
-            "payload": envelope.payload,
+            "payload": (
+                envelope.payload
+                if self.protector is None
+                else self.protector.protect(envelope.payload)
+            ),
             "headers": envelope.headers,
         }
 
@@ -131,7 +150,7 @@ class Messages:
             The acceptance; for a ``client_ref`` already stored from the same source, the
             first acceptance with ``created`` false (and nothing written).
         """
-        pending = _PendingMessage(envelope, channel, tuple(targets))
+        pending = _PendingMessage(envelope, channel, tuple(targets), self.db.protector)
         acceptance = self._committer.submit(pending)
         if acceptance is not None:
             return acceptance
@@ -221,7 +240,9 @@ class Messages:
             created=False,
             warnings=tuple((row.headers or {}).get("warnings", ())),
             differs=compared_to is not None
-            and not compared_to.same_as(MessageBody(row.type, row.correlation_id, row.payload)),
+            and not compared_to.same_as(
+                MessageBody(row.type, row.correlation_id, _revealed(self.db, row.payload))
+            ),
         )
 
     def get(self, message_id: str) -> MessageView | None:
@@ -245,7 +266,7 @@ class Messages:
         for attempt in attempt_rows:
             history.setdefault(attempt.delivery_id, []).append(AttemptView.from_row(attempt))
         return MessageView(
-            envelope=envelope_of(row),
+            envelope=envelope_of(row, self.db),
             channel=row.channel,
             status=row.status,
             updated_at=row.updated_at,
@@ -260,6 +281,12 @@ class Messages:
         """Messages matching ``where``, newest first; ``after`` is the last id of the
         previous page. Items are :class:`MessageView` without deliveries."""
         where = where or MessageFilter()
+        protector = self.db.protector
+        if where.key and protector is not None:
+            # a resident ID is searched for by its blind index (hub.store.protection)
+            index = protector.blind_index(where.key)
+            if index is not None:
+                where = dataclasses.replace(where, key=index)
         query = select(messages).order_by(messages.c.id.desc()).limit(limit + 1)
         for condition in _conditions(where):
             query = query.where(condition)
@@ -269,7 +296,7 @@ class Messages:
             rows = connection.execute(query).all()
         items = [
             MessageView(
-                envelope=envelope_of(row),
+                envelope=envelope_of(row, self.db),
                 channel=row.channel,
                 status=row.status,
                 updated_at=row.updated_at,
@@ -302,7 +329,7 @@ class Messages:
                     .order_by(deliveries.c.seq)
                 ):
                     sent[delivery.message_id].append((delivery.status, delivery.last_error))
-        return [(envelope_of(row), sent[row.id]) for row in rows]
+        return [(envelope_of(row, self.db), sent[row.id]) for row in rows]
 
     def purge(
         self,
@@ -410,13 +437,55 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def envelope_of(row: Row[Any]) -> Envelope:
-    """The envelope of a ``messages`` row (or of a row joined to one)."""
+def rekey_payloads(db: Database, *, batch: int = 500) -> int:
+    """Seal every stored payload again under the current data key (after a rotation).
+
+    Returns:
+        How many payloads were rewritten.
+
+    Raises:
+        hub.store.protection.ProtectionError: No protector, or a field opens with no key.
+    """
+    protector = db.protector
+    if protector is None:
+        raise ValueError("personal data protection is off ([security] protect_personal_data)")
+    done, after = 0, ""
+    while True:
+        with db.write() as connection:
+            rows = connection.execute(
+                select(messages.c.id, messages.c.payload)
+                .where(messages.c.id > after)
+                .order_by(messages.c.id)
+                .limit(batch)
+            ).all()
+            for row in rows:
+                resealed = protector.rekey(row.payload)
+                if resealed != row.payload:
+                    connection.execute(
+                        messages.update().where(messages.c.id == row.id).values(payload=resealed)
+                    )
+                    done += 1
+        if len(rows) < batch:
+            return done
+        after = rows[-1].id
+
+
+def _revealed(db: Database, payload: Any) -> Any:
+    return payload if db.protector is None else db.protector.reveal(payload)
+
+
+def envelope_of(row: Row[Any], db: Database | None = None) -> Envelope:
+    """The envelope of a ``messages`` row (or of a row joined to one).
+
+    Args:
+        row: The row.
+        db: Its database, whose protector opens the sealed personal fields.
+    """
     return Envelope(
         id=row.id,
         type=row.type,
         source=row.source,
-        payload=row.payload,
+        payload=row.payload if db is None else _revealed(db, row.payload),
         created_at=row.created_at,
         client_ref=row.client_ref,
         correlation_id=row.correlation_id,

@@ -22,6 +22,7 @@ __all__ = [
     "adapter_checks",
     "attempts",
     "audit",
+    "audit_head",
     "clients",
     "deliveries",
     "message_keys",
@@ -164,7 +165,23 @@ audit = Table(
     Column("action", String(50), nullable=False),
     Column("target", String(200)),
     Column("detail", JSONType),
+    # The hash chain (hub.store.audit): seq counts records without a gap, hash covers this
+    # record and the one before, so an edited or deleted record breaks the chain.
+    Column("seq", BigId, unique=True),
+    Column("prev_hash", String(64)),
+    Column("hash", String(64)),
     Index(None, "at"),
+)
+
+# The chain's end: the last record's seq and hash, one row (id 1). Appending locks it, so
+# records are chained one after the other on every node; deleting the newest records
+# leaves it pointing past the end.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigId, nullable=False),
+    Column("hash", String(64), nullable=False),
 )
 
 # WS-Security nonces seen, so a captured request cannot be replayed; the unique key makes

@@ -47,7 +47,7 @@ def hub(tmp_path: Path, platform: RunningServer) -> Iterator[RunningHub]:
     config = hub_config(
         tmp_path,
         destinations=[credit_destination(platform)],
-        routes=[{"name": "disclosures", "when": {"type": "credit.*"}, "to": ["credit"]}],
+        routes=[{"name": "disclosures", "when": {"type": "credit.*_disclosed"}, "to": ["credit"]}],
     )
     with running_hub(config, dispatch=False) as running:
         yield running
@@ -125,7 +125,7 @@ def test_a_platform_that_is_down_gets_every_record_once_when_it_returns(
         destinations=[
             credit_destination(platform, circuit={"failure_threshold": 3, "open_s": 1.5})
         ],
-        routes=[{"name": "disclosures", "when": {"type": "credit.*"}, "to": ["credit"]}],
+        routes=[{"name": "disclosures", "when": {"type": "credit.*_disclosed"}, "to": ["credit"]}],
     )
     with running_hub(config, dispatch=False) as hub:
         _down_then_back(hub, platform)

@@ -123,7 +123,7 @@ def _notification(certs: Path, **changes: str) -> dict[str, str]:
     params.update(changes)
     key = load_private_key(certs / "payment" / "platform-key.pem")
     assert isinstance(key, rsa.RSAPrivateKey)
-    return {**params, "sign": rsa2.sign(params, key)}
+    return {**params, "sign": rsa2.sign(params, key, rsa2.NOTIFICATION_UNSIGNED)}
 
 
 def _notify(hub: RunningHub, params: dict[str, str]) -> requests.Response:
@@ -212,7 +212,7 @@ def test_bad_notification_is_refused_and_nothing_is_stored(
     if params == "forged":
         stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         good = _notification(certs)
-        document = {**good, "sign": rsa2.sign(good, stranger)}
+        document = {**good, "sign": rsa2.sign(good, stranger, rsa2.NOTIFICATION_UNSIGNED)}
     elif params == "tampered":
         document = {**_notification(certs), "total_amount": "0.01"}
     elif params == "wrong_amount":

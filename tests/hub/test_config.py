@@ -8,6 +8,7 @@ import pytest
 
 from hub.config import ConfigError, load_config
 from hub.registry import build_destinations
+from hub.schemas import SchemaRegistry
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -135,3 +136,42 @@ def test_not_toml_and_missing_file(tmp_path: Path) -> None:
         load_config(_write(tmp_path, "[server\nport = 1"))
     with pytest.raises(ConfigError, match="no such file"):
         load_config(tmp_path / "absent.toml")
+
+
+GLOB_ROUTE = """
+[database]
+url = "sqlite:///var/govhub.db"
+
+[[destinations]]
+name = "credit"
+adapter = "credit_platform"
+url = "http://127.0.0.1:9921"
+app_key = "govhub-sandbox"
+app_secret = "${SECRET}"
+
+[[routes]]
+name = "disclosures"
+when = { type = "credit.*" }
+to = ["credit"]
+"""
+
+
+def test_a_glob_route_matching_a_type_its_destination_refuses_is_refused_at_start_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SECRET", "a-secret-long-enough-for-hmac")
+    config = load_config(_write(tmp_path, GLOB_ROUTE))
+    with pytest.raises(ConfigError) as caught:
+        build_destinations(config, known_types=SchemaRegistry().types)
+    assert caught.value.key == "routes[0].to[0]"
+    assert "does not accept credit.disclosure_due, which credit.* matches" in str(caught.value)
+
+
+def test_a_glob_route_whose_matches_the_destination_all_takes_is_fine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SECRET", "a-secret-long-enough-for-hmac")
+    config = load_config(_write(tmp_path, GLOB_ROUTE.replace("credit.*", "credit.*_disclosed")))
+    built = build_destinations(config, known_types=SchemaRegistry().types)
+    assert list(built) == ["credit"]
+    built["credit"].close()

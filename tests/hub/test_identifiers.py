@@ -11,6 +11,7 @@ from hub.core.identifiers import (
     check_uscc,
     mask_resident_id,
     mask_text,
+    normalise_resident_id,
 )
 
 
@@ -28,7 +29,9 @@ def test_valid_identifiers_from_the_standards_pass() -> None:
         ("11010519491331002X", "not a real date"),
         ("1101051949123100", "18 characters"),
         ("11010520991231002X", "in the future"),
-        ("11010519491231002x", "18 characters"),
+        ("11010519491231002Y", "18 characters"),
+        ("1101051949123100", "15-digit"),
+        ("110105491331002", "not a real date"),
     ],
 )
 def test_resident_id_failures_say_why_without_the_number(value: str, reason: str) -> None:
@@ -77,3 +80,33 @@ def test_masking_keeps_region_and_last_four() -> None:
     assert mask_text("applicant 11010519491231002X, tel 13800138000") == (
         "applicant 110105********002X, tel 13800138000"
     )
+
+
+def test_a_lower_case_check_character_is_accepted_and_raised() -> None:
+    check_resident_id("11010519491231002x")
+    assert normalise_resident_id("11010519491231002x") == "11010519491231002X"
+
+
+def test_a_first_generation_number_is_accepted_as_its_18_character_form() -> None:
+    check_resident_id("110105491231002")
+    # 19 before the year, then the GB 11643-1999 check character of the 17 digits
+    assert normalise_resident_id("110105491231002") == "11010519491231002X"
+
+
+def test_first_generation_numbers_are_masked_in_text() -> None:
+    assert mask_resident_id("110105491231002") == "110105******002"
+    assert mask_text("holder 110105491231002 refused") == "holder 110105******002 refused"
+    assert mask_text("amount 20.00, order 2026112712") == "amount 20.00, order 2026112712"
+
+
+@pytest.mark.parametrize(
+    ("value", "part"),
+    [
+        # the check character over the whole identifier is right; the embedded codes are not
+        ("1.2.156.3005.2.11100000000013338A032.11220000013544541J.2430599.001.S", "type definer"),
+        ("1.2.156.3005.2.11100000000013338W032.11220000013544541K.2430599.001.7", "issuer"),
+    ],
+)
+def test_e_license_identifiers_check_their_embedded_credit_codes(value: str, part: str) -> None:
+    with pytest.raises(IdentifierError, match=f"the {part}'s credit code check character"):
+        check_e_license_id(value)

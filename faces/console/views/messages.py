@@ -7,7 +7,8 @@ import datetime as dt
 from flask import render_template, request
 from flask_babel import gettext
 
-from faces.console.web import blueprint, console
+from faces.console.accounts import ADMIN
+from faces.console.web import blueprint, console, current_user
 from hub.core.clock import HUB_TZ
 from hub.store import MESSAGE_STATUSES, MessageFilter
 
@@ -84,6 +85,11 @@ def message_page(message_id: str) -> str | tuple[str, int]:
             title=gettext("Not found"),
             detail=gettext("No message has this id."),
         ), 404
+    # Personal data is shown only to an admin who asks, and the look is audited.
+    may_reveal = current_user().may(ADMIN)
+    revealed = may_reveal and request.args.get("reveal") == "1"
+    if revealed:
+        hub.store.audit.record(current_user().name, "message.reveal", message_id, None)
     targets = [message_id, *(d.id for d in view.deliveries)]
     in_progress = any(d.status in ("pending", "inflight") for d in view.deliveries)
     return render_template(
@@ -91,5 +97,7 @@ def message_page(message_id: str) -> str | tuple[str, int]:
         message=view,
         envelope=view.envelope,
         audit=hub.store.audit.about(targets),
-        refresh=in_progress,
+        refresh=in_progress and not revealed,
+        may_reveal=may_reveal,
+        revealed=revealed,
     )

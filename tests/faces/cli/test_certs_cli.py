@@ -18,7 +18,7 @@ def test_certs_init_makes_keys_once_with_private_ones_0600(tmp_path: Path) -> No
     files = [Path(p) for p in json.loads(first.output)["files"]]
     assert all(path.exists() for path in files)
     private = [p for p in files if p.name.endswith("-key.pem")]
-    assert len(private) == 3
+    assert len(private) == 5  # dev CA, two payment keys; TLS CA and server (mutual TLS)
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in private)
     before = {p: p.read_bytes() for p in files}
 

@@ -389,3 +389,16 @@ def test_an_unexpected_failure_is_the_same_logged_problem_on_both_paths(
         }
     )
     assert sum("unhandled error on POST /api/v1/messages" in r.message for r in caplog.records) == 2
+
+
+@pytest.mark.parametrize("written", ["11010519491231002x", "110105491231002"])
+def test_a_resident_id_in_another_accepted_form_is_stored_in_its_18_character_form(
+    hub: RunningHub, written: str
+) -> None:
+    key = hub.client("dept")
+    payload = example("case.submitted")
+    payload["applicant"] = {**payload["applicant"], "id_no": written}
+    response = hub.post(key, {"type": "case.submitted", "payload": payload})
+    assert response.status_code == 202, response.text
+    stored = hub.message(response.json()["id"])
+    assert stored["payload"]["applicant"]["id_no"] == "11010519491231002X"
