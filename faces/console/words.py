@@ -76,6 +76,9 @@ WORDS = {
     "client.add": lazy_gettext("added an API client"),
     "client.revoke": lazy_gettext("revoked an API client"),
     "client.replace": lazy_gettext("gave an API client a new key"),
+    "message.reveal": lazy_gettext("looked at a message's personal data"),
+    "config.load": lazy_gettext("started the hub with a new configuration"),
+    "data.rekey": lazy_gettext("sealed stored personal data under a new key"),
 }
 
 

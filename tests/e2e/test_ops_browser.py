@@ -257,3 +257,30 @@ def test_in_chinese_jobs_channels_and_counterparts_are_words_and_messages_fit_13
     assert page.locator("figure.traffic").count() == len(hub.config.destinations)
 
     assert foreign == []
+
+
+def test_a_projects_chart_across_modules_and_departments_shows_in_chinese_and_fits_1366_px(
+    tmp_path: Path, browser: BrowserContext
+) -> None:
+    from tests.flows_support import Departments, at, flow_config
+
+    with running_console(flow_config(tmp_path), "operator") as running:
+        project = Departments(running.hub, "WH-GANTT-1")
+        project.accept("project_approval", at("2026-11-02", 9), [])
+        project.approve_all("project_approval", at("2026-11-09"))
+        project.approve_all("land_approval", at("2026-11-12"), except_for=("housing",))
+        running.hub.flows.advance(at("2026-11-12", 12))
+        page = browser.new_page()
+        _sign_in(page, running.url)
+        page.goto(running.url + "/ops/projects")
+        expect(page.get_by_role("heading", level=1)).to_contain_text("项目审批")
+        page.get_by_role("link", name="WH-GANTT-1").click()
+        chart = page.locator("figure.gantt svg")
+        expect(chart).to_be_visible()
+        assert page.locator("figure.gantt rect.g-bar").count() == 8  # 2 modules, 6 departments
+        box = chart.bounding_box()
+        assert box is not None
+        assert box["x"] + box["width"] <= 1366
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+        cells = page.locator("main table td").all_inner_texts()
+        assert not [c for c in cells if LATIN_WORD.search(c)], cells

@@ -75,7 +75,6 @@ def test_every_plugin_brings_its_own_branch() -> None:
     assert all(folder.is_dir() for folder in migration_folders())
 
 
-
 def test_a_database_of_the_single_chain_layout_upgrades(db_url: str) -> None:
     # Before plugins had branches, one chain held every table: such a database records a
     # single head ("jobs_0002" was the last) and must keep working without re-creating.
