@@ -60,7 +60,10 @@ def test_default_routes_take_every_type_a_job_publishes_somewhere_that_accepts_i
         router = Router(config.routes)
         published = {kind for spec in installed_jobs() for kind in spec.publishes}
         assert {"credit.disclosure_due", "payment.discrepancy"} <= published
-        for kind in sorted(published):
+        # flows.advance addresses its requests and results to the departments its flow
+        # files name (flows_from_config checks at start-up that they take them): no route
+        addressed = {"flow.review_requested", "flow.module_completed"}
+        for kind in sorted(published - addressed):
             envelope = Envelope(
                 id="01TEST",
                 type=kind,
