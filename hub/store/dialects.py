@@ -29,6 +29,8 @@ __all__ = ["WAKE_CHANNEL", "Dialect", "create_private_file", "dialect_for"]
 log = logging.getLogger("govhub.store")
 
 WRITE_OPTION = "govhub_write"
+#: How much of a SQLite file is read through a memory map.
+MMAP_BYTES = 1 << 30
 #: The value of :data:`WRITE_OPTION` for a transaction that need not survive a power cut.
 RELAXED = "relaxed"
 #: The PostgreSQL channel dispatchers LISTEN on: deliveries became due.
@@ -174,6 +176,10 @@ class SQLiteDialect(Dialect):
             cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
+            # Reads through the OS page cache, shared by every connection and process,
+            # rather than each connection's own 2 MB cache: an outbox of 100,000 rows
+            # touches index pages all over the file.
+            cursor.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
             cursor.close()
 
         @event.listens_for(engine, "begin")
