@@ -43,6 +43,7 @@ from typing import Any, TypeVar
 from flask import Flask, Response, jsonify, request
 
 from adapters.sdk.sandbox import SandboxInfo, install_faults
+from hub.core.clock import HUB_TZ
 from hub.core.identifiers import IdentifierError, check_resident_id, check_uscc
 
 __all__ = [
@@ -324,7 +325,7 @@ def _check_record(kind: Any, fields: Any) -> str | None:
                 return f"CF_{suffix} 金额应为万元，最多六位小数"
         if "罚款" in fields["CF_CFLB"].split(";") and not fields.get("CF_NR_FK"):
             return "CF_NR_FK 处罚类别含罚款时罚款金额不能为空"
-    today = dt.date.today().isoformat()
+    today = dt.datetime.now(HUB_TZ).date().isoformat()  # the platform keeps Beijing time
     if fields[f"{kind}_JDRQ"] > today:
         return f"{kind}_JDRQ 决定日期不能晚于今天"
     return None
@@ -471,7 +472,7 @@ def create_app(
             name=str(body.get("name", "")),
             list=str(body.get("list", "严重失信主体名单")),
             reason=str(body.get("reason", "")),
-            listed_on=str(body.get("listed_on", dt.date.today().isoformat())),
+            listed_on=str(body.get("listed_on", dt.datetime.now(HUB_TZ).date().isoformat())),
         )
         with state.lock:
             state.blacklist[entry.uscc] = entry

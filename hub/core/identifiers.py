@@ -14,6 +14,8 @@ import re
 from stdnum.cn import ric
 from stdnum.iso7064 import mod_37_36
 
+from hub.core.clock import HUB_TZ
+
 __all__ = [
     "IdentifierError",
     "check_e_license_id",
@@ -85,7 +87,7 @@ def _check_birth_date(value: str) -> None:
         birth = dt.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:
         raise IdentifierError("birth date part (characters 7-14) is not a real date") from None
-    if birth > dt.date.today():
+    if birth > dt.datetime.now(HUB_TZ).date():  # born today in China, whatever the server's zone
         raise IdentifierError("birth date part (characters 7-14) is in the future")
 
 
