@@ -15,7 +15,7 @@ from hub.config import parse_config
 from hub.registry import build_destinations
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "govhub.toml"
-OURS = ("credit_platform", "citizen_card", "e_license")
+OURS = ("credit_platform", "citizen_card", "e_license", "unified_identity")
 
 
 @pytest.fixture
