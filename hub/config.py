@@ -309,6 +309,8 @@ EXTENSION_SECTIONS = (
     "soap",
     "security",
     "supervision",
+    "submit_once",
+    "credit_check",
 )
 for _section in EXTENSION_SECTIONS:
     _SCHEMA["properties"][_section] = {"type": "object"}

@@ -20,6 +20,7 @@ from hub.events import Events, MessageAccepted
 from hub.keyring import vault_for
 from hub.observability.metrics import HubMetrics
 from hub.pipeline.dispatcher import Dispatcher
+from hub.pipeline.enrichment import submit_once_from
 from hub.pipeline.ingest import Ingest, Submission
 from hub.pipeline.routing import Router
 from hub.pipeline.transforms import Transforms
@@ -69,6 +70,7 @@ class Hub:
         self.store = Store(config.database.url, vault=vault_for(config))
         self.cases = CaseClocks(self.store, self.calendar, supervision)
         try:
+            self.submit_once = submit_once_from(config, self.store, self.adapters)
             self.jobs = JobCatalog(config, self.store, specs=job_specs)
         except Exception:
             self.store.close()
@@ -81,7 +83,7 @@ class Hub:
             self.adapters,
             {d.name: d for d in config.destinations},
             config.dispatcher,
-            prepare=self._prepare if self.transforms else None,
+            prepare=self._prepare if self.transforms or self.submit_once else None,
             events=self.events,
         )
         self.ingest = Ingest(self.store, self.schemas, self.router, events=self.events)
@@ -107,7 +109,10 @@ class Hub:
             self.dispatcher.wake()
 
     def _prepare(self, claim: Claim) -> Envelope:
-        return self.transforms.apply(claim.route, claim.envelope)
+        message = claim.envelope
+        if self.submit_once is not None and self.submit_once.applies(message, claim.destination):
+            message = self.submit_once.prepare(message)  # never raises for a counterpart
+        return self.transforms.apply(claim.route, message)
 
     def start_dispatcher(self) -> None:
         """Start delivering (``govhub run`` and ``govhub worker``)."""
@@ -127,6 +132,7 @@ class Hub:
                 calendar=self.calendar,
                 events=self.events,
                 cases=self.cases,
+                submit_once=self.submit_once,
             ),
         )
         self.scheduler.start()

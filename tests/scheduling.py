@@ -106,6 +106,7 @@ def services(hub: Hub) -> JobServices:
         calendar=hub.calendar,
         events=hub.events,
         cases=hub.cases,
+        submit_once=hub.submit_once,
     )
 
 

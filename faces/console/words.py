@@ -104,6 +104,15 @@ JOB_DESCRIPTIONS = {
         "Reconcile each day's payments with the platform's statement."
     ),
     "hub.retention": lazy_gettext("Delete delivered messages and job runs past their age."),
+    "hall.sync_items": lazy_gettext(
+        "Sync the service-item catalogue from the provincial hall, version by version."
+    ),
+    "supervision.evaluate": lazy_gettext(
+        "Keep case clocks up to date and publish warnings and overdue notices."
+    ),
+    "submit_once.retry": lazy_gettext(
+        "Look up again the cases delivered without reused licences, and publish case.enriched."
+    ),
 }
 
 

@@ -31,6 +31,7 @@ from hub.workdays import WorkingCalendar
 if TYPE_CHECKING:
     from adapters.sdk import Adapter
     from hub.cases import CaseClocks
+    from hub.pipeline.enrichment import SubmitOnce
 
 __all__ = [
     "Counts",
@@ -64,6 +65,7 @@ class JobServices:
         calendar: Working days.
         events: Told of every run that ends (:class:`~hub.events.RunEnded`).
         cases: The case clocks (the supervision job keeps and evaluates them).
+        submit_once: The submit-once step (its retry job looks cases up again).
     """
 
     store: Store
@@ -72,6 +74,7 @@ class JobServices:
     calendar: WorkingCalendar
     events: Events
     cases: CaseClocks | None = None
+    submit_once: SubmitOnce | None = None
 
 
 @dataclass
@@ -224,6 +227,7 @@ class JobContext:
         self.calendar = services.calendar
         self.store = services.store
         self.cases = services.cases
+        self.submit_once = services.submit_once
         self._destination = destination
         self._services = services
         self._cancel = cancel

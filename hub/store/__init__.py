@@ -30,6 +30,7 @@ from hub.store.checks import Checks
 from hub.store.clients import KEY_PREFIX, Clients, DuplicateClientError
 from hub.store.database import Database
 from hub.store.deliveries import Deliveries
+from hub.store.enrichments import Enrichment, Enrichments
 from hub.store.items import Items
 from hub.store.job_runs import Runs, SchedulerNodes
 from hub.store.jobs import JobStore
@@ -77,6 +78,8 @@ __all__ = [
     "DeadLetterFilter",
     "DeliveryView",
     "DuplicateClientError",
+    "Enrichment",
+    "Enrichments",
     "ItemFilter",
     "ItemVersion",
     "ItemView",
@@ -118,6 +121,7 @@ class Store:
         self.nodes = SchedulerNodes(self.db)
         self.items = Items(self.db)
         self.cases = Cases(self.db)
+        self.enrichments = Enrichments(self.db)
 
     @property
     def url(self) -> str:
