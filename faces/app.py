@@ -11,7 +11,7 @@ from werkzeug.exceptions import BadRequest, HTTPException
 from faces import console
 from faces.http.openapi import APP_PATHS
 from faces.http.problems import Problem, problem_response
-from faces.rest import adapters, api, cases, health, items, jobs, metrics, openapi
+from faces.rest import adapters, api, cases, health, items, jobs, lookups, metrics, openapi
 from faces.rest.fastpath import IngestFastPath
 from faces.soap import endpoint as soap
 from hub.runtime import Hub
@@ -43,6 +43,7 @@ def create_app(hub: Hub) -> Flask:
     jobs.install(app, hub)
     items.install(app, hub)
     cases.install(app, hub)
+    lookups.install(app, hub)
     for hook in BLUEPRINT_HOOKS:
         hook(app, hub)
     for name, adapter in hub.adapters.items():

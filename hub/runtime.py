@@ -22,6 +22,7 @@ from hub.observability.metrics import HubMetrics
 from hub.pipeline.dispatcher import Dispatcher
 from hub.pipeline.enrichment import submit_once_from
 from hub.pipeline.ingest import Ingest, Submission
+from hub.pipeline.lookups import lookups_from
 from hub.pipeline.routing import Router
 from hub.pipeline.transforms import Transforms
 from hub.registry import build_destinations
@@ -75,6 +76,14 @@ class Hub:
         except Exception:
             self.store.close()
             raise
+        chosen = self.submit_once.settings if self.submit_once is not None else None
+        #: Departments' licence and identity look-ups (REST, SOAP), audited.
+        self.lookups = lookups_from(
+            self.store,
+            self.adapters,
+            library=chosen.library if chosen else None,
+            identity=chosen.identity if chosen else None,
+        )
         self.scheduler: Scheduler | None = None
         self.events = Events()
         self.router = Router(config.routes)
