@@ -19,6 +19,7 @@ from hub.core.envelope import Envelope
 from hub.events import Events, MessageAccepted
 from hub.keyring import vault_for
 from hub.observability.metrics import HubMetrics
+from hub.pipeline.credit_check import credit_check_from
 from hub.pipeline.dispatcher import Dispatcher
 from hub.pipeline.enrichment import submit_once_from
 from hub.pipeline.ingest import Ingest, Submission
@@ -72,6 +73,7 @@ class Hub:
         self.cases = CaseClocks(self.store, self.calendar, supervision)
         try:
             self.submit_once = submit_once_from(config, self.store, self.adapters)
+            self.credit_check = credit_check_from(config, self.store, self.adapters)
             self.jobs = JobCatalog(config, self.store, specs=job_specs)
         except Exception:
             self.store.close()
@@ -92,7 +94,9 @@ class Hub:
             self.adapters,
             {d.name: d for d in config.destinations},
             config.dispatcher,
-            prepare=self._prepare if self.transforms or self.submit_once else None,
+            prepare=(
+                self._prepare if self.transforms or self.submit_once or self.credit_check else None
+            ),
             events=self.events,
         )
         self.ingest = Ingest(self.store, self.schemas, self.router, events=self.events)
@@ -121,6 +125,8 @@ class Hub:
         message = claim.envelope
         if self.submit_once is not None and self.submit_once.applies(message, claim.destination):
             message = self.submit_once.prepare(message)  # never raises for a counterpart
+        if self.credit_check is not None and self.credit_check.applies(message, claim.destination):
+            message = self.credit_check.prepare(message)  # likewise
         return self.transforms.apply(claim.route, message)
 
     def start_dispatcher(self) -> None:

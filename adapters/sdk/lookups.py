@@ -9,10 +9,13 @@ unified identity service implement them.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
+    "CreditRegister",
+    "CreditStanding",
     "HeldLicence",
     "Identity",
     "IdentityDirectory",
@@ -126,5 +129,47 @@ class LicenceFinder(Protocol):
         Raises:
             IdentifierError: The holder code fails its check (nothing is sent).
             AdapterError: The library could not answer.
+        """
+        ...
+
+
+class Listing(Protocol):
+    """One list a counterpart is on (严重失信主体名单 …)."""
+
+    @property
+    def list(self) -> str:
+        """The list's name."""
+        ...
+
+    @property
+    def reason(self) -> str:
+        """Why the counterpart is on it."""
+        ...
+
+
+class CreditStanding(Protocol):
+    """What a credit platform says of a unified social credit code."""
+
+    @property
+    def blacklisted(self) -> bool:
+        """On at least one list: joint punishment applies (联合惩戒)."""
+        ...
+
+    @property
+    def entries(self) -> Sequence[Listing]:
+        """The lists it is on."""
+        ...
+
+
+@runtime_checkable
+class CreditRegister(Protocol):
+    """Answers credit queries before approval (信用核查, 联合奖惩)."""
+
+    def credit_status(self, uscc: str) -> CreditStanding:
+        """The standing of ``uscc``.
+
+        Raises:
+            IdentifierError: The code fails its check (nothing is sent).
+            AdapterError: The platform could not answer.
         """
         ...
