@@ -76,7 +76,7 @@ def test_adapters_list_shows_every_installed_adapter_with_its_settings_schema(
     assert code == 0
     specs = {spec["name"]: spec for spec in json.loads(output)}
     hall = specs["provincial_hall"]
-    assert hall["accepts"] == ["case.status_changed", "case.completed"]
+    assert hall["accepts"] == ["case.status_changed", "case.completed", "case.pre_reviewed"]
     assert hall["produces"] == ["case.submitted"]
     assert hall["streams"] == {"applications": "case.submitted"}
     assert hall["settings_schema"]["properties"]["password"]["writeOnly"] is True
