@@ -12,7 +12,18 @@ from faces import console
 from faces.http.limits import LIMITS_EXTENSION, Limits, limit_settings
 from faces.http.openapi import APP_PATHS
 from faces.http.problems import Problem, problem_response
-from faces.rest import adapters, api, cases, health, items, jobs, metrics, openapi, projects
+from faces.rest import (
+    adapters,
+    api,
+    cases,
+    health,
+    items,
+    jobs,
+    lookups,
+    metrics,
+    openapi,
+    projects,
+)
 from faces.rest.fastpath import IngestFastPath
 from faces.soap import endpoint as soap
 from hub.runtime import Hub
@@ -46,6 +57,7 @@ def create_app(hub: Hub) -> Flask:
     items.install(app, hub)
     cases.install(app, hub)
     projects.install(app, hub)
+    lookups.install(app, hub)
     for hook in BLUEPRINT_HOOKS:
         hook(app, hub)
     for name, adapter in hub.adapters.items():

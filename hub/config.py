@@ -311,6 +311,8 @@ EXTENSION_SECTIONS = (
     "security",
     "supervision",
     "flows",
+    "submit_once",
+    "credit_check",
 )
 for _section in EXTENSION_SECTIONS:
     _SCHEMA["properties"][_section] = {"type": "object"}

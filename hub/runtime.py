@@ -23,8 +23,11 @@ from hub.events import Events, MessageAccepted
 from hub.flows import ApprovalFlows, Flow, flows_from_config
 from hub.keyring import protector_for, vault_for
 from hub.observability.metrics import HubMetrics
+from hub.pipeline.credit_check import credit_check_from
 from hub.pipeline.dispatcher import Dispatcher
+from hub.pipeline.enrichment import submit_once_from
 from hub.pipeline.ingest import Ingest, Submission
+from hub.pipeline.lookups import lookups_from
 from hub.pipeline.routing import Router
 from hub.pipeline.transforms import Transforms
 from hub.registry import build_destinations
@@ -88,11 +91,21 @@ class Hub:
             publish_warnings=supervision.publish_warnings,
         )
         try:
+            self.submit_once = submit_once_from(config, self.store, self.adapters)
+            self.credit_check = credit_check_from(config, self.store, self.adapters)
             self.jobs = JobCatalog(config, self.store, specs=job_specs)
             _audit_configuration(self.store, config)
         except Exception:
             self.store.close()
             raise
+        chosen = self.submit_once.settings if self.submit_once is not None else None
+        #: Departments' licence and identity look-ups (REST, SOAP), audited.
+        self.lookups = lookups_from(
+            self.store,
+            self.adapters,
+            library=chosen.library if chosen else None,
+            identity=chosen.identity if chosen else None,
+        )
         self.scheduler: Scheduler | None = None
         self.events = Events()
         self.router = Router(config.routes)
@@ -101,7 +114,9 @@ class Hub:
             self.adapters,
             {d.name: d for d in config.destinations},
             config.dispatcher,
-            prepare=self._prepare if self.transforms else None,
+            prepare=(
+                self._prepare if self.transforms or self.submit_once or self.credit_check else None
+            ),
             events=self.events,
         )
         self.ingest = Ingest(self.store, self.schemas, self.router, events=self.events)
@@ -161,7 +176,12 @@ class Hub:
         return found
 
     def _prepare(self, claim: Claim) -> Envelope:
-        return self.transforms.apply(claim.route, claim.envelope)
+        message = claim.envelope
+        if self.submit_once is not None and self.submit_once.applies(message, claim.destination):
+            message = self.submit_once.prepare(message)  # never raises for a counterpart
+        if self.credit_check is not None and self.credit_check.applies(message, claim.destination):
+            message = self.credit_check.prepare(message)  # likewise
+        return self.transforms.apply(claim.route, message)
 
     def start_dispatcher(self) -> None:
         """Start delivering (``govhub run`` and ``govhub worker``)."""
@@ -182,6 +202,7 @@ class Hub:
                 events=self.events,
                 cases=self.cases,
                 flows=self.flows,
+                submit_once=self.submit_once,
             ),
         )
         self.scheduler.start()

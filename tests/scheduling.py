@@ -107,6 +107,7 @@ def services(hub: Hub) -> JobServices:
         events=hub.events,
         cases=hub.cases,
         flows=hub.flows,
+        submit_once=hub.submit_once,
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -12,6 +11,7 @@ from adapters.e_license.metadata import from_metadata, to_metadata
 from adapters.sdk import Attempt, Receipt, RejectedError, RetriableError
 from adapters.sdk.errors import dig
 from adapters.sdk.http import Auth, BearerTokenAuth, RestClient
+from adapters.sdk.lookups import HeldLicence, StatedUse
 from adapters.sdk.rest import RestAdapter
 from adapters.sdk.settings import load_schema
 from hub.core.envelope import Envelope
@@ -29,29 +29,6 @@ __all__ = ["ArchivedLicense", "ELicenseLibrary", "StatedUse"]
 log = logging.getLogger("govhub.adapters.e_license")
 
 TOKEN_PATH = "/oauth/token"  # noqa: S105 - a URL path, not a secret
-_ITEM_CODE = re.compile(r"^[0-9A-Za-z-]{1,64}$")
-
-
-@dataclass(frozen=True, slots=True)
-class StatedUse:
-    """Why a licence is looked at: the library audits every use.
-
-    Attributes:
-        reason: What for, in words (e.g. "办理老年人优待证，核验居民身份").
-        item_code: The service item (事项实施编码) the use serves.
-
-    Raises:
-        ValueError: Either is empty, or the item code has the wrong form.
-    """
-
-    reason: str
-    item_code: str
-
-    def __post_init__(self) -> None:
-        if not self.reason.strip():
-            raise ValueError("a licence use must state its reason")
-        if not _ITEM_CODE.match(self.item_code):
-            raise ValueError("item_code must be the service item's code (letters, digits, -)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +62,8 @@ class ELicenseLibrary(RestAdapter):
     twice is one record; another licence under the same identifier is refused);
     ``license.revoked`` revokes. Identifiers are checked with the GB/T 36904 check
     character, and must agree with the type code and the issuer's code, before anything
-    is sent. Look-ups (:meth:`find`, :meth:`fetch`) state a reason and a service item.
+    is sent. Look-ups (:meth:`find`, :meth:`held_by`, :meth:`fetch`) state a reason and a
+    service item.
     """
 
     name = "e_license"
@@ -263,6 +241,26 @@ class ELicenseLibrary(RestAdapter):
             return None
         newest = max(found, key=lambda licence: licence.archived_at)
         return {"license_id": newest.license_id, "name": newest.payload.get("name")}
+
+    def held_by(
+        self, holder_code: str, code_type: str, use: StatedUse, *, type_code: str | None = None
+    ) -> list[HeldLicence]:
+        """The holder's licences as the hub reuses them (see :class:`LicenceFinder`).
+
+        Raises:
+            IdentifierError: The holder code fails its check (nothing is sent).
+            AdapterError: The library could not answer.
+        """
+        return [
+            HeldLicence(
+                license_id=found.license_id,
+                name=str(found.payload.get("name", "")),
+                type_code=str(found.payload.get("type_code", "")),
+                status=found.status,
+                payload=found.payload,
+            )
+            for found in self.find(holder_code, code_type, use, type_code=type_code)
+        ]
 
     def fetch(self, license_id: str, use: StatedUse) -> ArchivedLicense | None:
         """One licence by identifier, for a stated use; ``None`` if the library has none.

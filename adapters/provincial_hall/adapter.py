@@ -38,6 +38,10 @@ _BEGINNING = dt.datetime(1970, 1, 1, tzinfo=HUB_TZ)
 ONLINE_DEPTHS = {"1": "published", "2": "pre_review", "3": "fully_online"}
 
 
+#: Canonical pre-review outcome → the hall's 预审结果 code.
+PRE_REVIEW_OUTCOMES = {"pass": "1", "supplement": "2"}
+
+
 def to_case_submitted(application: Mapping[str, Any]) -> dict[str, Any]:
     """An online application (``ApplyInfo``) as a canonical ``case.submitted`` payload."""
     applicant: dict[str, Any] = {
@@ -139,14 +143,15 @@ class ProvincialHallAdapter(SoapAdapter):
     older halls' XML-in-a-string form, decoded by the encoding the answer declares.
 
     Deliveries: ``case.status_changed`` → ``PushProcess``, ``case.completed`` →
-    ``PushResult``, each with the delivery id as the event number (``SJBH``), on which
-    the hall deduplicates.
+    ``PushResult``, ``case.pre_reviewed`` → ``PushPreReview`` (在线预审: passed, or needs
+    supplement with the missing materials), each with the delivery id as the event
+    number (``SJBH``), on which the hall deduplicates.
     """
 
     name = "provincial_hall"
     version = "1.0"
     settings_schema: ClassVar[dict[str, Any]] = load_schema(__file__)
-    accepts = ("case.status_changed", "case.completed")
+    accepts = ("case.status_changed", "case.completed", "case.pre_reviewed")
     produces = ("case.submitted",)
     streams: ClassVar[Mapping[str, str]] = {STREAM: "case.submitted"}
     result_codes = HALL_CODES
@@ -194,6 +199,16 @@ class ProvincialHallAdapter(SoapAdapter):
                 "BJMS": payload.get("description"),
                 "ZZBS": list(payload.get("license_ids", [])),
                 "SFKD": bool(payload["deliver_by_courier"]),
+            }
+        elif message.type == "case.pre_reviewed":
+            operation = "PushPreReview"
+            arguments = {
+                "SBLSH": payload["case_no"],
+                "SJBH": attempt.delivery_id,
+                "YSJG": PRE_REVIEW_OUTCOMES[payload["outcome"]],
+                "YSSJ": parse_time(payload["reviewed_at"]),
+                "YSYJ": payload.get("opinion"),
+                "BQCL": list(payload.get("missing_materials", [])),
             }
         else:
             raise RejectedError(f"{self.destination} does not take {message.type}")

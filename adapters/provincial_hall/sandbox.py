@@ -237,6 +237,9 @@ class HallState:
             case["events"].append({"kind": kind, "event": event, **fields})
             if kind == "result":
                 case.update(state="completed", result=fields["BJJG"])
+            elif kind == "prereview":
+                # 在线预审 happens before acceptance: the case's state does not move
+                case.update(prereview=fields["YSJG"], missing=list(fields.get("BQCL", [])))
             else:
                 case.update(state="processing", status=fields["BLZT"])
             self.effects.append({"kind": kind, "key": f"{sblsh}/{event}"})
@@ -263,7 +266,7 @@ def _fields(element: Any) -> dict[str, Any]:
             continue
         name = etree.QName(child).localname
         text = (child.text or "").strip()
-        if name in ("ZZBS", "CLXX"):
+        if name in ("ZZBS", "CLXX", "BQCL"):
             values.setdefault(name, []).append(text)
         else:
             values[name] = text
@@ -559,12 +562,21 @@ def _push_result(state: HallState, fields: dict[str, Any], _areas: set[str]) -> 
     return _answer("PushResult", code, message)
 
 
+def _push_prereview(state: HallState, fields: dict[str, Any], _areas: set[str]) -> Any:
+    _parse_time(fields["YSSJ"], "YSSJ")
+    if fields["YSJG"] == "2" and not fields.get("BQCL"):
+        raise _client("YSJG 2 (needs supplement) lists the missing materials in BQCL", "BQCL")
+    code, message = state.push("prereview", fields)
+    return _answer("PushPreReview", code, message)
+
+
 _HANDLERS = {
     "QueryApplies": _query_applies,
     "QueryAppliesXml": _query_applies_xml,
     "QueryItems": _query_items,
     "PushProcess": _push_process,
     "PushResult": _push_result,
+    "PushPreReview": _push_prereview,
 }
 
 

@@ -117,6 +117,9 @@ JOB_DESCRIPTIONS = {
     "flows.advance": lazy_gettext(
         "Run the approval flows: send review requests, gather opinions, read the clocks."
     ),
+    "submit_once.retry": lazy_gettext(
+        "Look up again the cases delivered without reused licences, and publish case.enriched."
+    ),
 }
 
 

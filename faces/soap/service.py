@@ -17,6 +17,7 @@ from typing import Any
 from lxml import etree
 
 from faces.soap.envelope import SoapFault
+from faces.soap.lookups import LookupOperations
 from faces.soap.mapping import (
     MappingError,
     in_schema_order,
@@ -72,6 +73,7 @@ class SoapService:
         self._handlers: dict[str, Callable[[Client, etree._Element], etree._Element]] = {
             "SubmitMessage": self._submit_message,
             "QueryMessage": self._query_message,
+            **LookupOperations(hub.lookups, NS).handlers(),
         }
 
     # ------------------------------------------------------------------ dispatch

@@ -19,6 +19,7 @@ from typing import Any
 
 from lxml import etree
 
+from faces.soap.lookup_schema import LOOKUP_OPERATIONS, add_lookup_elements
 from faces.soap.model import (
     AnyJson,
     Array,
@@ -460,12 +461,13 @@ def _service_schema(models: Sequence[MessageModel], message_types: Sequence[str]
     sub(answer, "updated_at", "xs:dateTime")
     sub(answer, "delivery", "gh:DeliveryStatusType", minOccurs="0", maxOccurs="unbounded")
     sub(answer, "payload", "gh:PayloadType")
+    add_lookup_elements(root, _document)
     return root
 
 
 def operations(models: Sequence[MessageModel]) -> list[str]:
     """Every operation of the service, in WSDL order."""
-    return ["SubmitMessage", *(m.operation for m in models), "QueryMessage"]
+    return ["SubmitMessage", *(m.operation for m in models), "QueryMessage", *LOOKUP_OPERATIONS]
 
 
 def _wsdl(models: Sequence[MessageModel]) -> etree._Element:

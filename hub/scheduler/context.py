@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from adapters.sdk import Adapter
     from hub.cases import CaseClocks
     from hub.flows import ApprovalFlows
+    from hub.pipeline.enrichment import SubmitOnce
 
 __all__ = [
     "Counts",
@@ -66,6 +67,7 @@ class JobServices:
         events: Told of every run that ends (:class:`~hub.events.RunEnded`).
         cases: The case clocks (the supervision job keeps and evaluates them).
         flows: The approval flows (the ``flows.advance`` job runs them).
+        submit_once: The submit-once step (its retry job looks cases up again).
     """
 
     store: Store
@@ -75,6 +77,7 @@ class JobServices:
     events: Events
     cases: CaseClocks | None = None
     flows: ApprovalFlows | None = None
+    submit_once: SubmitOnce | None = None
 
 
 @dataclass
@@ -228,6 +231,7 @@ class JobContext:
         self.store = services.store
         self.cases = services.cases
         self.flows = services.flows
+        self.submit_once = services.submit_once
         self._destination = destination
         self._services = services
         self._cancel = cancel

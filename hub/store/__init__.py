@@ -31,6 +31,7 @@ from hub.store.checks import Checks
 from hub.store.clients import KEY_PREFIX, Clients, DuplicateClientError
 from hub.store.database import Database
 from hub.store.deliveries import Deliveries
+from hub.store.enrichments import Enrichment, Enrichments
 from hub.store.flows import FlowEventRow, Flows, ProjectRecord
 from hub.store.items import Items
 from hub.store.job_runs import Runs, SchedulerNodes
@@ -80,6 +81,8 @@ __all__ = [
     "DeadLetterFilter",
     "DeliveryView",
     "DuplicateClientError",
+    "Enrichment",
+    "Enrichments",
     "FlowEventRow",
     "Flows",
     "ItemFilter",
@@ -135,6 +138,7 @@ class Store:
         self.items = Items(self.db)
         self.cases = Cases(self.db)
         self.flows = Flows(self.db)
+        self.enrichments = Enrichments(self.db)
 
     @property
     def url(self) -> str:

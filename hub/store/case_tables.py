@@ -14,7 +14,7 @@ from sqlalchemy import Boolean, Column, Date, Index, Integer, String, Table
 from hub.core.columns import JSONType, UTCDateTime
 from hub.store.tables import metadata
 
-__all__ = ["case_events", "cases", "item_versions", "items"]
+__all__ = ["case_enrichments", "case_events", "cases", "item_versions", "items"]
 
 items = Table(
     "items",
@@ -117,4 +117,21 @@ cases = Table(
     Index(None, "department_code", "finished_at"),
     Index(None, "finished_at"),
     Index(None, "accepted_at"),
+)
+
+#: Submit once (免提交): what the e-license library and the identity service said about a
+#: case's applicant, kept for the case so every delivery of it reuses one look-up, and so
+#: the retry job finds the cases that reached their department "not enriched".
+case_enrichments = Table(
+    "case_enrichments",
+    metadata,
+    Column("case_no", String(64), primary_key=True),
+    Column("message_id", String(26), nullable=False),  # the case.submitted looked up for
+    Column("status", String(20), nullable=False),  # enriched | not_enriched | declined
+    Column("result", JSONType, nullable=False),  # payload.submit_once as delivered
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime()),  # not_enriched: when the job tries again
+    Column("published_id", String(26)),  # the case.enriched the job published
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index(None, "status", "next_attempt_at"),
 )

@@ -43,7 +43,7 @@ def hall_settings(url: str, **changes: Any) -> dict[str, Any]:
 class TestProvincialHallContract(AdapterContract):
     adapter = ProvincialHallAdapter
     sandbox = create_app
-    examples = ("case.status_changed", "case.completed")
+    examples = ("case.pre_reviewed", "case.status_changed", "case.completed")
 
     def settings(self, url: str) -> dict[str, Any]:
         return hall_settings(url)
@@ -137,6 +137,24 @@ def test_completed_case_is_reported_completed_by_the_hall(
         "1.2.156.3005.2.11100000000013338W032.11220000013544541J.2430599.001.F"
     ]
     assert result["SFKD"] == "true"
+
+
+def test_pre_review_outcomes_reach_the_hall_with_the_missing_materials(
+    hall: RunningServer, control: requests.Session, make: Any
+) -> None:
+    seed(control, hall, {"SBLSH": "WH-2026-000123"})
+    adapter = make()
+    receipt = adapter.deliver(message("case.pre_reviewed"), Attempt(new_id(), "provincial_hall"))
+    assert receipt.detail.startswith("PushPreReview")
+    case = control.get(f"{hall.url}/_sandbox/cases/WH-2026-000123").json()
+    assert (case["prereview"], case["missing"]) == ("2", ["户口簿", "近期免冠照片"])
+    [event] = case["events"]
+    assert (event["kind"], event["YSYJ"]) == ("prereview", "请补充户口簿和近期免冠照片")
+    passed = message("case.pre_reviewed", outcome="pass", missing_materials=[])
+    adapter.deliver(passed, Attempt(new_id(), "provincial_hall"))
+    case = control.get(f"{hall.url}/_sandbox/cases/WH-2026-000123").json()
+    assert (case["prereview"], case["missing"]) == ("1", [])
+    assert case["state"] != "completed", "a pre-review does not end the case"
 
 
 def test_result_for_a_case_the_hall_does_not_know_is_rejected_with_its_reason(

@@ -20,7 +20,7 @@ from hub.scheduler.catalog import installed_jobs
 from hub.schemas import SchemaRegistry
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "govhub.toml"
-OURS = ("credit_platform", "citizen_card", "e_license")
+OURS = ("credit_platform", "citizen_card", "e_license", "unified_identity")
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -76,7 +77,7 @@ def test_adapters_list_shows_every_installed_adapter_with_its_settings_schema(
     assert code == 0
     specs = {spec["name"]: spec for spec in json.loads(output)}
     hall = specs["provincial_hall"]
-    assert hall["accepts"] == ["case.status_changed", "case.completed"]
+    assert hall["accepts"] == ["case.status_changed", "case.completed", "case.pre_reviewed"]
     assert hall["produces"] == ["case.submitted"]
     assert hall["streams"] == {"applications": "case.submitted"}
     assert hall["settings_schema"]["properties"]["password"]["writeOnly"] is True
@@ -84,7 +85,7 @@ def test_adapters_list_shows_every_installed_adapter_with_its_settings_schema(
 
     code, output, _ = _run(config, "adapters", "list")
     assert code == 0
-    assert "provincial_hall  1.0" in output
+    assert re.search(r"^provincial_hall +1\.0 ", output, re.MULTILINE), output
     assert "password* (secret)" in output
 
 

@@ -44,6 +44,8 @@ def test_committed_files_compile_as_xml_schema_from_disk() -> None:
         "SubmitMessage",
         *(MODELS[t].operation for t in sorted(MODELS)),
         "QueryMessage",
+        "LookUpLicenses",
+        "LookUpIdentity",
     ]
 
 

@@ -71,9 +71,10 @@ def test_an_unknown_element_in_any_order_is_still_refused_by_name(
     )
     assert response.status_code == 500
     assert fault_code(response)[0] == "soap:Client"
-    assert fault_errors(response) == [
-        ("/SubmitCase/CaseSubmitted/nickname", "This element is not expected")
-    ]
+    [(path, message)] = fault_errors(response)
+    assert path == "/SubmitCase/CaseSubmitted/nickname"
+    # libxml2 may add which optional elements could come there instead
+    assert message.startswith("This element is not expected"), message
 
 
 def suds_token(username: str, password: str, nonce: str, created: dt.datetime) -> str:
