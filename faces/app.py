@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from flask import Flask, Response, request
+from flask import Blueprint, Flask, Response, g, request
 from werkzeug.exceptions import BadRequest, HTTPException
 
+from adapters.sdk.inbound import FAILED_AUTHENTICATION
 from faces import console
-from faces.http.limits import LIMITS_EXTENSION, Limits, limit_settings
+from faces.http.limits import LIMITS_EXTENSION, Limits, limit_settings, retry_after_header
 from faces.http.openapi import APP_PATHS
 from faces.http.problems import Problem, problem_response
 from faces.rest import (
@@ -35,6 +36,38 @@ log = logging.getLogger("govhub.web")
 #: Other parts of the hub (SOAP, ops console, notification endpoints) register a
 #: function here that adds their blueprints to the app.
 BLUEPRINT_HOOKS: list[Callable[[Flask, Hub], None]] = []
+
+
+def _throttle_failed_signatures(inbound: Blueprint, limits: Limits) -> None:
+    """Count an inbound endpoint's failed signatures like failed logins on REST and SOAP.
+
+    A counterpart's endpoint (payment or courier notifications) is reachable without an
+    API key, so its signature is its authentication: an address that keeps sending forged
+    ones is refused before the view (and its key lookups) runs.
+    """
+
+    @inbound.before_request
+    def _refuse_throttled() -> Response | None:
+        wait = limits.throttled(request.remote_addr)
+        if wait is None:
+            return None
+        log.warning(
+            "inbound %s refused: %s failed to authenticate too often",
+            request.path,
+            request.remote_addr or "?",
+        )
+        return Response(
+            "fail: too many failed signatures from this address; try again later",
+            status=429,
+            mimetype="text/plain",
+            headers=retry_after_header(wait),
+        )
+
+    @inbound.after_request
+    def _count_failure(response: Response) -> Response:
+        if getattr(g, FAILED_AUTHENTICATION, False):
+            limits.failed(request.remote_addr)
+        return response
 
 
 def create_app(hub: Hub) -> Flask:
@@ -63,6 +96,7 @@ def create_app(hub: Hub) -> Flask:
     for name, adapter in hub.adapters.items():
         inbound = adapter.inbound()
         if inbound is not None:
+            _throttle_failed_signatures(inbound, app.extensions[LIMITS_EXTENSION])
             app.register_blueprint(inbound, url_prefix=f"/inbound/{name}", name=f"inbound_{name}")
             app.extensions.setdefault(APP_PATHS, {}).update(adapter.inbound_paths())
 

@@ -19,7 +19,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from adapters.courier import ems
 from adapters.sdk import AdapterError, RejectedError
-from adapters.sdk.inbound import form_post
+from adapters.sdk.inbound import failed_authentication, form_post
 from hub.core.clock import utcnow
 from hub.core.identifiers import mask_text
 
@@ -46,6 +46,8 @@ def blueprint(adapter: CourierAdapter) -> Blueprint:
         params = {key: request.form[key] for key in request.form}
         refusal = _refusal(adapter, params)
         if refusal is not None:
+            if refusal.startswith("sign"):
+                failed_authentication()
             log.warning(
                 "courier push refused on %s from %s: %s; nothing stored",
                 adapter.destination,

@@ -31,7 +31,7 @@ from flask import Blueprint, Response, request
 from adapters.payment import rsa2
 from adapters.payment.ledger import Notification, Order
 from adapters.sdk import AdapterError
-from adapters.sdk.inbound import form_post
+from adapters.sdk.inbound import failed_authentication, form_post
 from hub.core.clock import HUB_TZ, format_time, utcnow
 from hub.core.identifiers import mask_text
 
@@ -203,6 +203,8 @@ def blueprint(adapter: PaymentAdapter) -> Blueprint:
         try:
             result = process(adapter, params)
         except Refused as refusal:
+            if refusal.field == "sign":
+                failed_authentication()
             log.warning(
                 "payment notification refused on %s from %s: %s (order %s); nothing stored",
                 adapter.destination,

@@ -1,10 +1,27 @@
-"""Describing an adapter's inbound endpoints (what a counterpart calls) for the API document."""
+"""An adapter's inbound endpoints (what a counterpart calls): their API document, and how
+they tell the hub that a caller failed to prove who it is."""
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["form_post"]
+from flask import g
+
+__all__ = ["FAILED_AUTHENTICATION", "failed_authentication", "form_post"]
+
+#: Where :func:`failed_authentication` leaves its mark for this request (``flask.g``).
+FAILED_AUTHENTICATION = "govhub_inbound_failed_authentication"
+
+
+def failed_authentication() -> None:
+    """Say that this request's signature (or credentials) did not verify.
+
+    Call it from an ``inbound()`` view before answering a forged or tampered request.
+    The hub counts it against the caller's address like a wrong API key on REST or SOAP
+    (``[limits] auth_max_failures`` in ``auth_window_s``); past that the address gets
+    ``429`` with ``Retry-After`` until the window has passed, before any view runs.
+    """
+    setattr(g, FAILED_AUTHENTICATION, True)
 
 
 def form_post(

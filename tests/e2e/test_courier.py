@@ -225,3 +225,30 @@ def test_pickup_order_from_a_department_gets_a_waybill(
     [parcel] = courier.app.extensions["courier_sandbox"].parcels.values()
     assert parcel.fields["biz_type"] == "pickup"
     assert parcel.order_no == "PKP-WH-2026-000123"
+
+
+def test_an_address_sending_forged_pushes_is_throttled(
+    tmp_path: Path, courier: RunningSandbox
+) -> None:
+    config = hub_config(
+        tmp_path,
+        destinations=[courier_destination(courier.url)],
+        routes=[{"name": "orders", "when": {"type": "shipment.requested"}, "to": ["courier"]}],
+        limits={"auth_max_failures": 2, "auth_window_s": 60},
+    )
+    params = {
+        "partner_id": DEFAULT_PARTNER_ID,
+        "msg_type": "TRACE_PUSH",
+        "timestamp": ems.courier_time(utcnow()),
+        "traces": "[]",
+    }
+    forged = {**params, "sign": ems.sign(params, "not-the-partner-secret")}
+    with running_hub(config, dispatch=False) as hub:
+        url = f"{hub.url}/inbound/courier/routes"
+        first = [requests.post(url, data=forged, timeout=10).status_code for _ in range(2)]
+
+        refused = requests.post(url, data=forged, timeout=10)
+
+        assert first == [401, 401]
+        assert refused.status_code == 429
+        assert int(refused.headers["Retry-After"]) > 0

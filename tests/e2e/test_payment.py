@@ -304,3 +304,42 @@ def test_order_number_reused_for_another_amount_is_a_dead_letter(hub: RunningHub
     [delivery] = message["deliveries"]
     assert delivery["status"] == "dead"
     assert "another amount" in delivery["last_error"]
+
+
+def test_an_address_sending_forged_notifications_is_throttled(
+    tmp_path: Path, certs: Path, platform: RunningSandbox, receiver: Receiver
+) -> None:
+    config = hub_config(
+        tmp_path,
+        destinations=[payment_destination(platform.url, certs)],
+        routes=[{"name": "fees", "when": {"type": "payment.requested"}, "to": ["payment"]}],
+        limits={"auth_max_failures": 2, "auth_window_s": 60},
+    )
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    with running_hub(config, dispatch=False) as hub:
+        good = _notification(certs)
+        forged = {**good, "sign": rsa2.sign(good, stranger, rsa2.NOTIFICATION_UNSIGNED)}
+        assert [_notify(hub, forged).status_code for _ in range(2)] == [400, 400]
+
+        refused = _notify(hub, forged)
+        genuine = _notify(hub, good)
+
+        assert refused.status_code == 429
+        assert int(refused.headers["Retry-After"]) > 0
+        assert refused.text.startswith("fail")
+        assert genuine.status_code == 429  # the view never ran: nothing looked up or stored
+        assert _count(hub, payment_notifications) == 0
+
+
+def test_refusals_that_are_not_signatures_are_not_counted(
+    tmp_path: Path, certs: Path, platform: RunningSandbox, receiver: Receiver
+) -> None:
+    config = hub_config(
+        tmp_path,
+        destinations=[payment_destination(platform.url, certs)],
+        routes=[{"name": "fees", "when": {"type": "payment.requested"}, "to": ["payment"]}],
+        limits={"auth_max_failures": 2, "auth_window_s": 60},
+    )
+    with running_hub(config, dispatch=False) as hub:
+        unknown = _notification(certs, out_trade_no="PAY-NOT-OURS-1")
+        assert [_notify(hub, unknown).status_code for _ in range(4)] == [400] * 4
