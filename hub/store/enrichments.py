@@ -19,6 +19,7 @@ from sqlalchemy import Row, select, update
 from hub.store.audit import write_audit
 from hub.store.case_tables import case_enrichments
 from hub.store.database import Database
+from hub.store.protection import PayloadProtector
 
 __all__ = ["Enrichment", "Enrichments"]
 
@@ -67,7 +68,7 @@ class Enrichments:
             row = connection.execute(
                 select(case_enrichments).where(case_enrichments.c.case_no == case_no)
             ).first()
-        return _enrichment(row) if row is not None else None
+        return _enrichment(row, self.db.protector) if row is not None else None
 
     def save(
         self,
@@ -86,7 +87,11 @@ class Enrichments:
         values = {
             "message_id": enrichment.message_id,
             "status": enrichment.status,
-            "result": enrichment.result,
+            "result": (
+                enrichment.result
+                if self.db.protector is None
+                else self.db.protector.protect(enrichment.result)
+            ),
             "attempts": enrichment.attempts,
             "next_attempt_at": enrichment.next_attempt_at,
             "published_id": enrichment.published_id,
@@ -134,7 +139,7 @@ class Enrichments:
                 .order_by(case_enrichments.c.next_attempt_at)
                 .limit(limit)
             ).all()
-        return [_enrichment(row) for row in rows]
+        return [_enrichment(row, self.db.protector) for row in rows]
 
     def pending(self) -> int:
         """How many cases wait for a retry."""
@@ -147,12 +152,13 @@ class Enrichments:
         return len(rows)
 
 
-def _enrichment(row: Row[Any]) -> Enrichment:
+def _enrichment(row: Row[Any], protector: PayloadProtector | None) -> Enrichment:
+    result = dict(row.result or {})
     return Enrichment(
         case_no=row.case_no,
         message_id=row.message_id,
         status=row.status,
-        result=dict(row.result or {}),
+        result=result if protector is None else protector.reveal(result),
         attempts=row.attempts,
         next_attempt_at=row.next_attempt_at,
         published_id=row.published_id,

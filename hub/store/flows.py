@@ -21,6 +21,7 @@ from hub.core.clock import format_time, parse_time
 from hub.core.envelope import Envelope
 from hub.store.database import Database
 from hub.store.flow_tables import flow_events, flow_projects
+from hub.store.protection import PayloadProtector
 
 __all__ = [
     "FLOW_EVENT_TYPES",
@@ -38,8 +39,16 @@ FLOW_EVENT_TYPES = {
 }
 
 
-def flow_event_row(envelope: Envelope) -> dict[str, Any] | None:
-    """The ``flow_events`` row of an accepted message, or ``None`` if it is no flow event."""
+def flow_event_row(
+    envelope: Envelope, protector: PayloadProtector | None = None
+) -> dict[str, Any] | None:
+    """The ``flow_events`` row of an accepted message, or ``None`` if it is no flow event.
+
+    Args:
+        envelope: The accepted message.
+        protector: Seals the payload's personal fields as in ``messages`` (a copy of the
+            payload is kept with the timeline, so it must not be the one clear copy).
+    """
     when_field = FLOW_EVENT_TYPES.get(envelope.type)
     payload = envelope.payload
     if when_field is None or not isinstance(payload, dict):
@@ -61,7 +70,7 @@ def flow_event_row(envelope: Envelope) -> dict[str, Any] | None:
         "occurred_at": occurred,
         "received_at": envelope.created_at,
         "source": envelope.source,
-        "payload": payload,
+        "payload": payload if protector is None else protector.protect(payload),
         "applied": False,
     }
 
@@ -160,7 +169,7 @@ class Flows:
         """A project's events in the order they were accepted (empty: no such project)."""
         with self.db.read() as connection:
             return [
-                _event(row)
+                _event(row, self.db.protector)
                 for row in connection.execute(
                     select(flow_events)
                     .where(flow_events.c.project_no == project_no)
@@ -241,7 +250,8 @@ class Flows:
         return {(str(state), str(light)): int(count) for state, light, count in rows}
 
 
-def _event(row: Row[Any]) -> FlowEventRow:
+def _event(row: Row[Any], protector: PayloadProtector | None) -> FlowEventRow:
+    payload = dict(row.payload)
     return FlowEventRow(
         message_id=row.message_id,
         project_no=row.project_no,
@@ -251,7 +261,7 @@ def _event(row: Row[Any]) -> FlowEventRow:
         occurred_at=row.occurred_at,
         received_at=row.received_at,
         source=row.source,
-        payload=dict(row.payload),
+        payload=payload if protector is None else protector.reveal(payload),
     )
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import Row, delete, exists, or_, select
 
 from hub.core.clock import new_id
 from hub.core.envelope import Envelope
-from hub.store.case_tables import case_events
+from hub.store.case_tables import case_enrichments, case_events
 from hub.store.cases import case_event_row
 from hub.store.database import Database
 from hub.store.flow_tables import flow_events
@@ -198,7 +198,7 @@ class Messages:
                 row
                 for pending in batch
                 if pending.envelope.id in inserted
-                and (row := flow_event_row(pending.envelope)) is not None
+                and (row := flow_event_row(pending.envelope, self.db.protector)) is not None
             ]
             if project_events:
                 dialect.insert_all(connection, flow_events, project_events)
@@ -440,6 +440,9 @@ def _escape(text: str) -> str:
 def rekey_payloads(db: Database, *, batch: int = 500) -> int:
     """Seal every stored payload again under the current data key (after a rotation).
 
+    Every copy is resealed: the messages, the project timelines' copies (``flow_events``)
+    and what submit once found for a case (``case_enrichments.result``).
+
     Returns:
         How many payloads were rewritten.
 
@@ -449,25 +452,31 @@ def rekey_payloads(db: Database, *, batch: int = 500) -> int:
     protector = db.protector
     if protector is None:
         raise ValueError("personal data protection is off ([security] protect_personal_data)")
-    done, after = 0, ""
-    while True:
-        with db.write() as connection:
-            rows = connection.execute(
-                select(messages.c.id, messages.c.payload)
-                .where(messages.c.id > after)
-                .order_by(messages.c.id)
-                .limit(batch)
-            ).all()
-            for row in rows:
-                resealed = protector.rekey(row.payload)
-                if resealed != row.payload:
-                    connection.execute(
-                        messages.update().where(messages.c.id == row.id).values(payload=resealed)
-                    )
-                    done += 1
-        if len(rows) < batch:
-            return done
-        after = rows[-1].id
+    done = 0
+    for key, column in (
+        (messages.c.id, messages.c.payload),
+        (flow_events.c.message_id, flow_events.c.payload),
+        (case_enrichments.c.case_no, case_enrichments.c.result),
+    ):
+        after = ""
+        while True:
+            with db.write() as connection:
+                rows = connection.execute(
+                    select(key, column).where(key > after).order_by(key).limit(batch)
+                ).all()
+                for row_key, document in rows:
+                    resealed = protector.rekey(document)
+                    if resealed != document:
+                        connection.execute(
+                            column.table.update()
+                            .where(key == row_key)
+                            .values({column.name: resealed})
+                        )
+                        done += 1
+            if len(rows) < batch:
+                break
+            after = rows[-1][0]
+    return done
 
 
 def _revealed(db: Database, payload: Any) -> Any:

@@ -9,7 +9,8 @@ field does not open). Which fields (:func:`personal_fields`):
 - ``id_no``, ``holder_id_no``, ``mobile`` anywhere;
 - ``name`` of a person or party (``applicant``, ``payer``, ``sender``, ``receiver``,
   ``holder``, ``counterpart``) and ``legal_rep``;
-- ``holder.code`` when ``holder.code_type`` is ``111`` (a resident ID).
+- a party's ``code`` (``holder.code``, a project's ``applicant.code``) when its
+  ``code_type`` is ``111`` (a resident ID).
 
 So that a message can still be found by a resident ID, each one gets a keyed blind index,
 ``HMAC-SM3(index key, the 18-character number)``, stored as a ``resident_id`` business key
@@ -271,7 +272,9 @@ def _personal(key: str, parent_key: str | None, node: Mapping[str, Any]) -> bool
         return True
     if key == "name" and parent_key in _PARTIES:
         return True
-    return key == "code" and parent_key == "holder" and node.get("code_type") == "111"
+    # A party given by a code (a holder, a project's applicant) is a person when the code is
+    # a resident ID (code_type 111): that code is personal like an id_no.
+    return key == "code" and parent_key in _PARTIES and node.get("code_type") == "111"
 
 
 def _fields(node: Any, parent_key: str | None) -> Iterator[tuple[str, Any, Mapping[str, Any]]]:
@@ -280,6 +283,6 @@ def _fields(node: Any, parent_key: str | None) -> Iterator[tuple[str, Any, Mappi
             yield from _fields(item, parent_key)
     elif isinstance(node, dict):
         for key, value in node.items():
-            if parent_key == "holder" or key in _RESIDENT_FIELDS:
+            if parent_key in _PARTIES or key in _RESIDENT_FIELDS:
                 yield key, value, node
             yield from _fields(value, key)

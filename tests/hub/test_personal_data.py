@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import make_url, select
 
+from hub.core.clock import utcnow
 from hub.keyring import protector_for
+from hub.store.enrichments import Enrichment
 from hub.store.protection import DataKeys, PayloadProtector, ProtectionError, generate_keys_text
 from hub.store.tables import message_keys, messages
 from tests.support import RunningHub, example, hub_config, running_hub
@@ -33,8 +35,15 @@ def _post_personal_messages(hub: RunningHub) -> list[str]:
         "mobile": MOBILE,
     }
     card = example("citizen_card.status_changed", holder_id_no="110105491231002")
+    accepted = example("flow.module_accepted")
+    # a resident applying in person: the project's applicant is given by a resident ID
+    accepted["project"]["applicant"] = {"name": NAME, "code": RESIDENT_ID, "code_type": "111"}
     ids = []
-    for kind, payload in (("case.submitted", case), ("citizen_card.status_changed", card)):
+    for kind, payload in (
+        ("case.submitted", case),
+        ("citizen_card.status_changed", card),
+        ("flow.module_accepted", accepted),
+    ):
         response = hub.post(key, {"type": kind, "payload": payload})
         assert response.status_code == 202, response.text
         ids.append(response.json()["id"])
@@ -52,7 +61,7 @@ def test_personal_fields_are_sealed_at_rest_and_found_by_resident_id(
     config = hub_config(tmp_path, database={"url": db_url})
     with running_hub(config, dispatch=False) as hub:
         ids = _post_personal_messages(hub)
-        # every way the number is written finds both messages
+        # every way the number is written finds every message
         operator = hub.client("ops", role="operator")
         for written in (RESIDENT_ID, RESIDENT_ID.lower(), "110105491231002"):
             found = hub.get(operator, f"/api/v1/messages?key={written}")
@@ -61,6 +70,27 @@ def test_personal_fields_are_sealed_at_rest_and_found_by_resident_id(
         # the store gives the clear payload to the hub itself (delivery, the owner's reads)
         stored = hub.message(ids[0])["payload"]["applicant"]
         assert (stored["id_no"], stored["mobile"], stored["name"]) == (RESIDENT_ID, MOBILE, NAME)
+        # the project's timeline keeps its own copy of the payload: sealed too, opened for reads
+        [event] = hub.hub.store.flows.timeline("WH-GC-2026-0001")
+        assert event.payload["project"]["applicant"]["code"] == RESIDENT_ID
+        # what submit once found for a case (its result) is sealed the same way
+        found = {"applicant": {"name": NAME, "id_no": RESIDENT_ID, "mobile": MOBILE}}
+        hub.hub.store.enrichments.save(
+            Enrichment(
+                case_no="WH-PD-1",
+                message_id=ids[0],
+                status="enriched",
+                result=found,
+                attempts=1,
+                next_attempt_at=None,
+                published_id=None,
+                updated_at=utcnow(),
+            ),
+            [],
+        )
+        saved = hub.hub.store.enrichments.get("WH-PD-1")
+        assert saved is not None
+        assert saved.result == found
         with hub.hub.store.db.read() as connection:
             raw_payload = connection.execute(
                 select(messages.c.payload).where(messages.c.id == ids[0])
@@ -74,7 +104,7 @@ def test_personal_fields_are_sealed_at_rest_and_found_by_resident_id(
             )
         assert raw_payload["applicant"]["id_no"].startswith("enc:sm4gcm:")
         assert raw_payload["applicant"]["type"] == "1"  # only the personal fields are sealed
-        assert len(indexes) == 2
+        assert len(indexes) == 3
         assert all(value.startswith("sm3:") for value in indexes)
     if db_url.startswith("sqlite"):
         path = Path(make_url(db_url).database or "")
@@ -139,7 +169,7 @@ def test_the_api_masks_another_clients_personal_data_unless_an_operator_reveals_
     tmp_path: Path,
 ) -> None:
     with running_hub(hub_config(tmp_path), dispatch=False) as hub:
-        [case_id, _card_id] = _post_personal_messages(hub)
+        [case_id, _card_id, _project_id] = _post_personal_messages(hub)
         operator = hub.client("ops", role="operator")
         masked = hub.get(operator, f"/api/v1/messages/{case_id}").json()["payload"]["applicant"]
         assert masked["id_no"] == "110105********002X"
@@ -170,18 +200,18 @@ def test_govhub_data_rekey_seals_stored_payloads_under_a_new_first_key(
     monkeypatch.setenv("GOVHUB_DATA_KEYS", old_text)
     config = hub_config(tmp_path, database={"url": f"sqlite:///{tmp_path / 'govhub.db'}"})
     with running_hub(config, dispatch=False) as hub:
-        [case_id, _card] = _post_personal_messages(hub)
+        [case_id, _card, _project] = _post_personal_messages(hub)
     index_line, old_sm4 = old_text.splitlines()
     new_sm4 = generate_keys_text().splitlines()[1]
     monkeypatch.setenv("GOVHUB_DATA_KEYS", f"{index_line};{new_sm4};{old_sm4}")
     result = CliRunner().invoke(main, ["--config", str(config_file), "data", "rekey"])
     assert result.exit_code == 0, result.output
-    assert "sealed 2 stored payloads" in result.output
+    assert "sealed 4 stored payloads" in result.output  # three messages, one timeline copy
     monkeypatch.setenv("GOVHUB_DATA_KEYS", f"{index_line};{new_sm4}")  # the old key is gone
     with running_hub(config, dispatch=False) as hub:
         assert hub.message(case_id)["payload"]["applicant"]["id_no"] == RESIDENT_ID
         found = hub.get(hub.client("ops", role="operator"), f"/api/v1/messages?key={RESIDENT_ID}")
-        assert len(found.json()["items"]) == 2
+        assert len(found.json()["items"]) == 3
 
 
 def test_soap_query_masks_another_clients_personal_data(tmp_path: Path) -> None:
@@ -189,7 +219,7 @@ def test_soap_query_masks_another_clients_personal_data(tmp_path: Path) -> None:
     from tests.faces.soap.support import envelope, post
 
     with running_hub(hub_config(tmp_path), dispatch=False) as hub:
-        [case_id, _card] = _post_personal_messages(hub)
+        [case_id, _card, _project] = _post_personal_messages(hub)
         query = f'<QueryMessage xmlns="{NS}"><message_id>{case_id}</message_id></QueryMessage>'
         operator = hub.client("ops", role="operator")
         answer = post(hub, envelope(query, version="1.2"), key=operator, version="1.2")
