@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, jsonify
 
 from faces.http.auth import require_operator
+from faces.http.context import current_hub
 from faces.http.openapi import add_paths
 from faces.http.problems import Problem
-from hub.runtime import Hub
 from hub.status import destination_overview, run_check
 
 __all__ = ["blueprint"]
@@ -23,15 +23,10 @@ __all__ = ["blueprint"]
 blueprint = Blueprint("adapters", __name__, url_prefix="/api/v1")
 
 
-def _hub() -> Hub:
-    hub: Hub = current_app.extensions["govhub"]
-    return hub
-
-
 @blueprint.get("/adapters")
 def list_adapters() -> Response:
     """Every configured destination with its health, circuit, in-flight and backlog."""
-    hub = _hub()
+    hub = current_hub()
     require_operator(hub.store)
     return jsonify(
         {"items": destination_overview(hub, with_settings=True), "dispatching": hub.dispatching}
@@ -41,7 +36,7 @@ def list_adapters() -> Response:
 @blueprint.post("/adapters/<name>/check")
 def check_adapter(name: str) -> Response:
     """Run the destination's ``check()`` now and record the outcome (operators only)."""
-    hub = _hub()
+    hub = current_hub()
     client = require_operator(hub.store)
     adapter = hub.adapters.get(name)
     if adapter is None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, jsonify, request
 
 from faces.http.auth import require_operator
+from faces.http.context import bad_parameter, current_hub
 from faces.http.openapi import (
     add_paths,
     json_content,
@@ -23,7 +24,6 @@ from faces.http.problems import Problem
 from faces.rest.api import choice, page_limit
 from hub.cases.report import day_period, month_period, report_lines
 from hub.core.clock import HUB_TZ, format_time, utcnow
-from hub.core.errors import FieldError
 from hub.runtime import Hub
 from hub.store import CaseFilter
 from hub.store.case_records import LIGHTS
@@ -38,34 +38,19 @@ def install(app: Flask, hub: Hub) -> None:
     app.register_blueprint(blueprint)
 
 
-def _hub() -> Hub:
-    hub: Hub = current_app.extensions["govhub"]
-    return hub
-
-
-def _bad(name: str, message: str) -> Problem:
-    return Problem(
-        400,
-        "bad-parameter",
-        "Bad query parameter",
-        f"{name} {message}",
-        errors=[FieldError(name, message)],
-    )
-
-
 def _flag(name: str) -> bool | None:
     value = request.args.get(name)
     if value in (None, ""):
         return None
     if value not in ("true", "false"):
-        raise _bad(name, "must be true or false")
+        raise bad_parameter(name, "must be true or false")
     return value == "true"
 
 
 @blueprint.get("/cases")
 def list_cases() -> Response:
     """Cases by case number, filtered by light, department, item, open or closed."""
-    hub = _hub()
+    hub = current_hub()
     require_operator(hub.store)
     args = request.args
     where = CaseFilter(
@@ -82,7 +67,7 @@ def list_cases() -> Response:
 @blueprint.get("/cases/<path:case_no>")
 def get_case(case_no: str) -> Response:
     """A case's timeline: events, clock stops, due day, light (its clock read now)."""
-    hub = _hub()
+    hub = current_hub()
     require_operator(hub.store)
     view = hub.cases.view(case_no[:64], utcnow())
     if view is None:
@@ -93,7 +78,7 @@ def get_case(case_no: str) -> Response:
 @blueprint.get("/supervision/report")
 def supervision_report() -> Response:
     """On-time rates per department or item for a month (or ``from``..``to`` days)."""
-    hub = _hub()
+    hub = current_hub()
     require_operator(hub.store)
     by = choice("by", ("department", "item")) or "department"
     since, until, label = _period()
@@ -116,7 +101,7 @@ def _day(name: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise _bad(name, "must be a day (YYYY-MM-DD)") from None
+        raise bad_parameter(name, "must be a day (YYYY-MM-DD)") from None
 
 
 def _period() -> tuple[dt.datetime, dt.datetime, str]:
@@ -138,7 +123,7 @@ def _period() -> tuple[dt.datetime, dt.datetime, str]:
     try:
         since, until = month_period(month)
     except ValueError as error:
-        raise _bad("month", str(error).removeprefix("month ")) from None
+        raise bad_parameter("month", str(error).removeprefix("month ")) from None
     return since, until, month
 
 

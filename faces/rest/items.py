@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, jsonify, request
 
 from faces.http.auth import require_client
+from faces.http.context import current_hub
 from faces.http.openapi import (
     add_paths,
     json_content,
@@ -34,15 +35,10 @@ def install(app: Flask, hub: Hub) -> None:
     app.register_blueprint(blueprint)
 
 
-def _hub() -> Hub:
-    hub: Hub = current_app.extensions["govhub"]
-    return hub
-
-
 @blueprint.get("")
 def list_items() -> Response:
     """Items by code, filtered, a page at a time."""
-    hub = _hub()
+    hub = current_hub()
     require_client(hub.store)
     args = request.args
     where = ItemFilter(
@@ -60,7 +56,7 @@ def list_items() -> Response:
 @blueprint.get("/<code>")
 def get_item(code: str) -> Response:
     """One item with every version the hub has seen, newest first."""
-    hub = _hub()
+    hub = current_hub()
     require_client(hub.store)
     view = hub.store.items.get(code)
     if view is None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, jsonify, request
 from jsonschema import Draft202012Validator
 
 from faces.http.auth import require_operator
+from faces.http.context import current_hub
 from faces.http.openapi import add_paths, body_problems
 from faces.http.problems import Problem
 from faces.rest.api import choice, page_limit
@@ -33,11 +34,6 @@ _PAUSE_VALIDATOR = Draft202012Validator(PAUSE_SCHEMA)
 def install(app: Flask, hub: Hub) -> None:
     """Add the jobs API."""
     app.register_blueprint(blueprint)
-
-
-def _hub() -> Hub:
-    hub: Hub = current_app.extensions["govhub"]
-    return hub
 
 
 def _job(hub: Hub, job_id: str) -> ScheduledJob:
@@ -66,7 +62,7 @@ def _body() -> dict[str, Any]:
 @blueprint.get("")
 def list_jobs() -> Response:
     """Every job: schedule, state, next due time, last outcome; and the live schedulers."""
-    hub = _hub()
+    hub = current_hub()
     require_operator(hub.store)
     return jsonify(
         {
@@ -79,7 +75,7 @@ def list_jobs() -> Response:
 @blueprint.get("/<job_id>")
 def get_job(job_id: str) -> Response:
     """One job."""
-    hub = _hub()
+    hub = current_hub()
     require_operator(hub.store)
     _job(hub, job_id)
     return jsonify(hub.jobs.describe([job_id])[0])
@@ -88,7 +84,7 @@ def get_job(job_id: str) -> Response:
 @blueprint.get("/<job_id>/runs")
 def list_runs(job_id: str) -> Response:
     """A job's runs, newest first (without their logs)."""
-    hub = _hub()
+    hub = current_hub()
     require_operator(hub.store)
     _job(hub, job_id)
     status = choice("status", tuple(RUN_STATUSES))
@@ -103,7 +99,7 @@ def list_runs(job_id: str) -> Response:
 @blueprint.get("/<job_id>/runs/<run_id>")
 def get_run(job_id: str, run_id: str) -> Response:
     """One run with its log lines."""
-    hub = _hub()
+    hub = current_hub()
     require_operator(hub.store)
     _job(hub, job_id)
     run = hub.jobs.run(run_id)
@@ -115,7 +111,7 @@ def get_run(job_id: str, run_id: str) -> Response:
 @blueprint.post("/<job_id>/run")
 def run_job(job_id: str) -> tuple[Response, int]:
     """Queue a run now; a scheduler starts it (202 with the queued run)."""
-    hub = _hub()
+    hub = current_hub()
     client = require_operator(hub.store)
     _job(hub, job_id)
     _body()
@@ -136,7 +132,7 @@ def run_job(job_id: str) -> tuple[Response, int]:
 @blueprint.post("/<job_id>/pause")
 def pause_job(job_id: str) -> Response:
     """Stop scheduling a job (a run in progress finishes). Survives restarts."""
-    hub = _hub()
+    hub = current_hub()
     client = require_operator(hub.store)
     _job(hub, job_id)
     document = _body()
@@ -146,7 +142,7 @@ def pause_job(job_id: str) -> Response:
 @blueprint.post("/<job_id>/resume")
 def resume_job(job_id: str) -> Response:
     """Schedule a paused job again from its next due time."""
-    hub = _hub()
+    hub = current_hub()
     client = require_operator(hub.store)
     _job(hub, job_id)
     _body()

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, jsonify, request
 
 from adapters.sdk.lookups import StatedUse
 from faces.http.auth import require_client
+from faces.http.context import bad_parameter, current_hub
 from faces.http.openapi import add_paths, json_content, problem_content
 from faces.http.problems import Problem
 from hub.core.errors import FieldError
@@ -33,34 +34,19 @@ def install(app: Flask, hub: Hub) -> None:
     app.register_blueprint(blueprint)
 
 
-def _hub() -> Hub:
-    hub: Hub = current_app.extensions["govhub"]
-    return hub
-
-
-def _bad(name: str, message: str) -> Problem:
-    return Problem(
-        400,
-        "bad-parameter",
-        "Bad query parameter",
-        f"{name} {message}",
-        errors=[FieldError(name, message)],
-    )
-
-
 def _optional(name: str, limit: int) -> str | None:
     value = request.args.get(name)
     if value is None or not value.strip():
         return None
     if len(value) > limit:
-        raise _bad(name, f"must be at most {limit} characters")
+        raise bad_parameter(name, f"must be at most {limit} characters")
     return value.strip()
 
 
 def _required(name: str, limit: int) -> str:
     value = _optional(name, limit)
     if value is None:
-        raise _bad(name, "is required")
+        raise bad_parameter(name, "is required")
     return value
 
 
@@ -70,7 +56,7 @@ def _use() -> StatedUse:
     try:
         return StatedUse(reason=reason, item_code=item_code)
     except ValueError as error:
-        raise _bad("item_code", str(error)) from None
+        raise bad_parameter("item_code", str(error)) from None
 
 
 def _code_type(name: str, code: str) -> str:
@@ -78,7 +64,7 @@ def _code_type(name: str, code: str) -> str:
     if value is None:
         return "111" if len(code) == 18 and code[:17].isdigit() else "001"
     if value not in _CODE_TYPES:
-        raise _bad(name, "must be 111 (resident ID) or 001 (USCC)")
+        raise bad_parameter(name, "must be 111 (resident ID) or 001 (USCC)")
     return value
 
 
@@ -105,7 +91,7 @@ def _answer(call: Any, field: str) -> Any:
 @blueprint.get("/licenses")
 def find_licences() -> Response:
     """The licences the e-license library holds for a holder."""
-    hub = _hub()
+    hub = current_hub()
     client = require_client(hub.store)
     holder = _required("holder", 18)
     code_type = _code_type("holder_type", holder)
@@ -121,7 +107,7 @@ def find_licences() -> Response:
 @blueprint.get("/identities")
 def find_identity() -> Response:
     """The verified identity (person or legal person) under an identifier."""
-    hub = _hub()
+    hub = current_hub()
     client = require_client(hub.store)
     code = _required("code", 18)
     code_type = _code_type("code_type", code)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, jsonify, request
 
 from faces.http.auth import require_operator
+from faces.http.context import current_hub
 from faces.http.openapi import add_paths, json_content, problem_content
 from faces.http.problems import Problem
 from faces.rest.api import choice, page_limit
@@ -29,15 +30,10 @@ def install(app: Flask, hub: Hub) -> None:
     app.register_blueprint(blueprint)
 
 
-def _hub() -> Hub:
-    hub: Hub = current_app.extensions["govhub"]
-    return hub
-
-
 @blueprint.get("/flows")
 def list_flows() -> Response:
     """The flows this hub runs, with each module's on-time rate."""
-    hub = _hub()
+    hub = current_hub()
     require_operator(hub.store)
     rates = hub.flows.on_time_rates()
     items = []
@@ -73,7 +69,7 @@ def list_flows() -> Response:
 @blueprint.get("/projects")
 def list_projects() -> Response:
     """Projects by number, filtered by state, light and flow."""
-    hub = _hub()
+    hub = current_hub()
     require_operator(hub.store)
     state = choice("state", PROJECT_STATES)
     light = choice("light", PROJECT_LIGHTS)
@@ -85,7 +81,7 @@ def list_projects() -> Response:
 @blueprint.get("/projects/<path:project_no>")
 def get_project(project_no: str) -> Response:
     """A project read now from its events: modules, departments, clocks, timeline."""
-    hub = _hub()
+    hub = current_hub()
     require_operator(hub.store)
     view = hub.flows.view(project_no[:64], utcnow())
     if view is None:
