@@ -31,6 +31,7 @@ from hub.store.case_records import CaseEventRow, CaseFilter, CaseRecord
 from hub.store.case_tables import case_events, cases
 from hub.store.database import Database
 from hub.store.records import Page
+from hub.store.timelines import CHUNK, mark_applied, pending_keys
 
 __all__ = ["CASE_EVENT_TYPES", "Cases", "GroupCounts", "case_event_row"]
 
@@ -40,7 +41,6 @@ CASE_EVENT_TYPES = {
     "case.status_changed": "occurred_at",
     "case.completed": "completed_at",
 }
-_CHUNK = 500
 #: The columns an evaluation may change on an open case.
 READING_COLUMNS = (
     "light",
@@ -138,15 +138,7 @@ class Cases:
 
     def pending(self, limit: int = 500) -> list[str]:
         """Case numbers with events their record has not taken in, oldest first."""
-        with self.db.read() as connection:
-            rows = connection.execute(
-                select(case_events.c.case_no)
-                .where(case_events.c.applied.is_(False))
-                .order_by(case_events.c.received_at)
-                .limit(limit * 4)
-            ).scalars()
-            found = list(dict.fromkeys(rows))
-        return found[:limit]
+        return pending_keys(self.db, case_events.c.case_no, limit)
 
     def backlog(self) -> tuple[int, dt.datetime | None]:
         """How many events wait to be taken in, and when the oldest was accepted."""
@@ -163,8 +155,8 @@ class Cases:
         wanted = sorted(set(case_nos))
         found: dict[str, list[CaseEventRow]] = {case_no: [] for case_no in wanted}
         with self.db.read() as connection:
-            for start in range(0, len(wanted), _CHUNK):
-                chunk = wanted[start : start + _CHUNK]
+            for start in range(0, len(wanted), CHUNK):
+                chunk = wanted[start : start + CHUNK]
                 for row in connection.execute(
                     select(case_events)
                     .where(case_events.c.case_no.in_(chunk))
@@ -188,8 +180,8 @@ class Cases:
         wanted = sorted(set(case_nos))
         found: dict[str, CaseRecord] = {}
         with self.db.read() as connection:
-            for start in range(0, len(wanted), _CHUNK):
-                chunk = wanted[start : start + _CHUNK]
+            for start in range(0, len(wanted), CHUNK):
+                chunk = wanted[start : start + CHUNK]
                 for row in connection.execute(select(cases).where(cases.c.case_no.in_(chunk))):
                     found[row.case_no] = _record(row)
         return found
@@ -204,11 +196,11 @@ class Cases:
         with self.db.write() as connection:
             keys = [r.case_no for r in records]
             existing: set[str] = set()
-            for start in range(0, len(keys), _CHUNK):
+            for start in range(0, len(keys), CHUNK):
                 existing.update(
                     connection.execute(
                         select(cases.c.case_no).where(
-                            cases.c.case_no.in_(keys[start : start + _CHUNK])
+                            cases.c.case_no.in_(keys[start : start + CHUNK])
                         )
                     ).scalars()
                 )
@@ -224,13 +216,7 @@ class Cases:
                     .values({name: bindparam(f"v_{name}") for name in columns}),
                     changed,
                 )
-            ids = list(applied)
-            for start in range(0, len(ids), _CHUNK):
-                connection.execute(
-                    update(case_events)
-                    .where(case_events.c.message_id.in_(ids[start : start + _CHUNK]))
-                    .values(applied=True)
-                )
+            mark_applied(connection, case_events, applied)
 
     def open_page(self, *, after: str | None = None, limit: int = 1000) -> list[CaseRecord]:
         """Open cases by case number, a page at a time (closed ones are never read)."""

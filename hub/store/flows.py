@@ -22,6 +22,7 @@ from hub.core.envelope import Envelope
 from hub.store.database import Database
 from hub.store.flow_tables import flow_events, flow_projects
 from hub.store.protection import PayloadProtector
+from hub.store.timelines import mark_applied, pending_keys
 
 __all__ = [
     "FLOW_EVENT_TYPES",
@@ -155,15 +156,7 @@ class Flows:
 
     def pending(self, limit: int = 500) -> list[str]:
         """Projects with events their record has not taken in, oldest first."""
-        with self.db.read() as connection:
-            rows = connection.execute(
-                select(flow_events.c.project_no)
-                .where(flow_events.c.applied.is_(False))
-                .order_by(flow_events.c.received_at)
-                .limit(limit * 4)
-            ).scalars()
-            found = list(dict.fromkeys(rows))
-        return found[:limit]
+        return pending_keys(self.db, flow_events.c.project_no, limit)
 
     def timeline(self, project_no: str) -> list[FlowEventRow]:
         """A project's events in the order they were accepted (empty: no such project)."""
@@ -202,12 +195,7 @@ class Flows:
                     .where(flow_projects.c.project_no == record.project_no)
                     .values({k: v for k, v in row.items() if k != "project_no"})
                 )
-            if applied:
-                connection.execute(
-                    update(flow_events)
-                    .where(flow_events.c.message_id.in_(list(applied)))
-                    .values(applied=True)
-                )
+            mark_applied(connection, flow_events, applied)
 
     def search(
         self,
