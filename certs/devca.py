@@ -232,6 +232,42 @@ class CertificateAuthority:
         return builder.sign(self.key, hashes.SHA256())
 
 
+def self_signed_ca(
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey,
+    name: x509.Name,
+    *,
+    start: dt.datetime | None = None,
+) -> x509.Certificate:
+    """A CA certificate for ``key``, valid ten years, that signs certificates and CRLs only."""
+    start = start or dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+
+
 def ensure_ca(directory: Path | None = None) -> CertificateAuthority:
     """The dev CA under ``<dir>/ca/``, generated (ECDSA P-256, 10 years) if missing."""
     base = (directory or default_dir()) / "ca"
@@ -250,35 +286,7 @@ def ensure_ca(directory: Path | None = None) -> CertificateAuthority:
                 x509.NameAttribute(NameOID.COMMON_NAME, CA_NAME),
             ]
         )
-        start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
-        certificate = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(ca_key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(start)
-            .not_valid_after(start + dt.timedelta(days=3650))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=False,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=True,
-                    crl_sign=True,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .add_extension(
-                x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
-            )
-            .sign(ca_key, hashes.SHA256())
-        )
+        certificate = self_signed_ca(ca_key, name)
         _write(key_path, _private_pem(ca_key), private=True)
         _write(cert_path, certificate.public_bytes(serialization.Encoding.PEM), private=False)
         return CertificateAuthority(ca_key, certificate)

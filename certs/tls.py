@@ -26,7 +26,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from certs.devca import _locked, _private_pem, _write, default_dir, load_private_key
+from certs.devca import (
+    _locked,
+    _private_pem,
+    _write,
+    default_dir,
+    load_private_key,
+    self_signed_ca,
+)
 
 __all__ = [
     "TlsFiles",
@@ -159,35 +166,7 @@ def init_tls(
     with _locked(files.base):
         if not (files.ca.exists() and files.ca_key.exists()):
             ca_key = ec.generate_private_key(ec.SECP256R1())
-            start = _now()
-            ca = (
-                x509.CertificateBuilder()
-                .subject_name(_name("GovHub client CA"))
-                .issuer_name(_name("GovHub client CA"))
-                .public_key(ca_key.public_key())
-                .serial_number(x509.random_serial_number())
-                .not_valid_before(start)
-                .not_valid_after(start + dt.timedelta(days=3650))
-                .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-                .add_extension(
-                    x509.KeyUsage(
-                        digital_signature=False,
-                        content_commitment=False,
-                        key_encipherment=False,
-                        data_encipherment=False,
-                        key_agreement=False,
-                        key_cert_sign=True,
-                        crl_sign=True,
-                        encipher_only=False,
-                        decipher_only=False,
-                    ),
-                    critical=True,
-                )
-                .add_extension(
-                    x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
-                )
-                .sign(ca_key, hashes.SHA256())
-            )
+            ca = self_signed_ca(ca_key, _name("GovHub client CA"), start=_now())
             _write(files.ca_key, _private_pem(ca_key), private=True)
             _write(files.ca, _pem(ca), private=False)
         ca_key, ca = _ca(files)
