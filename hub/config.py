@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,6 +179,29 @@ class Config:
     def base_dir(self) -> Path:
         """Where relative paths in the file are resolved: the file's own folder."""
         return self.path.parent if self.path else Path.cwd()
+
+    @property
+    def file(self) -> str:
+        """The file as an error names it (``<config>`` for one built in memory)."""
+        return str(self.path or "<config>")
+
+    def table(self, name: str, known: Iterable[str]) -> Mapping[str, Any]:
+        """The section ``[name]`` (empty when the file has none), with only ``known`` keys.
+
+        Raises:
+            ConfigError: The section is not a table, or has a key not in ``known``; the
+                message names the file, the key and the keys there are.
+        """
+        section = self.sections.get(name, {})
+        if not isinstance(section, Mapping):
+            raise ConfigError(self.file, name, "must be a table")
+        fields = tuple(known)
+        for key in section:
+            if key not in fields:
+                raise ConfigError(
+                    self.file, f"{name}.{key}", f"is not a known field ({', '.join(fields)})"
+                )
+        return section
 
     def destination(self, name: str) -> Destination:
         """The destination called ``name``.

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import chinese_calendar
@@ -71,13 +71,8 @@ class WorkingCalendar:
         Raises:
             ConfigError: The section is malformed; the message names the file and key.
         """
-        file = str(config.path or "<config>")
-        section: Mapping[str, Any] = config.sections.get("calendar", {})
-        for key in section:
-            if key not in ("holidays", "working_days"):
-                raise ConfigError(
-                    file, f"calendar.{key}", "is not a known field (holidays, working_days)"
-                )
+        file = config.file
+        section = config.table("calendar", ("holidays", "working_days"))
         holidays = _dates(section.get("holidays", []), file, "calendar.holidays")
         working = _dates(section.get("working_days", []), file, "calendar.working_days")
         both = sorted(set(holidays) & set(working))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,8 +67,8 @@ def ops_settings(config: Config) -> OpsSettings:
     Raises:
         ConfigError: Unknown key or bad value, naming the file and the key.
     """
-    file = str(config.path) if config.path else "<config>"
-    raw: Mapping[str, Any] = config.sections.get("ops", {})
+    file = config.file
+    raw = config.table("ops", (*_NUMBERS, *_STRINGS))
     values: dict[str, Any] = {}
     for key, value in raw.items():
         if key in _NUMBERS:
@@ -83,7 +82,4 @@ def ops_settings(config: Config) -> OpsSettings:
             if not isinstance(value, str) or len(value) < 16:
                 raise ConfigError(file, f"ops.{key}", "must be a string of at least 16 characters")
             values[key] = value
-        else:
-            known = ", ".join([*_NUMBERS, *_STRINGS])
-            raise ConfigError(file, f"ops.{key}", f"unknown key (known: {known})")
     return OpsSettings(**values)

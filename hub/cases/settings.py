@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from hub.config import Config, ConfigError
 
@@ -32,15 +30,8 @@ def supervision_settings(config: Config) -> SupervisionSettings:
     Raises:
         ConfigError: An unknown key, or a value of the wrong kind or range.
     """
-    file = str(config.path or "<config>")
-    section: Mapping[str, Any] = config.sections.get("supervision", {})
-    if not isinstance(section, Mapping):
-        raise ConfigError(file, "supervision", "must be a table")
-    for key in section:
-        if key not in ("warn_ratio", "publish_warnings"):
-            raise ConfigError(
-                file, f"supervision.{key}", "is not a known field (warn_ratio, publish_warnings)"
-            )
+    file = config.file
+    section = config.table("supervision", ("warn_ratio", "publish_warnings"))
     ratio = section.get("warn_ratio", 0.8)
     if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0 < ratio < 1:
         raise ConfigError(

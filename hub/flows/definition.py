@@ -140,13 +140,8 @@ def flows_from_config(config: Config, destinations: Mapping[str, Any]) -> dict[s
     Raises:
         ConfigError: ``[flows]`` or a flow file is wrong; the message names file and key.
     """
-    file = str(config.path or "<config>")
-    section: Mapping[str, Any] = config.sections.get("flows", {})
-    if not isinstance(section, Mapping):
-        raise ConfigError(file, "flows", "must be a table")
-    for key in section:
-        if key != "dir":
-            raise ConfigError(file, f"flows.{key}", "is not a known field (dir)")
+    file = config.file
+    section = config.table("flows", ("dir",))
     if "dir" not in section:
         return {}
     raw = section["dir"]

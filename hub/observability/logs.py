@@ -147,11 +147,8 @@ def logging_settings(config: Config) -> LoggingSettings:
     Raises:
         ConfigError: An unknown key or a bad value; the message names the file and key.
     """
-    file = str(config.path) if config.path else "<config>"
-    raw: Mapping[str, Any] = config.sections.get("logging", {})
-    for key in raw:
-        if key not in ("format", "level", "levels"):
-            raise ConfigError(file, f"logging.{key}", "unknown key (known: format, level, levels)")
+    file = config.file
+    raw = config.table("logging", ("format", "level", "levels"))
     chosen = raw.get("format", "auto")
     if chosen not in FORMATS:
         raise ConfigError(file, "logging.format", f"must be one of {', '.join(FORMATS)}")

@@ -62,17 +62,10 @@ def credit_check_settings(config: Config) -> CreditCheckSettings | None:
     Raises:
         ConfigError: An unknown key or a wrong value (the message names the key).
     """
-    file = str(config.path or "<config>")
-    section = config.sections.get("credit_check")
-    if section is None:
+    file = config.file
+    if "credit_check" not in config.sections:
         return None
-    if not isinstance(section, Mapping):
-        raise ConfigError(file, "credit_check", "must be a table")
-    for key in section:
-        if key not in _KEYS:
-            raise ConfigError(
-                file, f"credit_check.{key}", f"is not a known field ({', '.join(_KEYS)})"
-            )
+    section = config.table("credit_check", _KEYS)
     names = {d.name for d in config.destinations}
     credit = section.get("credit")
     if not isinstance(credit, str) or credit not in names:

@@ -76,17 +76,10 @@ def submit_once_settings(config: Config) -> SubmitOnceSettings | None:
         ConfigError: An unknown key, a missing or wrong value, or a destination that does
             not exist (the message names the key).
     """
-    file = str(config.path or "<config>")
-    section = config.sections.get("submit_once")
-    if section is None:
+    file = config.file
+    if "submit_once" not in config.sections:
         return None
-    if not isinstance(section, Mapping):
-        raise ConfigError(file, "submit_once", "must be a table")
-    for key in section:
-        if key not in _KEYS:
-            raise ConfigError(
-                file, f"submit_once.{key}", f"is not a known field ({', '.join(_KEYS)})"
-            )
+    section = config.table("submit_once", _KEYS)
     names = {d.name for d in config.destinations}
     library = section.get("library")
     if not isinstance(library, str) or library not in names:
