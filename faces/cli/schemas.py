@@ -94,14 +94,7 @@ def schemas_check(directory: Path, against: str | None, as_json: bool) -> None:
     else:
         _print_report(report, label)
     if not report.ok:
-        refused = [
-            f"{v.message_type} v{v.version}: {change}"
-            for v in report.versions
-            if v.refused
-            for change in v.changes
-            if change.breaking
-        ]
-        fail("; ".join([*refused, *report.problems]), _NEW_VERSION_HINT if refused else None)
+        _refuse(report, "refused")
 
 
 @schemas.command("lock")
@@ -113,13 +106,26 @@ def schemas_lock(directory: Path) -> None:
     with _baseline(directory, None) as (baseline, _label):
         report = check(registry, baseline)
     if not report.ok:
-        _print_report(report, str(path))
-        fail("not locked: the check above refuses the working schemas", _NEW_VERSION_HINT)
+        _refuse(report, "not locked")
     written = write_lock(registry, path)
     counts = Counter(v.status for v in report.versions)
     click.echo(
         f"locked {len(report.versions)} version(s) in {written}"
         f" ({counts['new']} new, {counts['compatible']} changed compatibly)"
+    )
+
+
+def _refuse(report: CheckReport, what: str) -> None:
+    refused = [
+        f"{v.message_type} v{v.version}: {change}"
+        for v in report.versions
+        if v.refused
+        for change in v.changes
+        if change.breaking
+    ]
+    fail(
+        f"{what}: " + "; ".join([*refused, *report.problems]),
+        _NEW_VERSION_HINT if refused else None,
     )
 
 
