@@ -129,6 +129,8 @@ class Destination:
         circuit: Circuit-breaker policy.
         max_in_flight: Deliveries worked at once for this destination, so one slow
             counterpart cannot take every worker.
+        schema_versions: The version of a type's schema it takes, by type
+            (``{"case.submitted" = 2}``); a type not named is delivered as it was sent.
     """
 
     name: str
@@ -138,6 +140,7 @@ class Destination:
     circuit: CircuitPolicy = CircuitPolicy()
     max_in_flight: int = 16
     title: str | None = None
+    schema_versions: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def display_name(self) -> str:
@@ -275,6 +278,11 @@ _SCHEMA: dict[str, Any] = {
                     "adapter": {"type": "string", "minLength": 1},
                     "title": {"type": "string", "minLength": 1, "maxLength": 100},
                     "max_in_flight": {"type": "integer", "minimum": 1, "maximum": 256},
+                    "schema_versions": {
+                        "type": "object",
+                        "propertyNames": {"pattern": "^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)+$"},
+                        "additionalProperties": {"type": "integer", "minimum": 1},
+                    },
                     "retry": {
                         "type": "object",
                         "additionalProperties": False,
@@ -457,7 +465,8 @@ def _destination(item: Mapping[str, Any], file: str, index: int) -> Destination:
     settings = {
         k: v
         for k, v in item.items()
-        if k not in {"name", "adapter", "title", "retry", "circuit", "max_in_flight"}
+        if k
+        not in {"name", "adapter", "title", "retry", "circuit", "max_in_flight", "schema_versions"}
     }
     retry = RetryPolicy(**item.get("retry", {}))
     if retry.backoff_max_s < retry.backoff_initial_s:
@@ -474,6 +483,7 @@ def _destination(item: Mapping[str, Any], file: str, index: int) -> Destination:
         circuit=CircuitPolicy(**item.get("circuit", {})),
         max_in_flight=item.get("max_in_flight", 16),
         title=item.get("title"),
+        schema_versions=dict(item.get("schema_versions", {})),
     )
 
 

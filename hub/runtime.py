@@ -30,12 +30,14 @@ from hub.pipeline.ingest import Ingest, Submission
 from hub.pipeline.lookups import lookups_from
 from hub.pipeline.routing import Router
 from hub.pipeline.transforms import Transforms
+from hub.pipeline.versions import DeliveryVersions
 from hub.registry import build_destinations
 from hub.scheduler.catalog import JobCatalog
 from hub.scheduler.context import JobServices
 from hub.schemas import DEFAULT_SCHEMA_DIR, SchemaRegistry
 from hub.store import Acceptance, Claim, MessageFilter, Store
 from hub.store.database import Database
+from hub.versioning import Conversions
 from hub.workdays import WorkingCalendar
 
 if TYPE_CHECKING:
@@ -74,6 +76,7 @@ class Hub:
         )
         flow_definitions = flows_from_config(config, self.adapters)
         self.transforms = Transforms(config, self.adapters, self.schemas)
+        self.versions = DeliveryVersions(config, self.schemas, Conversions(self.schemas))
         self.calendar = WorkingCalendar.from_config(config)
         supervision = supervision_settings(config)
         self.store = Store(
@@ -115,7 +118,9 @@ class Hub:
             {d.name: d for d in config.destinations},
             config.dispatcher,
             prepare=(
-                self._prepare if self.transforms or self.submit_once or self.credit_check else None
+                self._prepare
+                if self.transforms or self.versions or self.submit_once or self.credit_check
+                else None
             ),
             events=self.events,
         )
@@ -181,7 +186,8 @@ class Hub:
             message = self.submit_once.prepare(message)  # never raises for a counterpart
         if self.credit_check is not None and self.credit_check.applies(message, claim.destination):
             message = self.credit_check.prepare(message)  # likewise
-        return self.transforms.apply(claim.route, message)
+        message = self.transforms.apply(claim.route, message)
+        return self.versions.apply(claim.destination, message)
 
     def start_dispatcher(self) -> None:
         """Start delivering (``govhub run`` and ``govhub worker``)."""

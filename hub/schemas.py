@@ -1,10 +1,14 @@
 """The schema registry: canonical message types, their JSON Schemas, and validation.
 
 Each ``schemas/messages/<type>.json`` is a JSON Schema 2020-12 document; its file name is
-the message type. Validators are compiled once. Checks JSON Schema cannot express (check
-digits of resident IDs, credit codes and e-license identifiers) are custom formats, so
-they run as part of the same validation and report the same way: a field path and a
-reason, never the offending value (it may be a personal identifier).
+the message type, and it is version 1 of the type. A later version lives beside it as
+``schemas/messages/<type>/v<N>.json`` (version 1 may live there too, as ``v1.json``), and
+the transforms between adjacent versions as ``<type>/transforms.json`` (see
+:mod:`hub.versioning`; ``docs/schemas.md``). Validators are compiled once per version.
+Checks JSON Schema cannot express (check digits of resident IDs, credit codes and
+e-license identifiers) are custom formats, so they run as part of the same validation and
+report the same way: a field path and a reason, never the offending value (it may be a
+personal identifier).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +32,7 @@ from hub.core.errors import FieldError
 
 __all__ = [
     "DEFAULT_SCHEMA_DIR",
+    "LOCK_FILE",
     "SchemaRegistry",
     "Validation",
     "describe_error",
@@ -37,6 +42,8 @@ __all__ = [
 #: ``schemas/`` beside the packages, where an editable install and a checkout find it.
 DEFAULT_SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
+#: The snapshot ``govhub schemas check`` compares with, beside the message schemas.
+LOCK_FILE = "versions.lock.json"
 _TYPE_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 MAX_ERRORS = 20
 
@@ -137,20 +144,26 @@ class SchemaRegistry:
             document = json.loads(path.read_text(encoding="utf-8"))
             self._shared[document["$id"]] = document
             resources.append((document["$id"], Resource.from_contents(document)))
-        self._schemas: dict[str, dict[str, Any]] = {}
-        for path in sorted((directory / "messages").glob("*.json")):
-            message_type = path.stem
-            if not _TYPE_NAME.match(message_type):
-                raise ValueError(f"{path}: file name is not a dotted message type")
+        self._schemas: dict[tuple[str, int], dict[str, Any]] = {}
+        for message_type, version, path in _message_files(directory / "messages"):
             document = json.loads(path.read_text(encoding="utf-8"))
             Draft202012Validator.check_schema(document)
-            self._schemas[message_type] = document
+            self._schemas[(message_type, version)] = document
             resources.append((document["$id"], Resource.from_contents(document)))
+        self._versions: dict[str, tuple[int, ...]] = {}
+        for message_type, version in sorted(self._schemas):
+            self._versions[message_type] = (*self._versions.get(message_type, ()), version)
+        for message_type, versions in self._versions.items():
+            if versions != tuple(range(1, len(versions) + 1)):
+                raise ValueError(
+                    f"{directory / 'messages'}: {message_type} has versions"
+                    f" {', '.join(map(str, versions))}; they must be 1, 2, ... without a gap"
+                )
         registry: Registry[Any] = Registry().with_resources(resources)
         checker = _format_checker(self.uscc_strict)
         self._validators = {
-            name: Draft202012Validator(schema, registry=registry, format_checker=checker)
-            for name, schema in self._schemas.items()
+            key: Draft202012Validator(schema, registry=registry, format_checker=checker)
+            for key, schema in self._schemas.items()
         }
         self.registry = registry
         # jsonschema-rs answers "valid?" some 40x faster; the pure-Python validator then
@@ -160,39 +173,58 @@ class SchemaRegistry:
     @property
     def types(self) -> list[str]:
         """Every canonical message type, sorted."""
-        return sorted(self._schemas)
+        return sorted(self._versions)
 
     def __contains__(self, message_type: object) -> bool:
-        return message_type in self._schemas
+        return message_type in self._versions
 
-    def schema(self, message_type: str) -> dict[str, Any]:
-        """The JSON Schema document of a type.
+    def versions(self, message_type: str) -> tuple[int, ...]:
+        """The versions of a type, oldest first (``(1,)`` for most).
 
         Raises:
             KeyError: The type is not known.
         """
-        return self._schemas[message_type]
+        return self._versions[message_type]
+
+    def latest(self, message_type: str) -> int:
+        """The newest version of a type."""
+        return self._versions[message_type][-1]
+
+    def schema(self, message_type: str, version: int = 1) -> dict[str, Any]:
+        """The JSON Schema document of a version of a type (version 1 unless asked).
+
+        Raises:
+            KeyError: The type or the version is not known.
+        """
+        return self._schemas[(message_type, version)]
 
     def shared(self) -> dict[str, dict[str, Any]]:
         """The documents the message schemas refer to (``common.json``...), by ``$id``."""
         return dict(self._shared)
 
-    def validate(self, message_type: str, payload: Any, *, prefix: str = "payload") -> Validation:
-        """Validate a payload against its type's schema and identifier checks.
+    def validate(
+        self, message_type: str, payload: Any, *, prefix: str = "payload", version: int = 1
+    ) -> Validation:
+        """Validate a payload against a version of its type's schema and identifier checks.
 
         Args:
             message_type: A type from :attr:`types`.
             payload: The decoded JSON body.
             prefix: Put in front of every error path.
+            version: Which version of the type's schema (1 unless the sender said).
 
         Returns:
             The errors (at most 20, sorted by path) and warnings.
         """
-        validator = self._validators.get(message_type)
+        validator = self._validators.get((message_type, version))
         if validator is None:
+            if message_type in self._versions:
+                known = ", ".join(map(str, self._versions[message_type]))
+                reason = f"{message_type} has no version {version}; its versions: {known}"
+                return Validation(errors=(FieldError("schema_version", reason),))
             known = ", ".join(self.types)
             return Validation(errors=(FieldError("type", f"unknown message type; known: {known}"),))
-        fast = self._fast.get(message_type)
+        fast = self._fast.get((message_type, version))
         if fast is not None and fast.is_valid(payload):
             return Validation()
         errors: list[FieldError] = []
@@ -216,16 +248,43 @@ class SchemaRegistry:
             errors=tuple(errors[:MAX_ERRORS]), warnings=tuple(warnings), normalised=normalised
         )
 
-    def example(self, message_type: str) -> dict[str, Any]:
-        """The valid example payload in ``schemas/examples/<type>.json``."""
+    def example(self, message_type: str, version: int = 1) -> dict[str, Any]:
+        """The valid example payload in ``schemas/examples/<type>.json`` (version 1) or
+        ``schemas/examples/<type>/v<N>.json``."""
         path = self.directory / "examples" / f"{message_type}.json"
+        if version != 1 or not path.exists():
+            path = self.directory / "examples" / message_type / f"v{version}.json"
         document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         return document
 
 
+_VERSION_FILE = re.compile(r"^v(?P<version>[1-9][0-9]*)\.json$")
+
+
+def _message_files(folder: Path) -> Iterator[tuple[str, int, Path]]:
+    """``(type, version, file)`` of every message schema under ``folder``."""
+    for path in sorted(folder.glob("*.json")):
+        if path.name == LOCK_FILE:
+            continue
+        if not _TYPE_NAME.match(path.stem):
+            raise ValueError(f"{path}: file name is not a dotted message type")
+        if (folder / path.stem / "v1.json").exists():
+            raise ValueError(f"{path}: version 1 is also in {path.stem}/v1.json; keep one")
+        yield path.stem, 1, path
+    for directory in sorted(p for p in folder.iterdir() if p.is_dir()):
+        if not _TYPE_NAME.match(directory.name):
+            raise ValueError(f"{directory}: folder name is not a dotted message type")
+        for path in sorted(directory.glob("v*.json")):
+            match = _VERSION_FILE.match(path.name)
+            if match is None:
+                raise ValueError(f"{path}: a version file is called v<N>.json")
+            yield directory.name, int(match["version"]), path
+
+
 def _fast_validators(
-    schemas: Mapping[str, dict[str, Any]], resources: Sequence[tuple[str, Resource[Any]]]
-) -> dict[str, Any]:
+    schemas: Mapping[tuple[str, int], dict[str, Any]],
+    resources: Sequence[tuple[str, Resource[Any]]],
+) -> dict[tuple[str, int], Any]:
     registry = jsonschema_rs.Registry([(uri, resource.contents) for uri, resource in resources])
     formats = {
         "date-time": _date_time,

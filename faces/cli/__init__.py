@@ -21,6 +21,7 @@ from faces.cli import (
     jobs,
     messages,
     run,
+    schemas,
     users,
 )
 from faces.cli.common import config_option
@@ -54,5 +55,6 @@ for command in (
     certs.certs,
     audit.audit,
     data.data,
+    schemas.schemas,
 ):
     main.add_command(command)

@@ -66,6 +66,15 @@ REQUEST_SCHEMA: dict[str, Any] = {
             " ?key= (the answer warns).",
         },
         "headers": {"type": "object", "maxProperties": 50},
+        "schema_version": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 1000,
+            "description": "The version of the type's schema the payload follows"
+            " (schemas/messages/<type>/v<N>.json). Without it, version 1: what every sender"
+            " wrote against before the type had versions. The hub records the version in"
+            " headers.schema_version.",
+        },
     },
 }
 _REQUEST_VALIDATOR = Draft202012Validator(REQUEST_SCHEMA)
@@ -188,6 +197,7 @@ def submission_of(document: dict[str, Any]) -> Submission:
         client_ref=document.get("id"),
         correlation_id=document.get("correlation_id"),
         headers=document.get("headers", {}),
+        schema_version=document.get("schema_version"),
     )
 
 

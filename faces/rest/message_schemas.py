@@ -11,7 +11,9 @@ at a component:
 
 ``MessageRequest`` is then a ``oneOf`` with one variant per type
 (``MessageRequest.case.completed``), told apart by ``type`` (a discriminator), each
-carrying its payload's component.
+carrying its payload's component. A type with several versions has a payload component
+per later version (``case.submitted.v2``), and its variant is a ``oneOf`` of one variant
+per version, told apart by ``schema_version`` (absent or 1: version 1).
 """
 
 from __future__ import annotations
@@ -50,9 +52,10 @@ def message_components(
         names[uri] = uri.rstrip("/").rsplit("/", 1)[-1].removesuffix(".json")
         documents[uri] = document
     for message_type in schemas.types:
-        document = schemas.schema(message_type)
-        names[document["$id"]] = message_type
-        documents[document["$id"]] = document
+        for version in schemas.versions(message_type):
+            document = schemas.schema(message_type, version)
+            names[document["$id"]] = _payload_name(message_type, version)
+            documents[document["$id"]] = document
 
     def target(uri: str) -> str:
         base, fragment = urldefrag(uri)
@@ -101,16 +104,36 @@ def message_components(
     }
     variants: dict[str, str] = {}
     for message_type in schemas.types:
-        variant = copy.deepcopy(dict(envelope))
-        variant["properties"]["type"] = {"const": message_type}
-        variant["properties"]["payload"] = {"$ref": _COMPONENT + message_type}
-        if "headers" in variant["properties"]:
-            variant["properties"]["headers"]["additionalProperties"] = {
-                "$ref": _COMPONENT + "JsonValue"
+        versions = schemas.versions(message_type)
+        name = f"MessageRequest.{message_type}"
+        for version in versions:
+            variant = copy.deepcopy(dict(envelope))
+            variant["properties"]["type"] = {"const": message_type}
+            variant["properties"]["payload"] = {
+                "$ref": _COMPONENT + _payload_name(message_type, version)
             }
-        variant["title"] = f"A {message_type} message"
-        components[f"MessageRequest.{message_type}"] = variant
-        variants[message_type] = f"{_COMPONENT}MessageRequest.{message_type}"
+            variant["properties"]["schema_version"] = {
+                **variant["properties"].get("schema_version", {}),
+                "const": version,
+            }
+            if version > 1:
+                variant["required"] = [*variant["required"], "schema_version"]
+            if "headers" in variant["properties"]:
+                variant["properties"]["headers"]["additionalProperties"] = {
+                    "$ref": _COMPONENT + "JsonValue"
+                }
+            if len(versions) == 1:
+                variant["title"] = f"A {message_type} message"
+                components[name] = variant
+            else:
+                variant["title"] = f"A {message_type} message, version {version}"
+                components[f"{name}.v{version}"] = variant
+        if len(versions) > 1:
+            components[name] = {
+                "title": f"A {message_type} message, in one of its versions",
+                "oneOf": [{"$ref": f"{_COMPONENT}{name}.v{v}"} for v in versions],
+            }
+        variants[message_type] = _COMPONENT + name
     components["MessageRequest"] = {
         "description": "A message of one of the canonical types: `type` names the schema"
         " its `payload` must match (`schemas/messages/<type>.json`).",
@@ -118,3 +141,8 @@ def message_components(
         "discriminator": {"propertyName": "type", "mapping": variants},
     }
     return components
+
+
+def _payload_name(message_type: str, version: int) -> str:
+    """``case.submitted`` for version 1, ``case.submitted.v2`` for version 2."""
+    return message_type if version == 1 else f"{message_type}.v{version}"

@@ -44,7 +44,13 @@ _ELEMENT_PREFIX = re.compile(r"^Element '[^']*': ")
 _QUALIFIED = re.compile(r"\{(?:https?|urn):[^}]*\}")
 _STEP = re.compile(r"^(?P<name>[^\[]+)(\[(?P<index>\d+)\])?$")
 #: The order of an operation's own elements in the XSD; the payload element comes last.
-_OPERATION_ORDER = {"type": 0, "client_ref": 1, "correlation_id": 2, "payload": 3}
+_OPERATION_ORDER = {
+    "type": 0,
+    "client_ref": 1,
+    "correlation_id": 2,
+    "schema_version": 3,
+    "payload": 4,
+}
 
 
 def _operation_rank(child: etree._Element) -> int:
@@ -152,6 +158,8 @@ class SoapService:
         [content] = [child for child in payload_holder if isinstance(child.tag, str)]
         local = etree.QName(content).localname
         prefix = f"/SubmitMessage/payload/{local}"
+        version_text = _optional_text(operation, "schema_version")
+        version = int(version_text) if version_text is not None else None  # the XSD checked it
         if local == "json":
             try:
                 payload = json.loads(content.text or "")
@@ -169,6 +177,18 @@ class SoapService:
                 )
         else:
             model = self.by_element[local]
+            if version not in (None, 1):
+                raise SoapFault(
+                    "a later version of a type's schema is sent as JSON",
+                    code="schema-violation",
+                    errors=[
+                        FieldError(
+                            "/SubmitMessage/schema_version",
+                            f"the {local} element is version 1 of {model.type}; send version"
+                            f" {version} as JSON in payload/json",
+                        )
+                    ],
+                )
             if model.type != message_type:
                 raise SoapFault(
                     "the payload element does not match the type",
@@ -181,6 +201,7 @@ class SoapService:
             payload=payload,
             client_ref=_optional_text(operation, "client_ref"),
             correlation_id=_optional_text(operation, "correlation_id"),
+            schema_version=version,
         )
         acceptance = self._ingest(client, submission, prefix, type_path="/SubmitMessage/type")
         return _acceptance_element("SubmitMessageResponse", acceptance)
@@ -229,8 +250,8 @@ class SoapService:
                 FieldError(
                     type_path
                     if e.path == "type" and type_path
-                    else f"{operation}/client_ref"
-                    if e.path == "client_ref"
+                    else f"{operation}/{e.path}"
+                    if e.path in ("client_ref", "schema_version")
                     else json_path_to_xml(prefix, e.path),
                     e.message,
                 )

@@ -426,11 +426,12 @@ def _service_schema(models: Sequence[MessageModel], message_types: Sequence[str]
     sub(fault_sequence, "error", "gh:FieldErrorType", minOccurs="0", maxOccurs="unbounded")
 
     submit = sub(root, "SubmitMessage")
-    _document(submit, "Submit a message of any canonical type.")
+    _document(submit, "Submit a message of any type; schema_version: its version (1 if absent).")
     submit_sequence = sequence_of(submit)
     sub(submit_sequence, "type", "gh:MessageTypeType")
     sub(submit_sequence, "client_ref", "gh:ClientRefType", minOccurs="0")
     sub(submit_sequence, "correlation_id", "gh:ClientRefType", minOccurs="0")
+    sub(submit_sequence, "schema_version", "xs:positiveInteger", minOccurs="0")
     sub(submit_sequence, "payload", "gh:PayloadType")
     sub(root, "SubmitMessageResponse", "gh:AcceptanceType")
 

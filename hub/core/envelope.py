@@ -8,7 +8,11 @@ from typing import Any
 
 from hub.core.clock import format_time
 
-__all__ = ["Envelope"]
+__all__ = ["SCHEMA_VERSION_HEADER", "Envelope"]
+
+#: Envelope header: the version of its type's schema the payload was validated against
+#: (set by the hub for a type with several versions; absent means version 1).
+SCHEMA_VERSION_HEADER = "schema_version"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +38,12 @@ class Envelope:
     client_ref: str | None = None
     correlation_id: str | None = None
     headers: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def schema_version(self) -> int:
+        """The version of its type's schema the payload follows (1 unless the headers say)."""
+        version = self.headers.get(SCHEMA_VERSION_HEADER, 1)
+        return version if isinstance(version, int) and not isinstance(version, bool) else 1
 
     def to_json(self) -> dict[str, Any]:
         """The envelope as the JSON object that webhooks and the API show."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from adapters.sdk import RetriableError
 from hub.core.clock import new_id, utcnow
-from hub.core.envelope import Envelope
+from hub.core.envelope import SCHEMA_VERSION_HEADER, Envelope
 from hub.core.errors import FieldError
 from hub.core.identifiers import mask_text
 from hub.events import Events, MessageAccepted
@@ -34,8 +34,6 @@ __all__ = [
     "Submission",
     "Unavailable",
 ]
-
-log = logging.getLogger("govhub.ingest")
 
 log = logging.getLogger("govhub.ingest")
 
@@ -121,6 +119,9 @@ class Submission:
             gives is kept as a searchable key (``?key=``) and the answer warns of it.
             Without a case number, the sender's key (or none).
         headers: Metadata kept with the envelope.
+        schema_version: The version of the type's schema the payload follows; ``None``
+            (a sender that names none) is version 1, the one every sender wrote against
+            before the type had versions.
     """
 
     type: str
@@ -128,6 +129,7 @@ class Submission:
     client_ref: str | None = None
     correlation_id: str | None = None
     headers: Mapping[str, Any] = field(default_factory=dict)
+    schema_version: int | None = None
 
 
 class Ingest:
@@ -236,7 +238,8 @@ class Ingest:
                     FieldError(path, "must not contain U+0000") for path in _nul_paths(submission)
                 ),
             )
-        validation = self.schemas.validate(submission.type, submission.payload)
+        version = submission.schema_version or 1
+        validation = self.schemas.validate(submission.type, submission.payload, version=version)
         # resident IDs are stored in one form (18 characters, upper-case X), so a search
         # and a repeat find the same person however the sender wrote the number
         payload: Any = (
@@ -261,6 +264,10 @@ class Ingest:
                     return first
             raise Invalid("the message does not match its schema", validation.errors)
         headers = dict(submission.headers)
+        # the hub says which version it validated against: a sender's header cannot
+        headers.pop(SCHEMA_VERSION_HEADER, None)
+        if len(self.schemas.versions(submission.type)) > 1:
+            headers[SCHEMA_VERSION_HEADER] = version
         warnings = [*validation.warnings, *self._notes(submission)]
         given = submission.correlation_id
         if given is not None and correlation_id is not None and given != correlation_id:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from adapters.sdk import Adapter, RejectedError, TransformSpec
 from hub.config import Config, ConfigError, Route
-from hub.core.envelope import Envelope
+from hub.core.envelope import SCHEMA_VERSION_HEADER, Envelope
 from hub.schemas import SchemaRegistry
 
 __all__ = ["Transforms"]
@@ -102,7 +102,9 @@ class Transforms:
         if not bound.spec.takes(message.type):
             raise RejectedError(f"transform {bound.reference} does not take {message.type}")
         result = bound.provider.transform(bound.name, message)
-        validation = self.schemas.validate(result.type, result.payload)
+        # a transform that keeps the type keeps its version; another type is its version 1
+        version = message.schema_version if result.type == message.type else 1
+        validation = self.schemas.validate(result.type, result.payload, version=version)
         if not validation.ok:
             reasons = "; ".join(f"{e.path}: {e.message}" for e in validation.errors)
             raise RejectedError(
@@ -110,6 +112,8 @@ class Transforms:
             )
         headers = dict(result.headers)
         headers["transformed_by"] = bound.reference
+        if result.type != message.type:  # validated above as version 1 of its own type
+            headers.pop(SCHEMA_VERSION_HEADER, None)
         return Envelope(
             id=result.id,
             type=result.type,

@@ -181,7 +181,7 @@ def test_the_document_says_text_must_not_hold_u0000(tmp_path: Path) -> None:
         }
         assert schemas["common.text"]["pattern"] == no_nul
         assert schemas["common.case_no"]["pattern"] == "^[0-9A-Za-z_.:/-]+$"  # its own stays
-        variant = schemas["MessageRequest.case.submitted"]["properties"]
+        variant = schemas["MessageRequest.case.submitted.v1"]["properties"]
         assert variant["id"]["pattern"] == no_nul
         assert variant["headers"]["propertyNames"] == {"pattern": no_nul}
         assert schemas["JsonValue"]["anyOf"][0] == {"type": "string", "pattern": no_nul}
