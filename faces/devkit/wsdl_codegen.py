@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import keyword
 import re
+import textwrap
 from typing import Any
 
-__all__ = ["TypedDicts", "literal", "pascal", "sample", "snake"]
+__all__ = ["TypedDicts", "docstring", "literal", "pascal", "sample", "snake"]
 
 _RESERVED_TYPES = frozenset(
     {"Any", "Literal", "NotRequired", "TypedDict", "cast", "Path", "Flask", "Mapping"}
@@ -37,6 +38,17 @@ def pascal(name: str) -> str:
     if text[0].isdigit():
         text = f"T{text}"
     return f"{text}Type" if text in _RESERVED_TYPES else text
+
+
+def docstring(text: str, indent: int) -> str:
+    """``text`` as a docstring at ``indent`` (without the first indent), wrapped at 100."""
+    quotes = '"' * 3
+    clean = " ".join(text.split()).replace("\\", "\\\\").replace(quotes, "'''") or "-"
+    if indent + len(clean) + 6 <= 100:
+        return f"{quotes}{clean}{quotes}"
+    pad = " " * indent
+    lines = textwrap.wrap(clean, 100 - indent - 6)  # at least two lines: ruff keeps them
+    return quotes + lines[0] + "".join(f"\n{pad}{line}" for line in lines[1:]) + f"\n{pad}{quotes}"
 
 
 def _ref_name(schema: dict[str, Any]) -> str | None:
@@ -86,10 +98,10 @@ class TypedDicts:
         for key, value in properties.items():
             annotation = self.annotation(value, f"{name}_{key}")
             fields.append((key, annotation if key in required else f"NotRequired[{annotation}]"))
-        doc = " ".join((description or f"The content of {name}.").split()).replace('"""', "'")
+        doc = docstring(description or f"The content of {name}.", 4)
         identifiers = all(k.isidentifier() and not keyword.iskeyword(k) for k, _ in fields)
         if identifiers:
-            lines = [f"class {name}(TypedDict):", f'    """{doc}"""']
+            lines = [f"class {name}(TypedDict):", f"    {doc}"]
             if fields:
                 lines.append("")
             lines += [f"    {key}: {annotation}" for key, annotation in fields]

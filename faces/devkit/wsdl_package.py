@@ -16,7 +16,7 @@ from typing import Any
 
 from adapters.sdk.settings import CONNECTION_PROPERTIES
 from adapters.sdk.soap_adapter import SOAP_PROPERTIES
-from faces.devkit.wsdl_codegen import TypedDicts, literal, pascal, sample, snake
+from faces.devkit.wsdl_codegen import TypedDicts, docstring, literal, pascal, sample
 from faces.devkit.wsdl_model import OperationModel, WsdlModel
 from faces.devkit.xsd_json import DIALECT
 
@@ -62,8 +62,8 @@ def _probe(operations: tuple[OperationModel, ...]) -> tuple[OperationModel, str]
     )
     chosen = ranked[0]
     if _READ_ONLY.match(chosen.name):
-        return chosen, "by its name only reads"
-    return chosen, "was the first that looked harmless: make it one that changes nothing"
+        return chosen, "Its name says it only reads: it changes nothing at the counterpart."
+    return chosen, "It was the first operation: make it one that changes nothing at the counterpart."
 
 
 class _Package:
@@ -109,6 +109,13 @@ class _Package:
         return _template(template).substitute({**common, **values})
 
 
+def _tuple(path: tuple[str, ...] | None) -> str:
+    if path is None:
+        return "None"
+    inner = ", ".join(json.dumps(p) for p in path)
+    return f"({inner},)" if len(path) == 1 else f"({inner})"
+
+
 def _bare(schema: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in schema.items() if k not in ("$schema", "title", "$defs")}
 
@@ -123,10 +130,10 @@ def _adapter(package: _Package) -> str:
                 method=op.method,
                 parameter=f", request: {package.inputs[op.name]}" if package.has_input(op) else "",
                 output=package.outputs[op.name],
-                doc=_doc(op.documentation or f"Call {op.name}."),
+                doc=docstring(op.documentation or f"Call {op.name}.", 8),
                 operation=op.name,
                 arguments=", **request" if package.has_input(op) else "",
-                path=repr(op.result_path),
+                path=_tuple(op.result_path),
             )
         )
     probe, why = _probe(ops)
@@ -189,7 +196,9 @@ def _sandbox(package: _Package) -> str:
             "\n        username=DEFAULT_USERNAME,"
             f'\n        secret=os.environ.get("{package.env}", DEFAULT_PASSWORD),'
         )
-        create_doc = f" Its password is ``${package.env}`` or :data:`DEFAULT_PASSWORD`."
+        create_doc = (
+            f"\n\n    Its password is ``${package.env}`` or :data:`DEFAULT_PASSWORD`.\n    "
+        )
     elif package.auth == "bearer":
         exports[:0] = ["DEFAULT_TOKEN"]
         credentials = (
@@ -198,11 +207,11 @@ def _sandbox(package: _Package) -> str:
             "  # noqa: S105 - a sandbox's public test value\n"
         )
         create_args = f'\n        secret=os.environ.get("{package.env}", DEFAULT_TOKEN),'
-        create_doc = f" Its token is ``${package.env}`` or :data:`DEFAULT_TOKEN`."
+        create_doc = f"\n\n    Its token is ``${package.env}`` or :data:`DEFAULT_TOKEN`.\n    "
     text = package.fill(
         "sandbox.py",
         type_imports="\n" + _imports(f"{package.name}.types", list(package.outputs.values())),
-        exports=", ".join(json.dumps(e) for e in exports),
+        exports="\n" + "".join(f"    {json.dumps(e)},\n" for e in exports),
         credentials=credentials,
         handlers="".join(handlers),
         handler_table="".join(table),
@@ -256,10 +265,10 @@ def _tests(package: _Package) -> str:
     settings = ""
     if package.auth in ("basic", "wsse"):
         imports += ["DEFAULT_PASSWORD", "DEFAULT_USERNAME"]
-        settings = ', "username": DEFAULT_USERNAME, "password": DEFAULT_PASSWORD'
+        settings = '\n        "username": DEFAULT_USERNAME,\n        "password": DEFAULT_PASSWORD,'
     elif package.auth == "bearer":
         imports.append("DEFAULT_TOKEN")
-        settings = ', "token": DEFAULT_TOKEN'
+        settings = '\n        "token": DEFAULT_TOKEN,'
     text = package.fill(
         "test.py",
         sandbox_imports=", ".join(sorted(imports, key=lambda n: (not n.isupper(), n))),
