@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import keyword
 import re
+import re._parser as _parser
 import textwrap
 from typing import Any
 
@@ -234,13 +235,62 @@ def _string(schema: dict[str, Any], name: str) -> str:
         return "c2FtcGxl"
     low, high = int(schema.get("minLength", 0)), schema.get("maxLength")
     pattern = schema.get("pattern")
-    for candidate in (name or "sample", *_SAMPLE_STRINGS):
+    from_pattern = _from_pattern(pattern) if pattern else None
+    for candidate in (name or "sample", *_SAMPLE_STRINGS, *([from_pattern] if from_pattern else [])):
         text = (candidate * (low // max(len(candidate), 1) + 1)) if len(candidate) < low else candidate
         if high is not None:
             text = text[: int(high)]
         if pattern is None or re.search(pattern, text):
             return text
     return "sample"  # no candidate fits the pattern: the sandbox's check will say so
+
+
+def _from_pattern(pattern: str) -> str | None:
+    """The shortest text of a simple regular expression (classes, repeats, groups)."""
+    try:
+        parsed = _parser.parse(pattern)
+    except re.error:
+        return None
+    try:
+        return _emit(list(parsed))
+    except ValueError:
+        return None
+
+
+def _emit(items: list[Any]) -> str:
+    out = []
+    for op, argument in items:
+        name = str(op)
+        if name == "LITERAL":
+            out.append(chr(argument))
+        elif name == "IN":
+            out.append(_first_of(argument))
+        elif name in ("MAX_REPEAT", "MIN_REPEAT"):
+            low, _high, inner = argument
+            out.append(_emit(list(inner)) * max(int(low), 1 if int(low) == 0 else int(low)))
+        elif name == "SUBPATTERN":
+            out.append(_emit(list(argument[-1])))
+        elif name == "BRANCH":
+            out.append(_emit(list(argument[1][0])))
+        elif name == "CATEGORY":
+            out.append(_first_of([(op, argument)]))
+        elif name == "ANY":
+            out.append("a")
+        elif name != "AT":
+            raise ValueError(name)
+    return "".join(out)
+
+
+def _first_of(choices: list[Any]) -> str:
+    for op, argument in choices:
+        name = str(op)
+        if name == "LITERAL":
+            return chr(argument)
+        if name == "RANGE":
+            return chr(argument[0])
+        if name == "CATEGORY":
+            return {"CATEGORY_DIGIT": "1", "CATEGORY_SPACE": " "}.get(str(argument), "a")
+    raise ValueError("negated or empty class")
 
 
 def literal(value: Any, indent: int = 0) -> str:
