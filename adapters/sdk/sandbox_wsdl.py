@@ -163,7 +163,7 @@ def _field_of(path: str) -> str:
     return last.split(":")[-1].split("[")[0] or "(body)"
 
 
-class _InlineSchemas(etree.Resolver):
+class _InlineSchemas(etree.Resolver):  # type: ignore[misc] # lxml has no stubs here
     """Serves the WSDL's inline schemas to each other, by made-up locations."""
 
     def __init__(self, documents: Mapping[str, bytes]) -> None:

@@ -8,10 +8,10 @@ literals ``ruff format`` leaves as they are (:func:`literal`).
 
 from __future__ import annotations
 
+import importlib
 import json
 import keyword
 import re
-import re._parser as _parser
 import textwrap
 from typing import Any
 
@@ -20,6 +20,8 @@ __all__ = ["TypedDicts", "docstring", "literal", "pascal", "sample", "snake"]
 _RESERVED_TYPES = frozenset(
     {"Any", "Literal", "NotRequired", "TypedDict", "cast", "Path", "Flask", "Mapping"}
 )
+# The regular expression parser behind ``re``, for samples of simple patterns.
+_parser: Any = importlib.import_module("re._parser")
 _SAMPLE_STRINGS = ("sample", "A1", "a", "1", "0", "A", "x1")
 
 
@@ -75,7 +77,7 @@ class TypedDicts:
             self._declare(self.names[name], defs[name], description=defs[name].get("description"))
 
     def _unique(self, wanted: str) -> str:
-        taken = getattr(self, "_taken", set())
+        taken: set[str] = getattr(self, "_taken", set())
         name, number = wanted, 2
         while name in taken:
             name, number = f"{wanted}{number}", number + 1
@@ -154,7 +156,7 @@ def sample(schema: dict[str, Any], defs: dict[str, Any], *, name: str = "", dept
         if depth > 6:
             return _minimal(defs[ref], defs)
         return sample(defs[ref], defs, name=name, depth=depth + 1)
-    if "enum" in schema and schema["enum"]:
+    if schema.get("enum"):
         return schema["enum"][0]
     if "const" in schema:
         return schema["const"]
@@ -206,7 +208,9 @@ def _object(schema: dict[str, Any], defs: dict[str, Any], depth: int) -> dict[st
 def _minimal(schema: dict[str, Any], defs: dict[str, Any]) -> Any:
     if schema.get("type") != "object":
         return sample(schema, defs, depth=99)
-    wanted = {k: v for k, v in schema.get("properties", {}).items() if k in schema.get("required", ())}
+    wanted = {
+        k: v for k, v in schema.get("properties", {}).items() if k in schema.get("required", ())
+    }
     return {k: sample(v, defs, name=k, depth=99) for k, v in wanted.items()}
 
 
@@ -236,8 +240,14 @@ def _string(schema: dict[str, Any], name: str) -> str:
     low, high = int(schema.get("minLength", 0)), schema.get("maxLength")
     pattern = schema.get("pattern")
     from_pattern = _from_pattern(pattern) if pattern else None
-    for candidate in (name or "sample", *_SAMPLE_STRINGS, *([from_pattern] if from_pattern else [])):
-        text = (candidate * (low // max(len(candidate), 1) + 1)) if len(candidate) < low else candidate
+    for candidate in (
+        name or "sample",
+        *_SAMPLE_STRINGS,
+        *([from_pattern] if from_pattern else []),
+    ):
+        text = (
+            (candidate * (low // max(len(candidate), 1) + 1)) if len(candidate) < low else candidate
+        )
         if high is not None:
             text = text[: int(high)]
         if pattern is None or re.search(pattern, text):
@@ -300,7 +310,9 @@ def literal(value: Any, indent: int = 0) -> str:
     if isinstance(value, dict):
         if not value:
             return "{}"
-        items = "".join(f"{inner}{json.dumps(k)}: {literal(v, indent + 4)},\n" for k, v in value.items())
+        items = "".join(
+            f"{inner}{json.dumps(k)}: {literal(v, indent + 4)},\n" for k, v in value.items()
+        )
         return "{\n" + items + pad + "}"
     if isinstance(value, list):
         if not value:

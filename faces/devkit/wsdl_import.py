@@ -34,9 +34,7 @@ __all__ = [
 ADAPTER_NAME = re.compile(r"^[a-z][a-z0-9_]{1,48}$")
 
 
-def generate_from_wsdl(
-    source: str, *, name: str, auth: str = "none", dest: Path
-) -> list[Path]:
+def generate_from_wsdl(source: str, *, name: str, auth: str = "none", dest: Path) -> list[Path]:
     """Write an adapter package generated from a WSDL into ``dest``.
 
     The package: ``pyproject.toml`` (entry points ``govhub.adapters`` and

@@ -10,7 +10,6 @@ others says so.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from zeep.wsdl.bindings.soap import Soap11Binding
@@ -193,7 +192,9 @@ def describe_wsdl(source: str) -> WsdlModel:
                 f"operation {name} is {operation.style}/{getattr(operation.input, 'use', '?')}:"
                 " only document/literal operations are generated"
             )
-        elements = [getattr(message, "body", None) for message in (operation.input, operation.output)]
+        elements = [
+            getattr(message, "body", None) for message in (operation.input, operation.output)
+        ]
         qnames = [e.qname.text if e is not None and e.qname is not None else None for e in elements]
         try:
             schemas = [
@@ -229,4 +230,3 @@ def describe_wsdl(source: str) -> WsdlModel:
         defs=dict(mapper.defs),
         loaded=loaded,
     )
-

@@ -63,7 +63,10 @@ def _probe(operations: tuple[OperationModel, ...]) -> tuple[OperationModel, str]
     chosen = ranked[0]
     if _READ_ONLY.match(chosen.name):
         return chosen, "Its name says it only reads: it changes nothing at the counterpart."
-    return chosen, "It was the first operation: make it one that changes nothing at the counterpart."
+    return (
+        chosen,
+        "It was the first operation: make it one that changes nothing at the counterpart.",
+    )
 
 
 class _Package:
@@ -138,7 +141,8 @@ def _adapter(package: _Package) -> str:
         )
     probe, why = _probe(ops)
     if package.has_input(probe):
-        call = f"        self.{probe.method}(\n            {literal(package.sample_input(probe), 12)}\n        )"
+        arguments = literal(package.sample_input(probe), 12)
+        call = f"        self.{probe.method}(\n            {arguments}\n        )"
     else:
         call = f"        self.{probe.method}()"
     auth_init = {
@@ -147,10 +151,13 @@ def _adapter(package: _Package) -> str:
         "basic": (
             "        # HTTP Basic on every request, rather than a WS-Security UsernameToken.\n"
             "        self.soap.wsse = None\n"
-            '        self.soap.session.auth = (self.settings["username"], self.settings["password"])\n'
+            "        self.soap.session.auth = (\n"
+            '            self.settings["username"],\n'
+            '            self.settings["password"],\n'
+            "        )\n"
         ),
         "bearer": (
-            "        token = self.settings[\"token\"]\n"
+            '        token = self.settings["token"]\n'
             '        self.soap.session.headers["Authorization"] = f"Bearer {token}"\n'
         ),
     }[package.auth]
@@ -251,16 +258,7 @@ def _tests(package: _Package) -> str:
     if refused is not None and refused.input_element:
         namespace, _, local = refused.input_element[1:].partition("}")
         field = _required(refused.input_schema)[0]
-        tests.append(
-            "\n\ndef test_a_request_without_a_required_field_gets_a_client_fault_naming_it(\n"
-            f"    adapter: {package.cls},\n) -> None:\n"
-            "    envelope = (\n"
-            "        '<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\">'\n"
-            f"        '<soap:Body><op:{local} xmlns:op=\"{namespace}\"/></soap:Body></soap:Envelope>'\n"
-            "    )\n"
-            f'    with pytest.raises(RejectedError, match="{field}"):\n'
-            "        adapter.soap.post_raw(envelope, sign=True)\n"
-        )
+        tests.append(package.fill("refused", local=local, namespace=namespace, field=field))
     imports = ["ENDPOINT", "create_app"]
     settings = ""
     if package.auth in ("basic", "wsse"):
@@ -277,7 +275,9 @@ def _tests(package: _Package) -> str:
     )
     if used:
         lines = text.split("\n")
-        at = next(i for i, line in enumerate(lines) if line.startswith(f"from {package.name}.sandbox"))
+        at = next(
+            i for i, line in enumerate(lines) if line.startswith(f"from {package.name}.sandbox")
+        )
         lines.insert(at + 1, _imports(f"{package.name}.types", used))
         text = "\n".join(lines)
     return text
@@ -357,7 +357,9 @@ def render_package(model: WsdlModel, *, name: str, auth: str) -> dict[str, str |
     package = _Package(model, name, auth)
     types_text = package.types.module()
     typing_names = [
-        n for n in ("Any", "Literal", "NotRequired", "TypedDict") if re.search(rf"\b{n}\b", types_text)
+        n
+        for n in ("Any", "Literal", "NotRequired", "TypedDict")
+        if re.search(rf"\b{n}\b", types_text)
     ]
     declared = [a or b for a, b in re.findall(r"^class (\w+)\(|^(\w+) = ", types_text, re.M)]
     exports = "".join(f'    "{n}",\n' for n in sorted(declared, key=str.lower))
@@ -368,15 +370,13 @@ def render_package(model: WsdlModel, *, name: str, auth: str) -> dict[str, str |
         "README.md": _readme(package),
         f"{name}/__init__.py": f'"""{package.summary}"""\n',
         f"{name}/adapter.py": _adapter(package),
-        f"{name}/types.py": (
-            f'"""The types of {model.service}\'s operations: one per XSD type, and an input and\n'
-            'an output per operation (generated from the WSDL; the JSON Schemas are in operations/)."""\n\n'
-            "from __future__ import annotations\n\n"
-            f"from typing import {', '.join(typing_names)}\n\n"
-            f"__all__ = [\n{exports}]\n\n\n{types_text}\n"
-        ),
+        f"{name}/types.py": package.fill(
+            "types.py", typing_names=", ".join(typing_names), exports=exports, blocks=types_text
+        )
+        + "\n",
         f"{name}/sandbox.py": _sandbox(package),
-        f"{name}/settings.json": json.dumps(_settings(package), indent=2, ensure_ascii=False) + "\n",
+        f"{name}/settings.json": json.dumps(_settings(package), indent=2, ensure_ascii=False)
+        + "\n",
         f"{name}/{package.wsdl_file}": model.loaded.documents[model.loaded.main],
         f"tests/test_{name}.py": _tests(package),
     }

@@ -135,7 +135,7 @@ class _Object:
 
     properties: dict[str, Any] = field(default_factory=dict)
     required: list[str] = field(default_factory=list)
-    one_of: list[list[str]] = field(default_factory=list)
+    one_of: list[list[list[str]]] = field(default_factory=list)
     open: bool = False
 
     def schema(self) -> dict[str, Any]:
@@ -393,7 +393,11 @@ class XsdMapper:
 
     def _simple(self, node: Any) -> dict[str, Any]:
         child = next(
-            (c for c in node if isinstance(c.tag, str) and etree.QName(c).localname != "annotation"),
+            (
+                c
+                for c in node
+                if isinstance(c.tag, str) and etree.QName(c).localname != "annotation"
+            ),
             None,
         )
         if child is None:

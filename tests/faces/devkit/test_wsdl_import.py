@@ -88,7 +88,10 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Ge
 
 
 def credentials(package: Generated) -> dict[str, str]:
-    return {"username": package.sandbox.DEFAULT_USERNAME, "password": package.sandbox.DEFAULT_PASSWORD}
+    return {
+        "username": package.sandbox.DEFAULT_USERNAME,
+        "password": package.sandbox.DEFAULT_PASSWORD,
+    }
 
 
 def test_every_operation_has_valid_json_schemas_for_its_input_and_output(
@@ -119,7 +122,9 @@ def test_xsd_types_map_onto_json_types_with_their_occurs(generated: dict[str, Ge
     full = generated["country_info_generated"].model.operation("FullCountryInfo")
     assert full.input_element == f"{{{COUNTRY_NS}}}FullCountryInfo"
     defs = full.output_schema["$defs"]
-    assert full.output_schema["properties"]["FullCountryInfoResult"] == {"$ref": "#/$defs/tCountryInfo"}
+    assert full.output_schema["properties"]["FullCountryInfoResult"] == {
+        "$ref": "#/$defs/tCountryInfo"
+    }
     required = defs["tCountryInfo"]["required"]
     assert len(required) == 7, "every element of the sequence with content of its own"
     # <Languages/> (no language) reads as absent: its type requires nothing
@@ -181,7 +186,11 @@ def test_restrictions_enumerations_choices_and_attributes_are_mapped(tmp_path: P
     order = describe_wsdl(str(path)).operation("Order")
     schema = order.input_schema
     properties = schema["properties"]
-    assert properties["code"] == {"type": "string", "maxLength": 8, "pattern": "^(?:(?:[A-Z]{2}[0-9]+))$"}
+    assert properties["code"] == {
+        "type": "string",
+        "maxLength": 8,
+        "pattern": "^(?:(?:[A-Z]{2}[0-9]+))$",
+    }
     assert schema["$defs"]["Colour"] == {"type": "string", "enum": ["red", "blue"]}
     assert properties["amount"] == {"type": "number"}
     assert properties["due"] == {"type": "string", "format": "date"}
@@ -234,7 +243,7 @@ def test_a_request_the_schema_refuses_gets_a_client_fault_naming_the_field(
         f'<c:CapitalCity xmlns:c="{COUNTRY_NS}"/></soap:Body></soap:Envelope>'
     )
     try:
-        with pytest.raises(RejectedError, match="soap:Client: sCountryISOCode: .*Missing child"):
+        with pytest.raises(RejectedError, match=r"soap:Client: sCountryISOCode: .*Missing child"):
             adapter.soap.post_raw(envelope, sign=True)
     finally:
         adapter.close()
@@ -269,8 +278,12 @@ def test_generating_from_a_url_carries_the_wsdl_it_fetched(tmp_path: Path) -> No
     assert carried.read_bytes() == COUNTRY_INFO.read_bytes()
     pyproject = tomllib.loads((tmp_path / "p" / "pyproject.toml").read_text(encoding="utf-8"))
     entry_points = pyproject["project"]["entry-points"]
-    assert entry_points["govhub.adapters"] == {"country_from_url": "country_from_url.adapter:CountryFromUrl"}
-    assert entry_points["govhub.sandboxes"] == {"country_from_url": "country_from_url.sandbox:SANDBOX"}
+    assert entry_points["govhub.adapters"] == {
+        "country_from_url": "country_from_url.adapter:CountryFromUrl"
+    }
+    assert entry_points["govhub.sandboxes"] == {
+        "country_from_url": "country_from_url.sandbox:SANDBOX"
+    }
 
 
 def test_a_wsdl_over_the_size_cap_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -324,7 +337,7 @@ def test_the_generated_package_passes_its_own_tests(generated: dict[str, Generat
     )
     (info / "entry_points.txt").write_text(entry_points, encoding="utf-8")
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(package.dest)])}
-    finished = subprocess.run(  # noqa: S603 - our interpreter, our generated package
+    finished = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
         cwd=package.dest,
         env=environment,
@@ -345,6 +358,11 @@ def test_describe_wsdl_says_what_the_cli_shows(generated: dict[str, Generated]) 
     assert summary["service"] == "Calculator"
     assert summary["port"] == "CalculatorSoap"
     assert summary["address"] == "http://www.dneonline.com/calculator.asmx"
-    assert [op["operation"] for op in summary["operations"]] == ["Add", "Subtract", "Multiply", "Divide"]
+    assert [op["operation"] for op in summary["operations"]] == [
+        "Add",
+        "Subtract",
+        "Multiply",
+        "Divide",
+    ]
     assert summary["operations"][0]["documentation"].startswith("Adds two integers.")
     assert summary["operations"][0]["soap_action"] == "http://tempuri.org/Add"
