@@ -14,7 +14,7 @@ import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 from lxml import etree
@@ -196,10 +196,3 @@ def load_wsdl(source: str) -> LoadedWsdl:
         first = next(iter(documents))
         documents = {main: documents.pop(first), **documents}
     return LoadedWsdl(source=source, main=main, client=client, documents=documents)
-
-
-def resolve(base: str, location: str) -> str:
-    """``location`` (an import's ``schemaLocation``) as an absolute path or URL."""
-    if _is_url(base):
-        return urljoin(base, location)
-    return str((Path(base).parent / location).resolve())
