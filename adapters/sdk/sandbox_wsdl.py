@@ -172,7 +172,7 @@ class _InlineSchemas(etree.Resolver):  # type: ignore[misc] # lxml has no stubs 
 
     def resolve(self, system_url: str, public_id: str, context: Any) -> Any:
         found = self.documents.get(system_url)
-        return None if found is None else self.resolve_string(found, context)
+        return None if found is None else self.resolve_string(found, context, base_url=system_url)
 
 
 def _types_schema(root: Any, path: Path) -> Any:

@@ -25,6 +25,8 @@ from flask import Flask, Response
 from jsonschema import Draft202012Validator
 
 from adapters.sdk import RejectedError
+from adapters.sdk.sandbox_soap import SoapRequestError, parse_envelope
+from adapters.sdk.sandbox_wsdl import WsdlService
 from faces.devkit import wsdl_load
 from faces.devkit.wsdl_codegen import sample
 from faces.devkit.wsdl_import import WsdlError, WsdlModel, describe_wsdl, generate_from_wsdl
@@ -229,9 +231,11 @@ def test_a_request_the_schema_refuses_gets_a_client_fault_naming_the_field(
     generated: dict[str, Generated],
 ) -> None:
     calculator = generated["calculator_generated"]
-    adapter = calculator.make(**credentials(calculator))
+    served = f"{calculator.server.url}{calculator.sandbox.ENDPOINT}?wsdl"
+    adapter = calculator.make(wsdl=served, **credentials(calculator))
     try:
         assert adapter.add({"intA": 2, "intB": 3}) == {"AddResult": 1}, "the sandbox's sample"
+        assert adapter.soap.wsdl == served, "the WSDL the sandbox serves works as well"
         with pytest.raises(RejectedError, match=r"soap:Client: intA: .*'abc' is not a valid value"):
             adapter.add({"intA": "abc", "intB": 3})
     finally:
@@ -366,3 +370,116 @@ def test_describe_wsdl_says_what_the_cli_shows(generated: dict[str, Generated]) 
     ]
     assert summary["operations"][0]["documentation"].startswith("Adds two integers.")
     assert summary["operations"][0]["soap_action"] == "http://tempuri.org/Add"
+
+
+IMPORTING = """<?xml version="1.0" encoding="utf-8"?>
+<wsdl:definitions xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/"
+    xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/" xmlns:xs="http://www.w3.org/2001/XMLSchema"
+    xmlns:t="urn:licence" xmlns:c="urn:common" targetNamespace="urn:licence">
+  <wsdl:types>
+    <xs:schema targetNamespace="urn:common" elementFormDefault="qualified">
+      <xs:simpleType name="Code"><xs:restriction base="xs:string"><xs:maxLength value="6"/>
+      </xs:restriction></xs:simpleType>
+    </xs:schema>
+    <xs:schema targetNamespace="urn:licence" elementFormDefault="qualified">
+      <xs:import namespace="urn:common"/>
+      <xs:import namespace="urn:person" schemaLocation="xsd/person.xsd"/>
+      <xs:element name="Lookup"><xs:complexType><xs:sequence>
+        <xs:element name="area" type="c:Code"/>
+        <xs:element name="holder" type="p:Person" xmlns:p="urn:person"/>
+      </xs:sequence></xs:complexType></xs:element>
+      <xs:element name="LookupResponse"><xs:complexType><xs:sequence>
+        <xs:element name="found" type="xs:boolean"/>
+      </xs:sequence></xs:complexType></xs:element>
+    </xs:schema>
+  </wsdl:types>
+  <wsdl:message name="In"><wsdl:part name="p" element="t:Lookup"/></wsdl:message>
+  <wsdl:message name="Out"><wsdl:part name="p" element="t:LookupResponse"/></wsdl:message>
+  <wsdl:portType name="P"><wsdl:operation name="Lookup">
+    <wsdl:input message="t:In"/><wsdl:output message="t:Out"/></wsdl:operation></wsdl:portType>
+  <wsdl:binding name="B" type="t:P"><soap:binding transport="http://schemas.xmlsoap.org/soap/http"/>
+    <wsdl:operation name="Lookup"><soap:operation soapAction="" style="document"/>
+      <wsdl:input><soap:body use="literal"/></wsdl:input>
+      <wsdl:output><soap:body use="literal"/></wsdl:output></wsdl:operation></wsdl:binding>
+  <wsdl:service name="Licences"><wsdl:port name="LicencesSoap" binding="t:B">
+    <soap:address location="http://example.invalid/licences"/></wsdl:port></wsdl:service>
+</wsdl:definitions>
+"""
+PERSON = """<?xml version="1.0" encoding="utf-8"?>
+<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:person"
+    elementFormDefault="qualified">
+  <xs:complexType name="Person"><xs:sequence>
+    <xs:element name="name" type="xs:string"/>
+    <xs:element name="born" type="xs:date" minOccurs="0"/>
+  </xs:sequence></xs:complexType>
+</xs:schema>
+"""
+
+
+def test_imported_xsds_and_several_inline_schemas_are_fetched_carried_and_checked(
+    tmp_path: Path,
+) -> None:
+    app = Flask("test.wsdl_with_imports")
+
+    @app.get("/ws/licences.wsdl")
+    def wsdl() -> Response:
+        return Response(IMPORTING, mimetype="text/xml")
+
+    @app.get("/ws/xsd/person.xsd")
+    def person() -> Response:
+        return Response(PERSON, mimetype="text/xml")
+
+    server = serve_in_thread(app, "127.0.0.1", 0, threads=2)
+    try:
+        dest = tmp_path / "licences"
+        generate_from_wsdl(f"{server.url}/ws/licences.wsdl", name="licences", dest=dest)
+    finally:
+        server.stop()
+    carried = dest / "licences" / "xsd" / "person.xsd"
+    assert carried.read_text(encoding="utf-8") == PERSON, "the import travels beside the WSDL"
+    lookup = json.loads((dest / "licences" / "operations" / "Lookup.json").read_text("utf-8"))
+    schema = lookup["input"]
+    assert schema["$defs"]["Code"] == {"type": "string", "maxLength": 6}
+    assert schema["$defs"]["Person"]["required"] == ["name"]
+    assert schema["$defs"]["Person"]["properties"]["born"] == {"type": "string", "format": "date"}
+
+    service = WsdlService(dest / "licences" / "Licences.wsdl")
+    envelope = (
+        '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
+        '<l:Lookup xmlns:l="urn:licence"><l:area>{area}</l:area>'
+        '<l:holder><p:name xmlns:p="urn:person">{name}</p:name></l:holder></l:Lookup>'
+        "</soap:Body></soap:Envelope>"
+    )
+    _header, body = parse_envelope(
+        envelope.format(area="371000", name="王秀英").encode(), "text/xml"
+    )
+    service.validate(body)
+    assert service.arguments("Lookup", body) == {"area": "371000", "holder": {"name": "王秀英"}}
+    _header, body = parse_envelope(
+        envelope.format(area="3710001", name="王秀英").encode(), "text/xml"
+    )
+    with pytest.raises(SoapRequestError, match=r"^area: ") as refused:
+        service.validate(body)
+    assert refused.value.code == "soap:Client"
+
+
+def test_an_import_from_outside_the_wsdls_folder_is_refused_with_what_to_do(
+    tmp_path: Path,
+) -> None:
+    app = Flask("test.wsdl_importing_upwards")
+
+    @app.get("/ws/licences.wsdl")
+    def wsdl() -> Response:
+        return Response(IMPORTING.replace("xsd/person.xsd", "../person.xsd"), mimetype="text/xml")
+
+    @app.get("/person.xsd")
+    def person() -> Response:
+        return Response(PERSON, mimetype="text/xml")
+
+    server = serve_in_thread(app, "127.0.0.1", 0, threads=2)
+    try:
+        with pytest.raises(WsdlError, match=r"outside the WSDL's folder.*download it next to"):
+            generate_from_wsdl(f"{server.url}/ws/licences.wsdl", name="up", dest=tmp_path / "up")
+    finally:
+        server.stop()
+    assert not (tmp_path / "up").exists(), "nothing half-written"
