@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import re
 import zlib
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from string import Template
 from typing import Any
+from urllib.parse import urlsplit
 
 from adapters.sdk.settings import CONNECTION_PROPERTIES
 from adapters.sdk.soap_adapter import SOAP_PROPERTIES
@@ -103,7 +104,7 @@ class _Package:
             "name": self.name,
             "cls": self.cls,
             "title": self.title,
-            "wsdl_name": Path(self.model.loaded.main).name or self.model.source,
+            "wsdl_name": _file_name(self.model.loaded.main),
             "wsdl_file": self.wsdl_file,
             "service": self.model.service,
             "port": self.model.port,
@@ -117,6 +118,11 @@ def _tuple(path: tuple[str, ...] | None) -> str:
         return "None"
     inner = ", ".join(json.dumps(p) for p in path)
     return f"({inner},)" if len(path) == 1 else f"({inner})"
+
+
+def _file_name(location: str) -> str:
+    """``CountryInfoService.wso`` of ``http://host/CountryInfoService.wso?WSDL``."""
+    return PurePosixPath(urlsplit(location).path).name or location
 
 
 def _bare(schema: dict[str, Any]) -> dict[str, Any]:
