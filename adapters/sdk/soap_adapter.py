@@ -45,10 +45,14 @@ class SoapAdapter(Adapter):
     Attributes:
         result_codes: Error codes inside normal answers.
         fault_codes: Counterpart-specific fault codes → error class.
+        service_name: The WSDL service to use (default: the first).
+        port_name: The port of that service (default: the first).
     """
 
     result_codes: ClassVar[ResultCodes | None] = None
     fault_codes: ClassVar[Mapping[str, type[AdapterError]]] = {}
+    service_name: ClassVar[str | None] = None
+    port_name: ClassVar[str | None] = None
 
     def __init__(self, destination: str, settings: Mapping[str, Any]) -> None:
         super().__init__(destination, settings)
@@ -67,6 +71,8 @@ class SoapAdapter(Adapter):
             fault_codes=self.fault_codes,
             secrets=self.secret_values(),
             logger=logging.getLogger(f"govhub.adapters.{self.name}"),
+            service=self.service_name,
+            port=self.port_name,
         )
 
     def check(self) -> None:

@@ -1,0 +1,1 @@
+"""The adapter developer kit: scaffolding adapter packages and generating them from a WSDL."""
