@@ -130,7 +130,8 @@ class Destination:
         max_in_flight: Deliveries worked at once for this destination, so one slow
             counterpart cannot take every worker.
         schema_versions: The version of a type's schema it takes, by type
-            (``{"case.submitted" = 2}``); a type not named is delivered as it was sent.
+            (``{"case.submitted" = 2}``, or ``"as_sent"``); a type not named is
+            delivered in version 1, the version every receiver was written against.
     """
 
     name: str
@@ -140,7 +141,7 @@ class Destination:
     circuit: CircuitPolicy = CircuitPolicy()
     max_in_flight: int = 16
     title: str | None = None
-    schema_versions: Mapping[str, int] = field(default_factory=dict)
+    schema_versions: Mapping[str, int | str] = field(default_factory=dict)
 
     @property
     def display_name(self) -> str:
@@ -281,7 +282,12 @@ _SCHEMA: dict[str, Any] = {
                     "schema_versions": {
                         "type": "object",
                         "propertyNames": {"pattern": "^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)+$"},
-                        "additionalProperties": {"type": "integer", "minimum": 1},
+                        "additionalProperties": {
+                            "oneOf": [
+                                {"type": "integer", "minimum": 1},
+                                {"const": "as_sent"},
+                            ]
+                        },
                     },
                     "retry": {
                         "type": "object",

@@ -1,13 +1,15 @@
 """Each destination gets a message in the version of its type's schema it takes.
 
 A destination names the versions it takes, by type (``schema_versions =
-{"case.submitted" = 2}`` in its ``[[destinations]]`` table); a type it does not name is
-delivered as the sender sent it. When the stored message is in another version, the
-steps declared beside the schemas (:mod:`hub.versioning`) convert it when the delivery is
-attempted, and the result is validated against the version the destination takes. A
-message that version cannot carry is dead-lettered with the field and the reason (a
-replay delivers it once the destination takes the newer version). The stored message is
-never changed.
+{"case.submitted" = 2}`` in its ``[[destinations]]`` table, or ``"as_sent"`` for an
+archive that keeps every version); a type it does not name is delivered in version 1, so
+a receiver that was running before a new version existed never sees its new shape.
+
+When the stored message is in another version, the steps declared beside the schemas
+(:mod:`hub.versioning`) convert it when the delivery is attempted, and the result is
+validated against the version the destination takes. A message that version cannot
+carry is dead-lettered with the field and the reason (a replay delivers it once the
+destination takes the newer version). The stored message is never changed.
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ from hub.core.envelope import SCHEMA_VERSION_HEADER, Envelope
 from hub.schemas import SchemaRegistry
 from hub.versioning import Conversions, NotConvertible
 
-__all__ = ["CONVERTED_FROM_HEADER", "DeliveryVersions"]
+__all__ = ["AS_SENT", "CONVERTED_FROM_HEADER", "DeliveryVersions"]
+
+#: ``schema_versions`` value of a destination that takes a type in whatever version it came.
+AS_SENT = "as_sent"
 
 #: Envelope header of a converted message: the version it was sent (and stored) in.
 CONVERTED_FROM_HEADER = "schema_version_sent"
@@ -43,7 +48,7 @@ class DeliveryVersions:
     def __init__(self, config: Config, schemas: SchemaRegistry, conversions: Conversions) -> None:
         self.schemas = schemas
         self.conversions = conversions
-        self._wanted: dict[str, Mapping[str, int]] = {}
+        self._wanted: dict[str, Mapping[str, int | str]] = {}
         file = str(config.path or "<config>")
         for index, destination in enumerate(config.destinations):
             for message_type, version in destination.schema_versions.items():
@@ -51,20 +56,22 @@ class DeliveryVersions:
                 if message_type not in schemas:
                     raise ConfigError(file, key, f"{message_type} is not a known message type")
                 versions = schemas.versions(message_type)
-                if version not in versions:
+                if version != AS_SENT and version not in versions:
                     known = ", ".join(map(str, versions))
                     raise ConfigError(
                         file, key, f"{message_type} has no version {version} (it has {known})"
                     )
             if destination.schema_versions:
                 self._wanted[destination.name] = dict(destination.schema_versions)
+        self._versioned = any(len(schemas.versions(t)) > 1 for t in schemas.types)
 
     def __bool__(self) -> bool:
-        return bool(self._wanted)
+        return self._versioned
 
     def wanted(self, destination: str, message_type: str) -> int | None:
         """The version of ``message_type`` the destination takes (``None``: as sent)."""
-        return self._wanted.get(destination, {}).get(message_type)
+        version = self._wanted.get(destination, {}).get(message_type, 1)
+        return None if version == AS_SENT else int(version)
 
     def apply(self, destination: str, message: Envelope) -> Envelope:
         """The message in the version the destination takes.

@@ -1,7 +1,8 @@
 """Senders pick a schema version, destinations take theirs: v1 senders keep working.
 
-One hub, three real webhook receivers: ``civil_affairs`` takes ``case.submitted`` version 1,
-``housing_fund`` version 2, and ``archive`` (no ``schema_versions``) takes it as it was sent.
+One hub, three real webhook receivers: ``civil_affairs`` names no version, so it takes
+``case.submitted`` version 1 (what it was written against); ``housing_fund`` takes version 2,
+and ``archive`` (``"as_sent"``) takes it as it was sent.
 """
 
 from __future__ import annotations
@@ -44,19 +45,19 @@ def hub(
     config = hub_config(
         tmp_path_factory.mktemp("versions"),
         destinations=[
-            webhook_destination(
-                "civil_affairs",
-                v1,
-                retry={"max_attempts": 1},
-                schema_versions={"case.submitted": 1},
-            ),
+            webhook_destination("civil_affairs", v1, retry={"max_attempts": 1}),
             webhook_destination(
                 "housing_fund",
                 v2,
                 retry={"max_attempts": 1},
                 schema_versions={"case.submitted": 2},
             ),
-            webhook_destination("archive", as_sent, retry={"max_attempts": 1}),
+            webhook_destination(
+                "archive",
+                as_sent,
+                retry={"max_attempts": 1},
+                schema_versions={"case.submitted": "as_sent"},
+            ),
         ],
         routes=[
             {
