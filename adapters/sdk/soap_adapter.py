@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from adapters.sdk.base import Adapter
 from adapters.sdk.errors import AdapterError, ResultCodes
+from adapters.sdk.http import Auth
 from adapters.sdk.rest import budget_from
 from adapters.sdk.soap import SoapClient
 
@@ -45,10 +46,13 @@ class SoapAdapter(Adapter):
     Attributes:
         result_codes: Error codes inside normal answers.
         fault_codes: Counterpart-specific fault codes → error class.
+        ws_security: ``username`` and ``password`` make a WS-Security UsernameToken;
+            false for a service that authenticates over HTTP instead (see :meth:`auth`).
     """
 
     result_codes: ClassVar[ResultCodes | None] = None
     fault_codes: ClassVar[Mapping[str, type[AdapterError]]] = {}
+    ws_security: ClassVar[bool] = True
 
     def __init__(self, destination: str, settings: Mapping[str, Any]) -> None:
         super().__init__(destination, settings)
@@ -59,8 +63,8 @@ class SoapAdapter(Adapter):
             address=url,
             timeout_s=float(self.settings.get("timeout_s", 10)),
             connect_timeout_s=float(self.settings.get("connect_timeout_s", 5)),
-            username=self.settings.get("username"),
-            password=self.settings.get("password"),
+            username=self.settings.get("username") if self.ws_security else None,
+            password=self.settings.get("password") if self.ws_security else None,
             password_digest=bool(self.settings.get("password_digest", True)),
             budget=budget_from(self.settings),
             result_codes=self.result_codes,
@@ -68,6 +72,16 @@ class SoapAdapter(Adapter):
             secrets=self.secret_values(),
             logger=logging.getLogger(f"govhub.adapters.{self.name}"),
         )
+        http_auth = self.auth()
+        if http_auth is not None:
+            self.soap.session.auth = http_auth
+
+    def auth(self) -> Auth | None:
+        """HTTP-level auth run on every request (Basic, a bearer header, a signature).
+
+        None by default: most SOAP services authenticate by WS-Security instead.
+        """
+        return None
 
     def check(self) -> None:
         """Load the WSDL (subclasses also call an operation that authenticates)."""

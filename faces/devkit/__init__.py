@@ -1,0 +1,1 @@
+"""The adapter developer kit: scaffolding adapter packages (``govhub adapter new``)."""
