@@ -367,7 +367,7 @@ def package_files(
     if auth in ("basic", "bearer", "hmac"):
         files[f"{package}/auth.py"] = render("auth.py.tmpl", **context)
     files.update(own or {})
-    return files
+    return dict(sorted(files.items()))
 
 
 def scaffold(
