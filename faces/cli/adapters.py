@@ -145,6 +145,7 @@ def adapters_check(names: tuple[str, ...], as_json: bool) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="A new or empty folder for the package (default: ./govhub-NAME).",
 )
+@click.option("--title", help="What people call the counterpart, e.g. 住房公积金管理中心.")
 @click.option(
     "--from-wsdl",
     "wsdl",
@@ -157,6 +158,7 @@ def adapters_new(
     kind: str | None,
     auth: str | None,
     dest: Path | None,
+    title: str | None,
     wsdl: str | None,
     as_json: bool,
 ) -> None:
@@ -185,7 +187,7 @@ def adapters_new(
         fail(f"cannot load the installed adapters: {error}")
     try:
         if wsdl is None:
-            written = write_package(name, kind=kind, auth=auth, dest=dest, taken=taken)
+            written = write_package(name, kind=kind, auth=auth, dest=dest, title=title, taken=taken)
         else:
             check_name(name, taken)
             check_dest(dest)

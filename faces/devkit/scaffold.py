@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from wcwidth import wcswidth
 
 __all__ = [
     "AUTHS",
@@ -35,8 +36,10 @@ __all__ = [
     "TEMPLATES",
     "AdapterNames",
     "ScaffoldError",
+    "check_combination",
     "check_dest",
     "check_name",
+    "check_title",
     "names_for",
     "package_files",
     "render",
@@ -51,6 +54,9 @@ AUTHS = ("none", "basic", "bearer", "hmac", "wsse")
 #: The authentication a kind gets when ``--auth`` is not given: what most such
 #: counterparts ask for.
 DEFAULT_AUTH = {"rest": "bearer", "soap": "wsse"}
+#: Titles go into docstrings: this wide at most (a Chinese character takes two), so
+#: every line stays within 100 columns.
+_TITLE_COLUMNS = 24
 _NAME = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 #: Sandboxes of scaffolded adapters listen on a port in this range by default (the
 #: built-in ones use 99xx).
@@ -87,15 +93,20 @@ class AdapterNames:
     port: int
 
 
-def names_for(name: str) -> AdapterNames:
-    """The names of adapter ``name`` (a lower_snake_case identifier, see :func:`check_name`)."""
+def names_for(name: str, title: str | None = None) -> AdapterNames:
+    """The names of adapter ``name`` (a lower_snake_case identifier, see :func:`check_name`).
+
+    Args:
+        name: The adapter's registered name.
+        title: What people call the counterpart (default: ``name`` with spaces).
+    """
     low, high = _PORTS
     return AdapterNames(
         name=name,
         package=f"govhub_{name}",
         distribution=f"govhub-{name.replace('_', '-')}",
         class_name="".join(part.capitalize() for part in name.split("_") if part),
-        title=name.replace("_", " "),
+        title=title or name.replace("_", " "),
         port=low + zlib.crc32(name.encode()) % (high - low),
     )
 
@@ -123,6 +134,25 @@ def check_name(name: str, taken: Iterable[str] = ()) -> None:
         raise ScaffoldError(
             f"an adapter or sandbox called {name!r} is installed already",
             "choose another name (`govhub adapters list` shows the installed ones)",
+        )
+
+
+def check_title(title: str) -> None:
+    """Refuse a title that cannot go into docstrings, TOML and XML as it is.
+
+    Raises:
+        ScaffoldError: Empty, wider than 24 columns (12 Chinese characters), or holding quotes, backslashes, ``<``,
+            ``>``, ``&``, ``--`` or control characters.
+    """
+    if not title.strip() or wcswidth(title) > _TITLE_COLUMNS:
+        raise ScaffoldError(
+            f"the title is empty or wider than {_TITLE_COLUMNS} columns",
+            "give a short name, such as 住房公积金管理中心",
+        )
+    if any(ch in title for ch in "\"'\\<>&`") or "--" in title or not title.isprintable():
+        raise ScaffoldError(
+            f"the title {title!r} holds characters it cannot carry",
+            "leave out quotes, backslashes, <, >, &, ` and --",
         )
 
 
@@ -269,7 +299,7 @@ def settings_schema(names: AdapterNames, kind: str, auth: str) -> dict[str, Any]
     url = dict(CONNECTION_PROPERTIES["url"])
     endpoint = "/soap/" + names.class_name if kind == "soap" else ""
     url["description"] = (
-        f"The {names.title} {'SOAP endpoint' if kind == 'soap' else 'base URL'}"
+        f"{'The SOAP endpoint' if kind == 'soap' else 'The base URL'} of {names.title}"
         f" (the sandbox: http://127.0.0.1:{names.port}{endpoint})."
     )
     properties: dict[str, Any] = {"url": url}
@@ -324,11 +354,18 @@ def _credentials(names: AdapterNames, auth: str) -> dict[str, Any]:
 def template_context(names: AdapterNames, kind: str, auth: str) -> dict[str, Any]:
     """What every template of a package sees: the names, the kind, the auth.
 
-    Besides :class:`AdapterNames`' fields, ``kind``, ``auth`` and ``credentials``: the
+    Besides :class:`AdapterNames`' fields, ``Title`` (capitalised), ``kind``, ``auth`` and
+    ``credentials``: the
     sandbox's public test credentials (``constants``, ``constant_names``,
     ``parameters`` of ``create_app``, ``parameter_docs``, ``settings`` lines).
     """
-    return {**asdict(names), "kind": kind, "auth": auth, "credentials": _credentials(names, auth)}
+    return {
+        **asdict(names),
+        "Title": names.title[:1].upper() + names.title[1:],
+        "kind": kind,
+        "auth": auth,
+        "credentials": _credentials(names, auth),
+    }
 
 
 def package_files(
@@ -371,7 +408,13 @@ def package_files(
 
 
 def scaffold(
-    name: str, *, kind: str, auth: str, dest: Path, taken: Iterable[str] = ()
+    name: str,
+    *,
+    kind: str,
+    auth: str,
+    dest: Path,
+    title: str | None = None,
+    taken: Iterable[str] = (),
 ) -> list[Path]:
     """Check the request, then write the package of adapter ``name`` into ``dest``.
 
@@ -380,6 +423,7 @@ def scaffold(
         kind: ``rest`` or ``soap``.
         auth: One of :data:`AUTHS`.
         dest: A new or empty folder.
+        title: What people call the counterpart (default: ``name`` with spaces).
         taken: Names of the installed adapters and sandboxes.
 
     Returns:
@@ -390,6 +434,8 @@ def scaffold(
             nothing is written then.
     """
     check_name(name, taken)
+    if title is not None:
+        check_title(title)
     check_combination(kind, auth)
     check_dest(dest)
-    return write_files(package_files(names_for(name), kind, auth), dest)
+    return write_files(package_files(names_for(name, title), kind, auth), dest)
