@@ -141,8 +141,8 @@ def check_title(title: str) -> None:
     """Refuse a title that cannot go into docstrings, TOML and XML as it is.
 
     Raises:
-        ScaffoldError: Empty, wider than 24 columns (12 Chinese characters), or holding quotes, backslashes, ``<``,
-            ``>``, ``&``, ``--`` or control characters.
+        ScaffoldError: Empty, wider than 24 columns (12 Chinese characters), or holding
+            quotes, backslashes, ``<``, ``>``, ``&``, ``--`` or control characters.
     """
     if not title.strip() or wcswidth(title) > _TITLE_COLUMNS:
         raise ScaffoldError(
