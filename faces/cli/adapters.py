@@ -175,6 +175,8 @@ def adapters_new(
 
     if wsdl is not None and kind == "rest":
         fail("--from-wsdl makes a SOAP adapter", "leave out --kind rest (or say --kind soap)")
+    if wsdl is not None and title is not None:
+        fail("--title is not used with --from-wsdl", "leave it out; the WSDL names the service")
     if kind is None:
         if wsdl is None:
             fail("say which protocol the counterpart speaks", "add --kind rest or --kind soap")

@@ -10,8 +10,8 @@ the hub find it once it is installed.
 
 The templates are files under ``faces/devkit/templates/`` rendered with Jinja2 (already
 there through Flask). :func:`render`, :func:`write_files`, :func:`settings_schema`,
-:func:`names_for` and :func:`package_files` are public so that other generators (the
-WSDL importer) write packages of the same shape.
+:func:`names_for`, :func:`template_context` and :func:`package_files` are public so that
+other generators (the WSDL importer) write packages of the same shape.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ __all__ = [
     "render",
     "scaffold",
     "settings_schema",
+    "template_context",
     "write_files",
 ]
 
@@ -339,7 +340,8 @@ def _credentials(names: AdapterNames, auth: str) -> dict[str, Any]:
         constants, parameters = {}, {}
     return {
         "constants": [
-            f'{key} = "{value}"' + (public if "DEFAULT_USERNAME" != key != "DEFAULT_APP_ID" else "")
+            f'{key} = "{value}"'
+            + (public if key not in ("DEFAULT_USERNAME", "DEFAULT_APP_ID") else "")
             for key, value in constants.items()
         ],
         "constant_names": sorted(constants),
