@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from adapters.sdk.base import Adapter
 from adapters.sdk.errors import AdapterError, ResultCodes
+from adapters.sdk.http import Auth
 from adapters.sdk.rest import budget_from
 from adapters.sdk.soap import SoapClient
 
@@ -45,14 +46,23 @@ class SoapAdapter(Adapter):
     Attributes:
         result_codes: Error codes inside normal answers.
         fault_codes: Counterpart-specific fault codes → error class.
+<<<<<<< HEAD
         service_name: The WSDL service to use (default: the first).
         port_name: The port of that service (default: the first).
+=======
+        ws_security: ``username`` and ``password`` make a WS-Security UsernameToken;
+            false for a service that authenticates over HTTP instead (see :meth:`auth`).
+>>>>>>> i16-scaffold
     """
 
     result_codes: ClassVar[ResultCodes | None] = None
     fault_codes: ClassVar[Mapping[str, type[AdapterError]]] = {}
+<<<<<<< HEAD
     service_name: ClassVar[str | None] = None
     port_name: ClassVar[str | None] = None
+=======
+    ws_security: ClassVar[bool] = True
+>>>>>>> i16-scaffold
 
     def __init__(self, destination: str, settings: Mapping[str, Any]) -> None:
         super().__init__(destination, settings)
@@ -63,8 +73,8 @@ class SoapAdapter(Adapter):
             address=url,
             timeout_s=float(self.settings.get("timeout_s", 10)),
             connect_timeout_s=float(self.settings.get("connect_timeout_s", 5)),
-            username=self.settings.get("username"),
-            password=self.settings.get("password"),
+            username=self.settings.get("username") if self.ws_security else None,
+            password=self.settings.get("password") if self.ws_security else None,
             password_digest=bool(self.settings.get("password_digest", True)),
             budget=budget_from(self.settings),
             result_codes=self.result_codes,
@@ -74,6 +84,16 @@ class SoapAdapter(Adapter):
             service=self.service_name,
             port=self.port_name,
         )
+        http_auth = self.auth()
+        if http_auth is not None:
+            self.soap.session.auth = http_auth
+
+    def auth(self) -> Auth | None:
+        """HTTP-level auth run on every request (Basic, a bearer header, a signature).
+
+        None by default: most SOAP services authenticate by WS-Security instead.
+        """
+        return None
 
     def check(self) -> None:
         """Load the WSDL (subclasses also call an operation that authenticates)."""

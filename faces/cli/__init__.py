@@ -49,6 +49,7 @@ for command in (
     users.users,
     jobs.jobs,
     adapters.adapters,
+    adapters.adapter,
     items.items,
     cases.cases,
     demo.demo,

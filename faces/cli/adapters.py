@@ -1,22 +1,24 @@
-"""``govhub adapters``: what adapters are installed, and whether each destination works."""
+"""``govhub adapters``: what adapters are installed, whether each destination works, and
+``new``, which scaffolds an adapter package (``govhub adapter new`` says the same)."""
 
 from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
 from faces.cli.common import config_option, echo_json, fail, json_option, load, print_table
 from hub.config import ConfigError
 
-__all__ = ["adapters"]
+__all__ = ["adapter", "adapters"]
 
 
 @click.group()
 @config_option
 def adapters() -> None:
-    """Installed adapters, and checks of the configured destinations."""
+    """Installed adapters, checks of the configured destinations, new adapter packages."""
 
 
 @adapters.command("list")
@@ -123,3 +125,114 @@ def adapters_check(names: tuple[str, ...], as_json: bool) -> None:
                 click.echo(f"  {result.destination}: {hint}", err=True)
     if failed:
         sys.exit(1)
+
+
+@adapters.command("new")
+@config_option
+@click.argument("name")
+@click.option(
+    "--kind",
+    type=click.Choice(["rest", "soap"]),
+    help="The counterpart's protocol (default: soap with --from-wsdl; otherwise required).",
+)
+@click.option(
+    "--auth",
+    type=click.Choice(["none", "basic", "bearer", "hmac", "wsse"]),
+    help="How the counterpart authenticates the hub (default: bearer for rest, wsse for soap).",
+)
+@click.option(
+    "--dest",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A new or empty folder for the package (default: ./govhub-NAME).",
+)
+@click.option("--title", help="What people call the counterpart, e.g. 住房公积金管理中心.")
+@click.option(
+    "--from-wsdl",
+    "wsdl",
+    metavar="FILE|URL",
+    help="Generate the operations and the sandbox from this WSDL (implies --kind soap).",
+)
+@json_option
+def adapters_new(
+    name: str,
+    kind: str | None,
+    auth: str | None,
+    dest: Path | None,
+    title: str | None,
+    wsdl: str | None,
+    as_json: bool,
+) -> None:
+    """Scaffold an installable adapter package NAME that passes its own tests.
+
+    It holds the adapter, a sandbox simulating the counterpart (checking the chosen
+    authentication, honouring the idempotency key, with the /_sandbox/ controls), the
+    settings schema, a README and a test module running the SDK's contract suite.
+    """
+    from adapters.sdk.sandbox import installed_sandboxes
+    from faces.devkit.scaffold import DEFAULT_AUTH, ScaffoldError, check_dest, check_name, names_for
+    from faces.devkit.scaffold import scaffold as write_package
+    from hub.registry import adapter_classes
+
+    if wsdl is not None and kind == "rest":
+        fail("--from-wsdl makes a SOAP adapter", "leave out --kind rest (or say --kind soap)")
+    if wsdl is not None and title is not None:
+        fail("--title is not used with --from-wsdl", "leave it out; the WSDL names the service")
+    if kind is None:
+        if wsdl is None:
+            fail("say which protocol the counterpart speaks", "add --kind rest or --kind soap")
+        kind = "soap"
+    auth = auth or DEFAULT_AUTH[kind]
+    dest = dest if dest is not None else Path(names_for(name).distribution)
+    try:
+        taken = {*adapter_classes(), *installed_sandboxes()}
+    except Exception as error:  # a broken third-party entry point: say which
+        fail(f"cannot load the installed adapters: {error}")
+    try:
+        if wsdl is None:
+            written = write_package(name, kind=kind, auth=auth, dest=dest, title=title, taken=taken)
+        else:
+            check_name(name, taken)
+            check_dest(dest)
+            written = _from_wsdl(wsdl, name=name, auth=auth, dest=dest)
+    except ScaffoldError as error:
+        fail(error.message, error.hint)
+    names = names_for(name)
+    if as_json:
+        echo_json(
+            {
+                "name": name,
+                "kind": kind,
+                "auth": auth,
+                "dest": str(dest),
+                "distribution": names.distribution,
+                "package": names.package,
+                "files": [str(path) for path in written],
+            }
+        )
+        return
+    click.echo(f"wrote {names.distribution} ({kind}, auth {auth}) in {dest}:")
+    for path in written:
+        click.echo(f"  {path}")
+    click.echo("next: install it beside the hub, then run its tests:")
+    click.echo(f"  pip install -e {dest}")
+    click.echo(f"  pytest {dest}")
+
+
+def _from_wsdl(source: str, *, name: str, auth: str, dest: Path) -> list[Path]:
+    try:
+        from faces.devkit.wsdl_import import generate_from_wsdl  # type: ignore[import-not-found,unused-ignore]
+    except ModuleNotFoundError as error:
+        if error.name != "faces.devkit.wsdl_import":
+            raise
+        fail(
+            "this GovHub has no WSDL importer yet (faces.devkit.wsdl_import is missing)",
+            "scaffold with --kind soap and edit service.wsdl, or update GovHub",
+        )
+    written: list[Path] = generate_from_wsdl(source, name=name, auth=auth, dest=dest)
+    return written
+
+
+#: ``govhub adapter …``: the same commands; ``govhub adapter new NAME`` reads better.
+adapter = click.Group(
+    "adapter", commands=adapters.commands, help=adapters.help, hidden=True, params=adapters.params
+)

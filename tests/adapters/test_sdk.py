@@ -7,7 +7,7 @@ import email.utils
 import json
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from flask import Flask, Response, jsonify, request
@@ -15,7 +15,9 @@ from lxml import etree
 from zeep.exceptions import Fault
 
 from adapters.sdk import (
+    Attempt,
     ConfigurationError,
+    Receipt,
     RejectedError,
     ResultCodes,
     RetriableError,
@@ -419,3 +421,38 @@ def test_sandbox_faults_are_checked_and_counted() -> None:
     assert web.get("/x").status_code == 200
     assert web.post("/_sandbox/seed", json={"stream": "s", "count": 1}).status_code == 404
     assert json.loads(web.get("/_sandbox/effects").data) == {"count": 0, "effects": []}
+
+
+def test_a_soap_adapter_may_authenticate_over_http_instead_of_ws_security() -> None:
+    from requests.auth import HTTPBasicAuth
+
+    from adapters.sdk.http import Auth
+    from adapters.sdk.soap_adapter import SoapAdapter
+    from hub.core.envelope import Envelope
+
+    class ByWsSecurity(SoapAdapter):
+        name = "by_ws_security"
+        settings_schema: ClassVar[dict[str, Any]] = {"type": "object"}
+
+        def deliver(self, message: Envelope, attempt: Attempt) -> Receipt:
+            raise NotImplementedError
+
+    class ByBasic(ByWsSecurity):
+        name = "by_basic"
+        ws_security = False
+
+        def auth(self) -> Auth:
+            return HTTPBasicAuth(self.settings["username"], self.settings["password"])
+
+    settings = {"url": "http://127.0.0.1:9/soap", "username": "govhub", "password": "pw-123456"}
+    wsse = ByWsSecurity("hall", settings)
+    basic = ByBasic("hall", settings)
+    try:
+        assert wsse.soap.wsse is not None
+        assert wsse.soap.session.auth is None
+        assert basic.soap.wsse is None  # the password never goes into a UsernameToken
+        assert isinstance(basic.soap.session.auth, HTTPBasicAuth)
+        assert basic.soap.session.auth.username == "govhub"
+    finally:
+        wsse.close()
+        basic.close()
