@@ -46,23 +46,17 @@ class SoapAdapter(Adapter):
     Attributes:
         result_codes: Error codes inside normal answers.
         fault_codes: Counterpart-specific fault codes → error class.
-<<<<<<< HEAD
         service_name: The WSDL service to use (default: the first).
         port_name: The port of that service (default: the first).
-=======
         ws_security: ``username`` and ``password`` make a WS-Security UsernameToken;
             false for a service that authenticates over HTTP instead (see :meth:`auth`).
->>>>>>> i16-scaffold
     """
 
     result_codes: ClassVar[ResultCodes | None] = None
     fault_codes: ClassVar[Mapping[str, type[AdapterError]]] = {}
-<<<<<<< HEAD
     service_name: ClassVar[str | None] = None
     port_name: ClassVar[str | None] = None
-=======
     ws_security: ClassVar[bool] = True
->>>>>>> i16-scaffold
 
     def __init__(self, destination: str, settings: Mapping[str, Any]) -> None:
         super().__init__(destination, settings)

@@ -1,1 +1,1 @@
-"""The adapter developer kit: scaffolding adapter packages (``govhub adapter new``) and generating them from a WSDL (``--from-wsdl``)."""
+"""The adapter developer kit: scaffolding adapter packages and generating them from a WSDL."""
