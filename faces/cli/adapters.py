@@ -219,17 +219,12 @@ def adapters_new(
 
 
 def _from_wsdl(source: str, *, name: str, auth: str, dest: Path) -> list[Path]:
+    from faces.devkit.wsdl_import import WsdlError, generate_from_wsdl
+
     try:
-        from faces.devkit.wsdl_import import generate_from_wsdl  # type: ignore[import-not-found,unused-ignore]
-    except ModuleNotFoundError as error:
-        if error.name != "faces.devkit.wsdl_import":
-            raise
-        fail(
-            "this GovHub has no WSDL importer yet (faces.devkit.wsdl_import is missing)",
-            "scaffold with --kind soap and edit service.wsdl, or update GovHub",
-        )
-    written: list[Path] = generate_from_wsdl(source, name=name, auth=auth, dest=dest)
-    return written
+        return generate_from_wsdl(source, name=name, auth=auth, dest=dest)
+    except WsdlError as error:
+        fail(str(error), "see docs/generating-from-a-wsdl.md for what the importer takes")
 
 
 #: ``govhub adapter …``: the same commands; ``govhub adapter new NAME`` reads better.

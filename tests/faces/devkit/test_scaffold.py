@@ -7,10 +7,8 @@ import json
 import os
 import subprocess
 import sys
-import types
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -218,33 +216,26 @@ def test_the_kind_is_asked_for_and_the_auth_defaults_by_kind(tmp_path: Path) -> 
     assert "DEFAULT_TOKEN" in (tmp_path / "rest" / "govhub_records" / "sandbox.py").read_text()
 
 
-def test_from_wsdl_hands_over_to_the_importer(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    calls: list[tuple[str, dict[str, Any]]] = []
-
-    def generate_from_wsdl(source: str, **given: Any) -> list[Path]:
-        calls.append((source, given))
-        return [given["dest"] / "pyproject.toml"]
-
-    importer = types.ModuleType("faces.devkit.wsdl_import")
-    importer.generate_from_wsdl = generate_from_wsdl  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "faces.devkit.wsdl_import", importer)
+def test_from_wsdl_generates_the_package_from_the_counterparts_wsdl(tmp_path: Path) -> None:
+    wsdl = Path(__file__).resolve().parents[2] / "fixtures" / "wsdl" / "calculator.wsdl"
     dest = tmp_path / "out"
-    code, output = _new("records", "--from-wsdl", "records.wsdl", "--dest", str(dest))
+    code, output = _new("calculator", "--from-wsdl", str(wsdl), "--dest", str(dest), "--json")
     assert code == 0, output
-    assert calls == [("records.wsdl", {"name": "records", "auth": "wsse", "dest": dest})]
-    code, output = _new("records", "--from-wsdl", "x.wsdl", "--kind", "rest")
+    answer = json.loads(output)
+    assert (answer["kind"], answer["auth"]) == ("soap", "wsse")
+    adapter = (dest / "calculator" / "adapter.py").read_text(encoding="utf-8")
+    assert "def add(" in adapter.lower()
+    assert (dest / "calculator" / "operations").is_dir()
+    code, output = _new("calculator", "--from-wsdl", str(wsdl), "--kind", "rest")
     assert code == 1
     assert "SOAP" in output
 
 
-def test_from_wsdl_says_so_when_this_hub_has_no_importer(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setitem(sys.modules, "faces.devkit.wsdl_import", None)
+def test_from_wsdl_refuses_what_is_not_a_wsdl_and_writes_nothing(tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.wsdl"
+    bogus.write_text("<html>not a WSDL</html>", encoding="utf-8")
     dest = tmp_path / "out"
-    code, output = _new("records", "--from-wsdl", "records.wsdl", "--dest", str(dest))
+    code, output = _new("records", "--from-wsdl", str(bogus), "--dest", str(dest))
     assert code == 1
-    assert "no WSDL importer" in output
-    assert not dest.exists()
+    assert "generating-from-a-wsdl" in output
+    assert not dest.exists() or not any(dest.iterdir())
