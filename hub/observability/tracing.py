@@ -8,11 +8,12 @@ every outbound call of an attempt carries a ``traceparent`` of the same trace
 (:class:`adapters.sdk.http.TimeoutSession`). Log lines written inside a span carry its
 ``trace_id`` and ``span_id`` (:mod:`hub.observability.logs`).
 
-Spans are exported only when ``[tracing] otlp_endpoint`` names a collector (OTLP over
-HTTP, the ``[otlp]`` extra). Without one the hub still makes trace ids (so logs and
-receivers can be matched) but records no span of its own: the sampler drops every new
-trace, and only a sender's *sampled* trace is followed, as W3C asks, so that the hub never
-hides a trace from those after it.
+Spans are recorded and exported only when ``[tracing] otlp_endpoint`` names a collector
+(OTLP over HTTP, the ``[otlp]`` extra). Without one the hub records nothing and never calls
+the OpenTelemetry SDK, yet still passes trace context on: a sender's trace id and its
+"sampled" flag go through unchanged (W3C: a hub in the middle must not hide a trace from
+those after it), and a message sent without one gets a new trace id, so that logs and
+receivers can still be matched.
 
 The tracer provider belongs to one process: it is made on first use and made again in a
 child after ``fork`` (gunicorn's web workers), so a batch exporter's thread always runs in
@@ -37,14 +38,23 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import (
-    ALWAYS_OFF,
     ALWAYS_ON,
     ParentBased,
     Sampler,
     TraceIdRatioBased,
 )
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import (
+    NonRecordingSpan,
+    Span,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+    Tracer,
+)
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from hub.config import Config, ConfigError
@@ -73,6 +83,10 @@ _KEYS = ("otlp_endpoint", "otlp_headers", "service_name", "sample_ratio")
 
 log = logging.getLogger("govhub.tracing")
 _PROPAGATOR = TraceContextTextMapPropagator()
+_IDS = RandomIdGenerator()
+#: The flags of a trace the hub begins and does not record: W3C level 2's "random trace
+#: id", not "sampled".
+_NEW_UNSAMPLED = TraceFlags(0x02)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +159,8 @@ class _Tracing:
         self.exporter: SpanExporter | None = None
         self.provider: TracerProvider | None = None
         self.tracer: Tracer | None = None
+        #: Whether spans go anywhere; if not, the SDK is never called (see :func:`span`).
+        self.recording = False
 
     def get(self) -> Tracer:
         tracer = self.tracer
@@ -160,6 +176,7 @@ class _Tracing:
         with self.lock:
             old, self.provider, self.tracer = self.provider, None, None
             self.settings, self.exporter = settings, exporter
+            self.recording = exporter is not None or settings.otlp_endpoint is not None
         if old is not None:
             old.shutdown()
 
@@ -201,13 +218,13 @@ atexit.register(shutdown_tracing)
 
 
 def _provider(settings: TracingSettings, exporter: SpanExporter | None) -> TracerProvider:
-    sampler: Sampler
-    if exporter is not None:
-        sampler = ParentBased(ALWAYS_ON)
-    elif settings.otlp_endpoint is not None:
-        sampler = ParentBased(TraceIdRatioBased(settings.sample_ratio))
-    else:
-        sampler = ParentBased(ALWAYS_OFF)
+    # Both follow their parent: a sender's decision, and then the ingest span's, hold
+    # for the whole trace (which :func:`span` counts on).
+    sampler: Sampler = (
+        ParentBased(ALWAYS_ON)
+        if exporter is not None
+        else ParentBased(TraceIdRatioBased(settings.sample_ratio))
+    )
     provider = TracerProvider(
         sampler=sampler,
         resource=Resource.create({SERVICE_NAME: settings.service_name}),
@@ -249,6 +266,12 @@ def span(
     An exception leaving the block marks the span as an error (its type only: a message
     may hold what a trace must not).
 
+    Without a collector, or inside a trace not sampled (nothing below it is ever
+    recorded: every sampler here follows its parent), the SDK is not asked at all: the
+    span is a bare W3C context, current inside the block, that continues the parent's
+    trace with its flags and state under a new span id (or begins a trace), for log lines
+    and outbound calls to carry. That keeps a hub without a collector near free.
+
     Args:
         name: What the span is (``ingest``, ``route``, ``deliver``).
         kind: Its OpenTelemetry kind.
@@ -257,6 +280,20 @@ def span(
         expected: Exceptions that are an answer, not a failure (a refused message): they
             leave the span's status alone.
     """
+    above = trace.get_current_span(parent).get_span_context()
+    if not _state.recording or (above.is_valid and not above.trace_flags.sampled):
+        passed_on = NonRecordingSpan(
+            SpanContext(
+                trace_id=above.trace_id if above.is_valid else _IDS.generate_trace_id(),
+                span_id=_IDS.generate_span_id(),
+                is_remote=False,
+                trace_flags=above.trace_flags if above.is_valid else _NEW_UNSAMPLED,
+                trace_state=above.trace_state if above.is_valid else None,
+            )
+        )
+        with trace.use_span(passed_on, end_on_exit=False):
+            yield passed_on
+        return
     with _state.get().start_as_current_span(
         name,
         context=parent,
