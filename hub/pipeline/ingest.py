@@ -20,7 +20,14 @@ from hub.core.envelope import Envelope
 from hub.core.errors import FieldError
 from hub.core.identifiers import mask_text
 from hub.events import Events, MessageAccepted
-from hub.observability.tracing import TRACEPARENT, TRACESTATE, continued_from, span, trace_headers
+from hub.observability.tracing import (
+    TRACEPARENT,
+    TRACESTATE,
+    continued_from,
+    current_ids,
+    span,
+    trace_headers,
+)
 from hub.pipeline.routing import Router
 from hub.schemas import SchemaRegistry
 from hub.store import Acceptance, Client, MessageBody, Store
@@ -236,7 +243,11 @@ class Ingest:
     def _traced(self, source: str, submission: Submission, channel: str) -> Iterator[Span]:
         """The ingest span: a child of the channel's trace context (made current by the
         face), else of a ``traceparent`` among the submission's headers, else a root."""
-        parent = continued_from(submission.headers) if submission.headers else None
+        parent = (
+            continued_from(submission.headers)
+            if submission.headers and current_ids() is None
+            else None
+        )
         with span(
             "ingest",
             kind=SpanKind.SERVER if channel in _SERVED_CHANNELS else SpanKind.INTERNAL,

@@ -292,6 +292,28 @@ def test_without_a_traceparent_a_new_trace_reaches_the_receiver(
     _check_one_trace(found, trace_id, got, message_id)
 
 
+def test_a_traceparent_in_the_body_headers_counts_when_the_http_header_is_absent(
+    traced_hub: RunningHub, receiver_of_module: Receiver, spans: InMemorySpanExporter
+) -> None:
+    key = traced_hub.client("dept-body-headers")
+    in_body, body_trace, _span = _traceparent()
+    in_http, http_trace, _span = _traceparent()
+    document = {
+        "type": "case.submitted",
+        "payload": example("case.submitted"),
+        "headers": {"traceparent": in_body},
+    }
+    only_body = traced_hub.post(key, document).json()["id"]
+    both = traced_hub.post(key, document, headers={"traceparent": in_http}).json()["id"]
+
+    assert _trace_of(_received(receiver_of_module, only_body))[0] == body_trace
+    assert _trace_of(_received(receiver_of_module, both))[0] == http_trace
+    # the sender's header is replaced by the hub's own (the ingest span), not kept beside it
+    stored = traced_hub.message(both)["headers"]
+    assert _trace_of(stored)[0] == http_trace
+    assert stored["traceparent"] != in_body
+
+
 def test_without_an_exporter_the_senders_trace_id_still_reaches_the_receiver(
     traced_hub: RunningHub, receiver_of_module: Receiver
 ) -> None:
