@@ -4,8 +4,7 @@ It checks ``X-GovHub-Signature``, drops duplicates by ``Idempotency-Key`` as a c
 receiver does, answers the hub's signed pings (``X-GovHub-Event: ping``) without storing
 them, and keeps what it received in memory for people and tests to look at
 (``GET /received``: each with its ``Idempotency-Key``, its ``X-GovHub-Signature``, verified,
-and its ``traceparent``;
-``GET /_sandbox/effects`` lists one effect per distinct delivery).
+and its ``traceparent``; ``GET /_sandbox/effects`` lists one effect per distinct delivery).
 """
 
 from __future__ import annotations
