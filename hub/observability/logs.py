@@ -52,7 +52,7 @@ CONTEXT_FIELDS = (
     "trace_id",
     "span_id",
 )
-#: Hex ids made by the hub: masking could only garble them.
+#: Hex ids the hub makes: they cannot hold personal data, so they are not scanned for it.
 _UNMASKED = frozenset({"trace_id", "span_id"})
 FORMATS = ("auto", "json", "text")
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
