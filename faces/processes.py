@@ -122,10 +122,13 @@ _WORKER_HUBS: list[Any] = []
 
 
 def _close_worker_hub(_server: Any, _worker: Any) -> None:
-    # Writes under way (group commits) finish before the worker exits.
+    from hub.observability.tracing import shutdown_tracing
+
+    # Writes under way (group commits) finish before the worker exits, then its spans.
     for hub in _WORKER_HUBS:
         hub.close()
     _WORKER_HUBS.clear()
+    shutdown_tracing()
 
 
 def _listening_url(server: Any, tls: bool = False) -> str:

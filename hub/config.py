@@ -350,6 +350,7 @@ EXTENSION_SECTIONS = (
     "flows",
     "submit_once",
     "credit_check",
+    "tracing",
 )
 for _section in EXTENSION_SECTIONS:
     _SCHEMA["properties"][_section] = {"type": "object"}

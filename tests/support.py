@@ -181,11 +181,18 @@ class RunningHub:
         _client, key = self.hub.store.clients.add(name, allow=list(allow), role=role)
         return key
 
-    def post(self, key: str, document: Any, **kwargs: Any) -> requests.Response:
+    def post(
+        self,
+        key: str,
+        document: Any,
+        *,
+        headers: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
         return self.session.post(
             f"{self.url}/api/v1/messages",
             json=document,
-            headers={"Authorization": f"Bearer {key}"},
+            headers={"Authorization": f"Bearer {key}", **(headers or {})},
             timeout=10,
             **kwargs,
         )

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import requests
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
@@ -45,10 +46,14 @@ __all__ = [
 
 #: Statuses worth trying again: timeouts, rate limits and the counterpart's own trouble.
 RETRIABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+_TRACE_CONTEXT = TraceContextTextMapPropagator()
 
 
 class TimeoutSession(requests.Session):
     """A ``requests`` session that never waits forever and keeps a pool big enough.
+
+    Every request it sends carries the W3C ``traceparent`` (and ``tracestate``) of the
+    span it is sent in, a delivery attempt's: the counterpart sees the message's trace.
 
     Args:
         timeout_s: Read timeout for every request unless the call sets its own.
@@ -72,6 +77,12 @@ class TimeoutSession(requests.Session):
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
         return super().request(method, url, *args, **kwargs)
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        # Here, not in request(): RestClient prepares its requests and sends them itself.
+        if "traceparent" not in request.headers:
+            _TRACE_CONTEXT.inject(request.headers)
+        return super().send(request, **kwargs)
 
 
 def parse_retry_after(value: str | None) -> float | None:

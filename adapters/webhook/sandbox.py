@@ -3,8 +3,8 @@
 It checks ``X-GovHub-Signature``, drops duplicates by ``Idempotency-Key`` as a careful
 receiver does, answers the hub's signed pings (``X-GovHub-Event: ping``) without storing
 them, and keeps what it received in memory for people and tests to look at
-(``GET /received``: each with its ``Idempotency-Key`` and its ``X-GovHub-Signature``, verified;
-``GET /_sandbox/effects`` lists one effect per distinct delivery).
+(``GET /received``: each with its ``Idempotency-Key``, its ``X-GovHub-Signature``, verified,
+and its ``traceparent``; ``GET /_sandbox/effects`` lists one effect per distinct delivery).
 """
 
 from __future__ import annotations
@@ -89,6 +89,8 @@ def create_app(secret: str | None = None) -> Flask:
                     "idempotency_key": idempotency_key,
                     # What a department checks: the header, verified against the secret.
                     "signature": {"header": request.headers.get(HEADER), "verified": True},
+                    # the hub's trace of this delivery (W3C), to match with its logs
+                    "traceparent": request.headers.get("traceparent"),
                     "envelope": envelope,
                 }
             )

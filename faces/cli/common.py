@@ -24,6 +24,7 @@ __all__ = [
     "open_store",
     "print_table",
     "setup_logging",
+    "setup_tracing",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -154,6 +155,17 @@ def print_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
 def echo_json(document: Any) -> None:
     """Pretty JSON, Chinese kept readable."""
     click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+
+
+def setup_tracing(config: Config) -> None:
+    """Tracing as ``[tracing]`` says; the tracer itself is made in each process on first use
+    (after gunicorn forks its workers)."""
+    from hub.observability.tracing import configure_tracing, tracing_settings
+
+    try:
+        configure_tracing(tracing_settings(config))
+    except ConfigError as error:
+        fail(str(error))
 
 
 def setup_logging(config: Config) -> None:

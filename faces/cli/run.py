@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from faces.cli.common import config_option, fail, load, setup_logging
+from faces.cli.common import config_option, fail, load, setup_logging, setup_tracing
 from faces.cli.permissions import warn_if_readable_by_others
 from hub import __version__
 from hub.config import Config, ConfigError
@@ -27,6 +27,7 @@ def _serve(
 
     config = load()
     setup_logging(config)
+    setup_tracing(config)
     stop_signal = signal.SIGTERM
     if parent_pid is not None:
         # A child of govhub run answers to its master only: Ctrl-C and a SIGTERM to the
@@ -125,6 +126,7 @@ def _web_processes(
 
     config = load()
     setup_logging(config)
+    setup_tracing(config)
     files = None
     if tls is not None:
         from certs.tls import TlsFiles

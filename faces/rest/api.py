@@ -12,6 +12,7 @@ from jsonschema import Draft202012Validator
 from faces.http.auth import require_client, require_operator
 from faces.http.problems import Problem
 from hub.core.errors import FieldError
+from hub.observability.tracing import continuing
 from hub.pipeline.ingest import IngestError, Submission, Unavailable
 from hub.runtime import Hub
 from hub.schemas import describe_errors
@@ -175,13 +176,15 @@ def _check(validator: Draft202012Validator, document: Any, fast: Any = None) -> 
 @blueprint.post("/messages")
 def post_message() -> tuple[Response, int]:
     """Accept a message: 202 when new, 200 with the first answer for a repeated ``id`` with
-    the same body, 409 for a repeated ``id`` with another body."""
+    the same body, 409 for a repeated ``id`` with another body. A W3C ``traceparent``
+    header makes the message's trace a part of the sender's."""
     hub = _hub()
     client = require_client(hub.store)
     document = read_json_body()
     _check(_REQUEST_VALIDATOR, document, REQUEST_FAST)
     try:
-        acceptance = hub.ingest.submit(client, submission_of(document), channel="rest")
+        with continuing(request.headers.get("traceparent"), request.headers.get("tracestate")):
+            acceptance = hub.ingest.submit(client, submission_of(document), channel="rest")
     except IngestError as error:
         raise ingest_problem(error) from None
     response = jsonify(acceptance.to_json())

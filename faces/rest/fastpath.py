@@ -28,6 +28,7 @@ from faces.http.limits import Limits
 from faces.http.problems import problem_response
 from faces.http.tls import TLS_CLIENT
 from faces.rest.api import MESSAGES_PATH, REQUEST_FAST, ingest_problem, location, submission_of
+from hub.observability.tracing import continuing
 from hub.pipeline.ingest import IngestError
 from hub.runtime import Hub
 
@@ -128,7 +129,8 @@ class IngestFastPath:
             refusal = too_many_requests(wait).response(instance=MESSAGES_PATH)
             return refusal(environ, start_response)
         try:
-            acceptance = self.hub.ingest.submit(client, submission_of(document), channel="rest")
+            with continuing(environ.get("HTTP_TRACEPARENT"), environ.get("HTTP_TRACESTATE")):
+                acceptance = self.hub.ingest.submit(client, submission_of(document), channel="rest")
         except IngestError as error:
             refusal = ingest_problem(error).response(instance=MESSAGES_PATH)
             return refusal(environ, start_response)

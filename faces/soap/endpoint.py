@@ -33,6 +33,7 @@ from faces.soap.wsse import WSSE_NS, Authenticator, WrongCredentials
 from faces.soap.xmlsafe import XmlRefused, parse
 from faces.soap.xsdgen import SERVICE_NAME, Contract, build_contract
 from hub.core.errors import FieldError
+from hub.observability.tracing import continuing
 from hub.runtime import Hub
 from hub.store import Client
 
@@ -124,7 +125,10 @@ class SoapEndpoint:
             version = opened.version
             _check_must_understand(opened.version, opened.headers)
             client = self._authenticate(incoming, opened.headers)
-            answer = self.service.handle(client, opened.operation)
+            with continuing(
+                incoming.headers.get("traceparent"), incoming.headers.get("tracestate")
+            ):
+                answer = self.service.handle(client, opened.operation)
         except _Limited as limited:
             response = self._fault(version, limited.fault)
             response.headers.update(retry_after_header(limited.wait))

@@ -1,3 +1,4 @@
-"""Signals for the monitoring stack: Prometheus metrics, readiness heartbeats, structured logs."""
+"""Signals for the monitoring stack: Prometheus metrics, readiness heartbeats, structured logs,
+traces."""
 
 from __future__ import annotations

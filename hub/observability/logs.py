@@ -1,9 +1,11 @@
 """Structured logs: JSON lines for collectors, readable lines on a terminal.
 
 Every line carries the message id, case number (correlation id), destination and job id
-that are in scope when it is written (:func:`log_context`), so an ops engineer can follow
-one message or one job run through the logs. Resident ID numbers are masked in every
-field, whatever wrote them: adapters log counterparts' error bodies, which may quote them.
+that are in scope when it is written (:func:`log_context`), and the trace and span ids of
+the span it is written in (:mod:`hub.observability.tracing`), so an ops engineer can follow
+one message or one job run through the logs, and from the logs to its trace. Resident ID
+numbers are masked in every field, whatever wrote them: adapters log counterparts' error
+bodies, which may quote them.
 
 The JSON formatter is written here rather than taken from a library because what matters
 is the masking and the context fields, which a generic formatter would leave to us anyway.
@@ -25,6 +27,7 @@ from typing import Any, TextIO
 from hub.config import Config, ConfigError
 from hub.core.clock import HUB_TZ
 from hub.core.identifiers import mask_text
+from hub.observability.tracing import current_ids
 
 __all__ = [
     "CONTEXT_FIELDS",
@@ -46,7 +49,11 @@ CONTEXT_FIELDS = (
     "job_id",
     "run_id",
     "user",
+    "trace_id",
+    "span_id",
 )
+#: Hex ids the hub makes: they cannot hold personal data, so they are not scanned for it.
+_UNMASKED = frozenset({"trace_id", "span_id"})
 FORMATS = ("auto", "json", "text")
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -70,12 +77,15 @@ def log_context(**fields: str | None) -> Iterator[None]:
 
 
 class ContextFilter(logging.Filter):
-    """Copies the fields of :func:`log_context` onto each record (``extra=`` wins)."""
+    """Copies the fields of :func:`log_context` and the current span's ids onto each
+    record (``extra=`` wins)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         for key, value in _context.get().items():
             if not hasattr(record, key):
                 setattr(record, key, value)
+        if not hasattr(record, "trace_id") and (ids := current_ids()) is not None:
+            record.trace_id, record.span_id = ids
         return True
 
 
@@ -84,7 +94,7 @@ def _context_of(record: logging.LogRecord) -> dict[str, str]:
     for key in CONTEXT_FIELDS:
         value = getattr(record, key, None)
         if value is not None:
-            fields[key] = mask_text(str(value))
+            fields[key] = str(value) if key in _UNMASKED else mask_text(str(value))
     return fields
 
 

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from tenacity import RetryCallState, wait_exponential_jitter
 
 from adapters.sdk import Adapter, Attempt, ConfigurationError, RejectedError, RetriableError
@@ -30,6 +31,7 @@ from hub.core.clock import new_id, utcnow
 from hub.core.envelope import Envelope
 from hub.events import AttemptRecorded, Events
 from hub.observability.logs import log_context
+from hub.observability.tracing import continued_from, span
 from hub.pipeline.circuit import CircuitBreaker
 from hub.store import Claim, Outcome, Store
 
@@ -259,17 +261,41 @@ class Dispatcher:
     # ------------------------------------------------------------------ one delivery
 
     def _work(self, claim: Claim) -> None:
-        with log_context(
-            message_id=claim.envelope.id,
-            correlation_id=claim.envelope.correlation_id,
-            destination=claim.destination,
-            delivery_id=claim.delivery_id,
+        # Each attempt continues the trace the message was accepted in (its envelope
+        # keeps the context), so the receiver sees the sender's trace id.
+        with (
+            span(
+                "deliver",
+                kind=SpanKind.CLIENT,
+                parent=continued_from(claim.envelope.headers),
+                attributes={
+                    "govhub.destination": claim.destination,
+                    "govhub.delivery.id": claim.delivery_id,
+                    "govhub.message.id": claim.envelope.id,
+                    "govhub.message.type": claim.envelope.type,
+                    "govhub.attempt": claim.attempts + 1,
+                },
+            ) as current,
+            log_context(
+                message_id=claim.envelope.id,
+                correlation_id=claim.envelope.correlation_id,
+                destination=claim.destination,
+                delivery_id=claim.delivery_id,
+            ),
         ):
-            self._work_in_context(claim)
+            self._work_in_context(claim, current)
 
-    def _work_in_context(self, claim: Claim) -> None:
+    def _work_in_context(self, claim: Claim, current: Span) -> None:
         try:
             outcome = self._attempt(claim)
+            _describe(current, outcome)
+            log.debug(
+                "attempt %d to deliver %s: %s%s",
+                claim.attempts + 1,
+                claim.envelope.id,
+                outcome.status,
+                f" (HTTP {outcome.status_code})" if outcome.status_code is not None else "",
+            )
             if not self.store.deliveries.finish(claim, self.owner, _worker_name(), outcome):
                 log.warning("lease lost on delivery %s; another worker owns it", claim.delivery_id)
             else:
@@ -367,6 +393,18 @@ class Dispatcher:
             error=error,
             next_attempt_at=finished + dt.timedelta(seconds=delay),
         )
+
+
+def _describe(current: Span, outcome: Outcome) -> None:
+    """What the attempt's span says of its outcome (the error text stays in the store:
+    a counterpart's answer may quote personal data)."""
+    if not current.is_recording():
+        return
+    current.set_attribute("govhub.outcome", outcome.status)
+    if outcome.status_code is not None:
+        current.set_attribute("http.response.status_code", outcome.status_code)
+    if outcome.status != "delivered":
+        current.set_status(Status(StatusCode.ERROR, outcome.status))
 
 
 def _worker_name() -> str:

@@ -7,9 +7,12 @@ message gets the same answer whichever way it came in.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+from opentelemetry.trace import Span, SpanKind
 
 from adapters.sdk import RetriableError
 from hub.core.clock import new_id, utcnow
@@ -17,6 +20,14 @@ from hub.core.envelope import SCHEMA_VERSION_HEADER, Envelope
 from hub.core.errors import FieldError
 from hub.core.identifiers import mask_text
 from hub.events import Events, MessageAccepted
+from hub.observability.tracing import (
+    TRACEPARENT,
+    TRACESTATE,
+    continued_from,
+    current_ids,
+    span,
+    trace_headers,
+)
 from hub.pipeline.routing import Router
 from hub.schemas import SchemaRegistry
 from hub.store import Acceptance, Client, MessageBody, Store
@@ -36,6 +47,8 @@ __all__ = [
 ]
 
 log = logging.getLogger("govhub.ingest")
+#: Channels a message arrives on from outside, over HTTP: its ingest span is a server's.
+_SERVED_CHANNELS = frozenset({"rest", "soap", "notify", "push"})
 
 #: Looks at a message before it is accepted: reasons to refuse it (none: accept).
 Screen = Callable[[Envelope], Sequence[FieldError]]
@@ -118,7 +131,9 @@ class Submission:
             its number and delivered in order with the others; another key the sender
             gives is kept as a searchable key (``?key=``) and the answer warns of it.
             Without a case number, the sender's key (or none).
-        headers: Metadata kept with the envelope.
+        headers: Metadata kept with the envelope. A ``traceparent`` in them is the
+            parent of the message's trace when the channel gave none, and is replaced
+            by the hub's own (see :mod:`hub.observability.tracing`).
         schema_version: The version of the type's schema the payload follows; ``None``
             (a sender that names none) is version 1, the one every sender wrote against
             before the type had versions.
@@ -169,22 +184,25 @@ class Ingest:
             Invalid: Unknown type, schema violation, identifier check (422).
             Forbidden: The client may not send the type (403).
         """
-        if submission.type not in self.schemas:
-            raise Invalid(
-                "unknown message type",
-                (
-                    FieldError(
-                        "type", f"unknown message type; known: {', '.join(self.schemas.types)}"
+        with self._traced(client.name, submission, channel) as current:
+            if submission.type not in self.schemas:
+                raise Invalid(
+                    "unknown message type",
+                    (
+                        FieldError(
+                            "type",
+                            f"unknown message type; known: {', '.join(self.schemas.types)}",
+                        ),
                     ),
-                ),
-            )
-        if not client.may_send(submission.type):
-            raise Forbidden(f"client {client.name!r} may not send {submission.type}")
-        acceptance = self._accept(client.name, submission, channel=channel)
-        if acceptance.differs:
-            assert submission.client_ref is not None  # only a client_ref repeats
-            raise Conflict(submission.client_ref, acceptance)
-        return acceptance
+                )
+            if not client.may_send(submission.type):
+                raise Forbidden(f"client {client.name!r} may not send {submission.type}")
+            acceptance = self._accept(client.name, submission, channel=channel)
+            _record(current, acceptance)
+            if acceptance.differs:
+                assert submission.client_ref is not None  # only a client_ref repeats
+                raise Conflict(submission.client_ref, acceptance)
+            return acceptance
 
     def publish(
         self,
@@ -211,7 +229,9 @@ class Ingest:
         Raises:
             Invalid: Unknown type, schema violation, identifier check.
         """
-        acceptance = self._accept(source, submission, channel=channel, to=to)
+        with self._traced(source, submission, channel) as current:
+            acceptance = self._accept(source, submission, channel=channel, to=to)
+            _record(current, acceptance)
         if acceptance.differs:
             log.warning(
                 "%s published %s again under the key %s with another body; the first"
@@ -222,6 +242,32 @@ class Ingest:
                 acceptance.message_id,
             )
         return acceptance
+
+    @contextmanager
+    def _traced(self, source: str, submission: Submission, channel: str) -> Iterator[Span]:
+        """The ingest span: a child of the channel's trace context (made current by the
+        face), else of a ``traceparent`` among the submission's headers, else a root."""
+        parent = (
+            continued_from(submission.headers)
+            if submission.headers and current_ids() is None
+            else None
+        )
+        with span(
+            "ingest",
+            kind=SpanKind.SERVER if channel in _SERVED_CHANNELS else SpanKind.INTERNAL,
+            parent=parent,
+            attributes={
+                "govhub.channel": channel,
+                "govhub.client": source,
+                "govhub.message.type": submission.type,
+            },
+            expected=(IngestError,),
+        ) as current:
+            try:
+                yield current
+            except IngestError as error:
+                current.set_attribute("govhub.refused", error.status)
+                raise
 
     def _accept(
         self,
@@ -268,6 +314,11 @@ class Ingest:
         headers.pop(SCHEMA_VERSION_HEADER, None)
         if len(self.schemas.versions(submission.type)) > 1:
             headers[SCHEMA_VERSION_HEADER] = version
+        # The message keeps its trace: every attempt to deliver it, in whichever process
+        # and however much later, continues from the ingest span.
+        headers.pop(TRACESTATE, None)
+        headers.pop(TRACEPARENT, None)
+        headers.update(trace_headers())
         warnings = [*validation.warnings, *self._notes(submission)]
         given = submission.correlation_id
         if given is not None and correlation_id is not None and given != correlation_id:
@@ -292,12 +343,22 @@ class Ingest:
             headers=headers,
         )
         self._screen(envelope)
-        targets = self.router.targets(envelope)
-        if to:
-            routed = {destination for destination, _route in targets}
-            targets = [*targets, *((d, r) for d, r in to if d not in routed)]
+        with span("route") as routing:
+            targets = self.router.targets(envelope)
+            if to:
+                routed = {destination for destination, _route in targets}
+                targets = [*targets, *((d, r) for d, r in to if d not in routed)]
+            routing.set_attribute("govhub.route.targets", len(targets))
         acceptance = self.store.messages.accept(envelope, channel=channel, targets=targets)
         if acceptance.created:
+            log.debug(
+                "accepted %s %s from %s for %d destination(s)",
+                envelope.type,
+                envelope.id,
+                source,
+                len(targets),
+                extra={"message_id": envelope.id, "correlation_id": envelope.correlation_id},
+            )
             self.events.emit(MessageAccepted(envelope, channel, routed=bool(targets)))
         return acceptance
 
@@ -319,6 +380,13 @@ class Ingest:
                 raise Unavailable(str(error), error.retry_after) from None
         if reasons:
             raise Invalid("the message was refused by a check", tuple(reasons))
+
+
+def _record(current: Span, acceptance: Acceptance) -> None:
+    """What the ingest span says of the answer: the message's id, and whether it is new."""
+    if current.is_recording():
+        current.set_attribute("govhub.message.id", acceptance.message_id)
+        current.set_attribute("govhub.created", acceptance.created)
 
 
 def _correlation_id(given: str | None, payload: Mapping[str, Any]) -> str | None:

@@ -40,3 +40,22 @@ def test_the_department_sandbox_shows_each_deliverys_signature_verified() -> Non
     [item] = client.get("/received").get_json()["items"]
     assert item["signature"] == {"header": header, "verified": True}
     assert item["idempotency_key"] == "d-1"
+
+
+def test_the_department_sandbox_shows_the_traceparent_each_delivery_carried() -> None:
+    import json
+
+    from adapters.webhook.signature import HEADER, sign
+
+    traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    client = create_app().test_client()
+    for key, extra in (("d-1", {"traceparent": traceparent}), ("d-2", {})):
+        body = json.dumps({"type": "case.submitted", "payload": {}, "id": key}).encode()
+        client.post(
+            "/govhub",
+            data=body,
+            headers={HEADER: sign(DEFAULT_SECRET, body), "Idempotency-Key": key, **extra},
+        )
+    traced, untraced = client.get("/received").get_json()["items"]
+    assert traced["traceparent"] == traceparent
+    assert untraced["traceparent"] is None
