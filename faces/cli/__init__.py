@@ -20,6 +20,7 @@ from faces.cli import (
     items,
     jobs,
     messages,
+    reload,
     run,
     users,
 )
@@ -42,6 +43,7 @@ for command in (
     run.worker,
     run.init,
     run.sandbox,
+    reload.reload,
     clients.clients,
     messages.messages,
     dlq.dlq,
