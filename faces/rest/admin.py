@@ -80,8 +80,9 @@ def reload() -> Response:
             check_only=bool(document.get("check", False)),
         )
     except ConfigError as error:
+        # the request is fine; the file on the server is not: a conflict with its state
         raise Problem(
-            422,
+            409,
             "config-refused",
             "Configuration refused",
             f"{error}; nothing was changed: every process runs the routes it had",
@@ -101,8 +102,8 @@ _PATHS: dict[str, dict[str, Any]] = {
             " what each destination accepts) and, if they hold, records them as the next"
             " generation (audited `config.reload`) that every process of every node applies"
             " without a restart. Waits (`wait_s`) until every running process runs it."
-            " Refused whole, changing nothing, when anything is wrong: `errors[].path` names"
-            " the key, the detail the file. Operators only.",
+            " Refused whole (409 `config-refused`), changing nothing, when anything in the file"
+            " is wrong: `errors[].path` names the key, the detail the file. Operators only.",
             "operationId": "reloadConfiguration",
             "tags": ["admin"],
             "requestBody": {
@@ -120,11 +121,12 @@ _PATHS: dict[str, dict[str, Any]] = {
                         }
                     },
                 },
-                **body_problems("Unexpected fields in the body, or the configuration refused."),
+                **body_problems("Unexpected fields in the body."),
                 "401": problem_content("Missing, unknown or revoked API key."),
                 "403": problem_content("The client does not have the operator role."),
                 "409": problem_content(
-                    "No configuration file, or another reload was recorded at the same moment."
+                    "The configuration file is refused (`config-refused`: `errors[].path` names"
+                    " the key), there is none, or another reload was recorded at the same moment."
                 ),
             },
         }

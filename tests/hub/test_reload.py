@@ -229,7 +229,7 @@ def test_admin_reload_is_for_operators_and_refusals_are_problem_documents(
 
     _write(config_file, _destination("civil_affairs", receiver), _route("cases", "nowhere"))
     refused = running.session.post(url, headers={"Authorization": f"Bearer {operator_key}"})
-    assert refused.status_code == 422
+    assert refused.status_code == 409
     assert refused.headers["Content-Type"].startswith("application/problem+json")
     problem = refused.json()
     assert problem["errors"][0]["path"] == "routes[0].to[0]"
