@@ -460,10 +460,16 @@ class Follower:
             return
         try:
             self.hub.apply(generation)
-        except ConfigError as error:
+        except Exception as error:
             # e.g. a ${VAR} this node's environment lacks: keep running what runs, say why
-            self._failed, self._error = generation.number, str(error)
-            log.error("cannot apply configuration generation %s: %s", generation.number, error)
+            # (once: it is tried again when a newer generation comes)
+            self._failed, self._error = generation.number, str(error) or type(error).__name__
+            log.error(
+                "cannot apply configuration generation %s: %s",
+                generation.number,
+                self._error,
+                exc_info=not isinstance(error, ConfigError),
+            )
             store.generations.report(self.node, self.kind, self.hub.generation, str(error))
             return
         self._failed, self._error = 0, None

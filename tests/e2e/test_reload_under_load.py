@@ -26,6 +26,8 @@ from hub.store import MessageFilter, Store
 from tests.processes import Govhub
 from tests.support import Receiver, example, wait_for
 
+pytestmark = pytest.mark.slow
+
 POST_LUA = Path(__file__).resolve().parents[2] / "bench" / "post.lua"
 RATE = 150  # messages a second: what the delivery process keeps up with on a busy machine
 #: The longest the load runs; it is stopped as soon as it has posted past the reload.

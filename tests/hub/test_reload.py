@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from faces.cli import main
 from hub.config import ConfigError, load_config
-from hub.reloads import ACTION, reload_configuration
+from hub.reloads import ACTION, reload_configuration, wait_for_rollout
 from tests.support import Receiver, RunningHub, example, running_hub, wait_for
 
 DEPARTMENT = "dept"
@@ -281,3 +281,35 @@ def test_govhub_reload_says_why_it_refuses_and_exits_non_zero(
     # no hub ran on this database: everything is new to it
     assert "destinations +civil_affairs +archive; routes +cases" in applied.output
     assert "generation 1 recorded" in applied.output
+
+
+def test_a_process_that_cannot_apply_a_generation_keeps_its_routes_and_says_why(
+    running: RunningHub, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub = running.hub
+    follower = hub.follow_reloads("all")
+    running_now = hub.generation
+    # recorded elsewhere (another node, whose environment has the variable)
+    document = {
+        "destinations": [
+            {
+                "name": "civil_affairs",
+                "adapter": "webhook",
+                "url": receiver.url,
+                "secret": "${SECRET_ONLY_ELSEWHERE}",
+            }
+        ],
+        "routes": [{"name": "cases", "when": {"type": "case.*"}, "to": ["civil_affairs"]}],
+    }
+    monkeypatch.delenv("SECRET_ONLY_ELSEWHERE", raising=False)
+    recorded = hub.store.generations.record(
+        document, "0" * 64, source="reload", actor="os:test", file=None
+    )
+
+    state = wait_for_rollout(hub.store, recorded.number, 10)
+
+    assert hub.generation == running_now
+    assert [p.node for p in state.failed] == [follower.node]
+    assert "SECRET_ONLY_ELSEWHERE is not set" in (state.failed[0].error or "")
+    message = _post(running, running.client(DEPARTMENT), "WH-10")
+    wait_for(lambda: message in _ids(receiver), 10, "delivery by the routes it had")
