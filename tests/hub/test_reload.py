@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +11,9 @@ from click.testing import CliRunner
 
 from faces.cli import main
 from hub.config import ConfigError, load_config
+from hub.core.clock import utcnow
 from hub.reloads import ACTION, reload_configuration, wait_for_rollout
+from hub.store import Store
 from tests.support import Receiver, RunningHub, example, running_hub, wait_for
 
 DEPARTMENT = "dept"
@@ -313,3 +316,35 @@ def test_a_process_that_cannot_apply_a_generation_keeps_its_routes_and_says_why(
     assert "SECRET_ONLY_ELSEWHERE is not set" in (state.failed[0].error or "")
     message = _post(running, running.client(DEPARTMENT), "WH-10")
     wait_for(lambda: message in _ids(receiver), 10, "delivery by the routes it had")
+
+
+def test_generations_are_numbered_audited_and_followed_on_either_backend(db_url: str) -> None:
+    store = Store(db_url)
+    try:
+        document = {"destinations": [], "routes": []}
+        first = store.generations.record(
+            document, "a" * 64, source="start", actor="os:test", file=None
+        )
+        second = store.generations.record(
+            document, "b" * 64, source="reload", actor="ops", file="/etc/govhub.toml", audit={}
+        )
+        assert (first.number, second.number) == (1, 2)
+        assert store.generations.latest_number() == 2
+        latest = store.generations.latest()
+        assert latest is not None
+        assert latest.sha256 == "b" * 64
+        audited = store.audit.last(ACTION)
+        assert audited is not None
+        assert audited.detail == {"generation": 2, "sha256": "b" * 64}
+        assert store.audit.verify().ok
+
+        store.generations.report("node-a", "web", 1)
+        store.generations.report("node-b", "delivery", 2)
+        store.generations.report("node-a", "web", 2)
+        seen = store.generations.processes(since=utcnow() - dt.timedelta(minutes=1))
+        assert [(p.node, p.generation) for p in seen] == [("node-a", 2), ("node-b", 2)]
+        store.generations.forget("node-a")
+        seen = store.generations.processes(since=utcnow() - dt.timedelta(minutes=1))
+        assert [p.node for p in seen] == ["node-b"]
+    finally:
+        store.close()
