@@ -59,7 +59,8 @@ class WebServer(BaseApplication):  # type: ignore[misc]
     """gunicorn serving the hub's web app, built in each worker after it forks.
 
     Args:
-        config: The checked configuration (each worker loads it again from its file).
+        config: The checked configuration (each worker runs the newest generation of its
+            routes and destinations, see :mod:`hub.following`).
         bind: ``host:port`` (port 0: any free port).
         workers: Worker processes.
         on_ready: Called in the master with the URL once it listens.
@@ -239,7 +240,8 @@ def reload_on_hangup(config_path: Path | None, *, echo: Callable[[str], None]) -
 
     def reload() -> None:
         from hub.config import ConfigError, load_config
-        from hub.reloads import os_actor, reload_configuration
+        from hub.following import os_actor
+        from hub.reloads import reload_configuration
         from hub.schemas import SchemaRegistry
         from hub.store import GenerationConflict, Store
 

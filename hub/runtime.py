@@ -22,6 +22,7 @@ from hub.core import digests
 from hub.core.envelope import Envelope
 from hub.events import Events, MessageAccepted
 from hub.flows import ApprovalFlows, Flow, flows_from_config
+from hub.following import Follower, starting_generation
 from hub.keyring import protector_for, vault_for
 from hub.observability.metrics import HubMetrics
 from hub.pipeline.credit_check import credit_check_from
@@ -32,7 +33,6 @@ from hub.pipeline.lookups import lookups_from
 from hub.pipeline.routing import Router
 from hub.pipeline.transforms import Transforms
 from hub.registry import build_destinations
-from hub.reloads import Follower, starting_generation
 from hub.scheduler.catalog import JobCatalog
 from hub.scheduler.context import JobServices
 from hub.schemas import DEFAULT_SCHEMA_DIR, SchemaRegistry

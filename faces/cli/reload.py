@@ -9,7 +9,8 @@ import click
 
 from faces.cli.common import NO_CONFIG_HINT, config_option, echo_json, fail, json_option, open_store
 from hub.config import ConfigError, load_config
-from hub.reloads import ReloadResult, Rollout, os_actor, reload_configuration
+from hub.following import Rollout, os_actor
+from hub.reloads import ReloadResult, reload_configuration
 from hub.schemas import SchemaRegistry
 from hub.store import GenerationConflict
 

@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from faces.cli import main
 from hub.config import ConfigError, load_config
 from hub.core.clock import utcnow
-from hub.reloads import ACTION, reload_configuration, wait_for_rollout
+from hub.following import wait_for_rollout
+from hub.reloads import ACTION, reload_configuration
 from hub.store import Store
 from tests.support import Receiver, RunningHub, example, running_hub, wait_for
 
