@@ -17,7 +17,8 @@ removed destination's open deliveries are still delivered with its old settings 
 *drains*, see :meth:`hub.pipeline.dispatcher.Dispatcher.use`).
 
 Destinations that other parts of the hub hold beyond delivery (the look-ups, submit
-once, the credit check, a job's counterpart, a screen of incoming messages) are built
+once, the credit check, a job's counterpart, a screen of incoming messages, an inbound
+notification endpoint) are built
 once at start: a reload that changes or removes one is refused, naming it; restart for
 that. Sections other than ``[[destinations]]`` and ``[[routes]]`` are read at start only.
 """
@@ -165,14 +166,20 @@ def plan_reload(
     changes = Changes.between(old, document)
     new_tables = {d.name: d for d in config.destinations}
     for index, destination in enumerate(config.destinations):
-        screens = type(adapters[destination.name]).screen is not Adapter.screen
-        if destination.name in changes.destinations_added and screens:
-            raise ConfigError(
-                file,
-                f"destinations[{index}]",
-                f"{destination.name!r} screens incoming messages, which a reload cannot"
-                " add; restart the hub to add it",
-            )
+        if latest is None or destination.name not in changes.destinations_added:
+            continue  # (no hub has run on this database: whatever starts builds it all)
+        adapter = adapters[destination.name]
+        if type(adapter).screen is not Adapter.screen:
+            what = "screens incoming messages"
+        elif adapter.inbound() is not None:
+            what = f"takes notifications at /inbound/{destination.name}"
+        else:
+            continue
+        raise ConfigError(
+            file,
+            f"destinations[{index}]",
+            f"{destination.name!r} {what}, which a reload cannot add; restart the hub to add it",
+        )
     for name in (*changes.destinations_changed, *changes.destinations_removed):
         if name in held:
             where = (
@@ -237,6 +244,8 @@ def _held(
             held.setdefault(name, "the look-ups")
         elif cls.screen is not Adapter.screen:
             held.setdefault(name, "the screening of incoming messages")
+        elif cls.inbound is not Adapter.inbound:
+            held.setdefault(name, f"its notification endpoint /inbound/{name}")
     return held
 
 
