@@ -15,6 +15,7 @@ from faces.http.openapi import APP_PATHS
 from faces.http.problems import Problem, problem_response
 from faces.rest import (
     adapters,
+    admin,
     api,
     cases,
     health,
@@ -87,6 +88,7 @@ def create_app(hub: Hub) -> Flask:
     metrics.install(app, hub)
     console.install(app, hub)
     jobs.install(app, hub)
+    admin.install(app, hub)
     items.install(app, hub)
     cases.install(app, hub)
     projects.install(app, hub)

@@ -39,7 +39,14 @@ from faces.http.tls import ClientCertificates, gunicorn_options
 from hub.config import Config
 from hub.observability.metrics import MULTIPROC_ENV
 
-__all__ = ["STOP_SIGNAL", "DeliveryProcess", "WebServer", "multiprocess_metrics", "watch_parent"]
+__all__ = [
+    "STOP_SIGNAL",
+    "DeliveryProcess",
+    "WebServer",
+    "multiprocess_metrics",
+    "reload_on_hangup",
+    "watch_parent",
+]
 
 #: What the master sends its delivery process to stop it (it ignores SIGINT and SIGTERM,
 #: which a terminal or a supervisor sends to the whole group: the master stops it in order).
@@ -52,7 +59,8 @@ class WebServer(BaseApplication):  # type: ignore[misc]
     """gunicorn serving the hub's web app, built in each worker after it forks.
 
     Args:
-        config: The checked configuration (each worker loads it again from its file).
+        config: The checked configuration (each worker runs the newest generation of its
+            routes and destinations, see :mod:`hub.following`).
         bind: ``host:port`` (port 0: any free port).
         workers: Worker processes.
         on_ready: Called in the master with the URL once it listens.
@@ -100,12 +108,31 @@ class WebServer(BaseApplication):  # type: ignore[misc]
         for key, value in self.options.items():
             self.cfg.set(key, value)
 
+    def run(self) -> None:
+        """Serve until stopped; SIGHUP to the master reloads routes and destinations
+        (:func:`reload_on_hangup`) instead of gunicorn's restart of every worker."""
+        from gunicorn.arbiter import Arbiter
+
+        config_path = self.hub_config.path
+
+        class _Arbiter(Arbiter):  # type: ignore[misc]
+            def handle_hup(self) -> None:
+                reload_on_hangup(config_path, echo=lambda line: print(line, flush=True))
+
+        try:
+            _Arbiter(self).run()
+        except RuntimeError as error:
+            print(f"\nError: {error}\n", file=sys.stderr, flush=True)
+            sys.exit(1)
+
     def load(self) -> Any:
         """The WSGI app of this worker: a hub of its own (web only, no dispatcher)."""
         from faces.app import create_app
         from hub.runtime import Hub
 
-        hub = Hub(self.hub_config)
+        # the master's configuration may predate a reload: run the newest generation
+        hub = Hub(self.hub_config, adopt_routing=True)
+        hub.follow_reloads("web")
         hub.expects_delivery = self.delivery_beside
         app = create_app(hub)
         if self.tls is not None:
@@ -205,6 +232,59 @@ class DeliveryProcess:
             log.error("the delivery process ended (exit %s); restarting in %.0f s", code, backoff)
             self._stopping.wait(backoff)
             backoff = min(backoff * 2, 30.0)
+
+
+def reload_on_hangup(config_path: Path | None, *, echo: Callable[[str], None]) -> None:
+    """Reload the file's routes and destinations in a thread (SIGHUP), and say how it went.
+
+    The signal comes from someone at this machine: the audit names this process's OS
+    account, ``via`` SIGHUP.
+    """
+
+    def reload() -> None:
+        from hub.config import ConfigError, load_config
+        from hub.following import os_actor
+        from hub.reloads import reload_configuration
+        from hub.schemas import SchemaRegistry
+        from hub.store import GenerationConflict, Store
+
+        try:
+            config = load_config(config_path)
+            store = Store(config.database.url, migrate=False)
+        except ConfigError as error:
+            echo(f"reload (SIGHUP) refused: {error}; nothing was changed")
+            return
+        try:
+            result = reload_configuration(
+                config_path,
+                store,
+                SchemaRegistry(uscc_check=config.validation.uscc_check),
+                actor=os_actor(),
+                via="SIGHUP",
+                wait_s=30,
+            )
+        except (ConfigError, GenerationConflict) as error:
+            echo(f"reload (SIGHUP) refused: {error}; nothing was changed")
+            return
+        except Exception:
+            log.exception("reload (SIGHUP) failed; nothing was changed")
+            return
+        finally:
+            store.close()
+        summary = result.plan.changes.summary()
+        if result.generation is None:
+            echo(f"reload (SIGHUP): nothing to reload, generation {result.plan.previous} runs")
+        elif result.rollout is not None:
+            state = result.rollout
+            total = len(state.applied) + len(state.waiting) + len(state.failed)
+            echo(
+                f"reload (SIGHUP): generation {result.generation.number} ({summary}) applied"
+                f" by {len(state.applied)} of {total} processes"
+            )
+        for warning in result.plan.warnings:
+            echo(f"reload (SIGHUP) warning: {warning}")
+
+    threading.Thread(target=reload, name="govhub-reload-signal", daemon=True).start()
 
 
 def watch_parent(parent_pid: int, stop: Callable[[], None], every_s: float = 1.0) -> None:

@@ -7,11 +7,12 @@ secrets never need to live in the file.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ __all__ = [
     "default_config_path",
     "load_config",
     "parse_config",
+    "with_routing",
 ]
 
 CONFIG_ENV = "GOVHUB_CONFIG"
@@ -178,6 +180,9 @@ class Config:
     destinations: tuple[Destination, ...] = ()
     routes: tuple[Route, ...] = ()
     sections: Mapping[str, Any] = field(default_factory=dict)
+    #: ``[[destinations]]`` and ``[[routes]]`` as written (``${VAR}`` not yet read):
+    #: what a reload compares, records and hands to every process (``hub.reloads``).
+    routing_source: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def base_dir(self) -> Path:
@@ -428,6 +433,12 @@ def parse_config(raw: Mapping[str, Any], file: Path | None) -> Config:
     )
     _check_names(destinations, routes, label)
     sections = {name: document[name] for name in EXTENSION_SECTIONS if name in document}
+    routing_source = json.loads(
+        json.dumps(
+            {"destinations": raw.get("destinations", []), "routes": raw.get("routes", [])},
+            default=str,
+        )
+    )
     return Config(
         path=file,
         server=server,
@@ -438,6 +449,28 @@ def parse_config(raw: Mapping[str, Any], file: Path | None) -> Config:
         destinations=destinations,
         routes=routes,
         sections=sections,
+        routing_source=routing_source,
+    )
+
+
+def with_routing(config: Config, document: Mapping[str, Any]) -> Config:
+    """``config`` with the ``[[destinations]]`` and ``[[routes]]`` of ``document`` instead.
+
+    Args:
+        config: The running configuration (its other sections stay as they are).
+        document: ``{"destinations": [...], "routes": [...]}`` as written in a file
+            (``${VAR}`` is read from this process's environment).
+
+    Raises:
+        ConfigError: The document is wrong (the message names the file and the key).
+    """
+    routing = {key: list(document.get(key, [])) for key in ("destinations", "routes")}
+    parsed = parse_config(routing, config.path)
+    return replace(
+        config,
+        destinations=parsed.destinations,
+        routes=parsed.routes,
+        routing_source=parsed.routing_source,
     )
 
 

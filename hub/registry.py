@@ -14,7 +14,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from adapters.sdk import Adapter
-from hub.config import Config, ConfigError
+from hub.config import Config, ConfigError, Destination
 from hub.schemas import describe_errors
 
 __all__ = [
@@ -44,6 +44,7 @@ def build_destinations(
     classes: Mapping[str, type[Adapter]] | None = None,
     *,
     known_types: Iterable[str] = (),
+    existing: Mapping[str, tuple[Destination, Adapter]] | None = None,
 ) -> dict[str, Adapter]:
     """Instantiate every configured destination, its settings checked by its adapter.
 
@@ -51,6 +52,8 @@ def build_destinations(
         config: The loaded configuration.
         classes: The adapter classes by name (default: the installed entry points).
         known_types: The canonical message types, against which glob routes are checked.
+        existing: Destinations already running (a reload): one defined exactly as before
+            keeps its adapter instance (its connections, its state), still checked.
 
     Raises:
         ConfigError: An unknown adapter or settings that do not fit its schema; the
@@ -73,7 +76,11 @@ def build_destinations(
         if errors:
             path, reason = describe_errors(errors[0])[0]
             raise ConfigError(file, f"destinations[{index}]" + (f".{path}" if path else ""), reason)
-        built[destination.name] = cls(destination.name, settings)
+        running = (existing or {}).get(destination.name)
+        if running is not None and running[0] == destination and type(running[1]) is cls:
+            built[destination.name] = running[1]
+        else:
+            built[destination.name] = cls(destination.name, settings)
     check_routes(
         config, {name: type(adapter) for name, adapter in built.items()}, known_types=known_types
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import getpass
 import logging
 import os
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 from adapters.sdk import Adapter
 from hub.cases import CaseClocks, supervision_settings
 from hub.cases.catalogue_check import UnknownItemNote
-from hub.config import Config
+from hub.config import Config, ConfigError, with_routing
 from hub.core import digests
 from hub.core.envelope import Envelope
 from hub.events import Events, MessageAccepted
 from hub.flows import ApprovalFlows, Flow, flows_from_config
+from hub.following import Follower, starting_generation
 from hub.keyring import protector_for, vault_for
 from hub.observability.metrics import HubMetrics
 from hub.pipeline.credit_check import credit_check_from
@@ -35,7 +37,7 @@ from hub.registry import build_destinations
 from hub.scheduler.catalog import JobCatalog
 from hub.scheduler.context import JobServices
 from hub.schemas import DEFAULT_SCHEMA_DIR, SchemaRegistry
-from hub.store import Acceptance, Claim, MessageFilter, Store
+from hub.store import Acceptance, Claim, Generation, MessageFilter, Store
 from hub.store.database import Database
 from hub.versioning import Conversions
 from hub.workdays import WorkingCalendar
@@ -56,6 +58,9 @@ class Hub:
         config: The checked configuration.
         schema_dir: Where the canonical schemas live.
         job_specs: The jobs to know; ``None`` finds the installed ones (entry points).
+        adopt_routing: Run the newest recorded configuration generation rather than the
+            routes and destinations of ``config`` (a process its master started, whose
+            configuration may predate a reload; see :mod:`hub.reloads`).
 
     Raises:
         ConfigError: A destination's settings do not fit its adapter, or ``[jobs]``,
@@ -68,20 +73,26 @@ class Hub:
         *,
         schema_dir: Path = DEFAULT_SCHEMA_DIR,
         job_specs: Iterable[JobSpec] | None = None,
+        adopt_routing: bool = False,
     ) -> None:
-        self.config = config
         self.schemas = SchemaRegistry(schema_dir, uscc_check=config.validation.uscc_check)
-        self.adapters: dict[str, Adapter] = build_destinations(
-            config, known_types=self.schemas.types
-        )
-        flow_definitions = flows_from_config(config, self.adapters)
-        self.transforms = Transforms(config, self.adapters, self.schemas)
-        self.versions = DeliveryVersions(config, self.schemas, Conversions(self.schemas))
-        self.calendar = WorkingCalendar.from_config(config)
-        supervision = supervision_settings(config)
         self.store = Store(
             config.database.url, vault=vault_for(config), protector=protector_for(config)
         )
+        try:
+            config, self.generation = starting_generation(self.store, config, adopt=adopt_routing)
+            self.adapters: dict[str, Adapter] = build_destinations(
+                config, known_types=self.schemas.types
+            )
+            flow_definitions = flows_from_config(config, self.adapters)
+            self.transforms = Transforms(config, self.adapters, self.schemas)
+            self.versions = DeliveryVersions(config, self.schemas, Conversions(self.schemas))
+        except Exception:
+            self.store.close()
+            raise
+        self.config = config
+        self.calendar = WorkingCalendar.from_config(config)
+        supervision = supervision_settings(config)
         self.cases = CaseClocks(self.store, self.calendar, supervision)
         self.flows = ApprovalFlows(
             self.store,
@@ -134,6 +145,8 @@ class Hub:
             if type(adapter).screen is not Adapter.screen:
                 self.ingest.screens.append(adapter.screen)
         self.dispatching = False
+        self.follower: Follower | None = None
+        self._applying = threading.Lock()
         #: Set by a face whose deliveries another process of this machine works
         #: (``govhub run``'s web workers): readiness then asks the store for its beat.
         self.expects_delivery = False
@@ -143,6 +156,68 @@ class Hub:
             self.events,
             lambda: self.dispatcher.breakers if self.dispatching else {},
         )
+
+    def apply(self, generation: Generation) -> None:
+        """Run the routes and destinations of ``generation`` from now on (a reload).
+
+        Everything is built beside what runs (a destination defined as before keeps its
+        adapter), then swapped in: the dispatcher's destinations first, the router last,
+        one reference each, so a message is routed by the old routes or by the new,
+        never by both or neither. Deliveries under way keep the adapter they began with.
+
+        Raises:
+            ConfigError: The generation does not hold here (a ``${VAR}`` this process
+                lacks); nothing changed.
+        """
+        with self._applying:
+            config = with_routing(self.config, generation.document)
+            running = {
+                d.name: (d, self.adapters[d.name])
+                for d in self.config.destinations
+                if d.name in self.adapters
+            }
+            adapters = build_destinations(config, known_types=self.schemas.types, existing=running)
+            fresh = {
+                name: adapter
+                for name, adapter in adapters.items()
+                if name not in running or running[name][1] is not adapter
+            }
+            try:
+                transforms = Transforms(config, adapters, self.schemas)
+                versions = DeliveryVersions(config, self.schemas, Conversions(self.schemas))
+            except ConfigError:
+                for adapter in fresh.values():
+                    adapter.close()
+                raise
+            for name, adapter in fresh.items():
+                adapter.bind(_Context(self.ingest, name))
+            router = Router(config.routes)
+            self.dispatcher.use(adapters, {d.name: d for d in config.destinations})
+            self.transforms = transforms
+            self.versions = versions
+            self.adapters = adapters
+            self.config = config
+            self.router = router
+            self.ingest.router = router  # from here on, messages are routed the new way
+            self.generation = generation.number
+        log.info(
+            "configuration generation %s applied: %d destinations, %d routes",
+            generation.number,
+            len(config.destinations),
+            len(config.routes),
+        )
+
+    def follow_reloads(self, kind: str) -> Follower:
+        """Follow the newest configuration generation in a thread (stopped by :meth:`close`).
+
+        Args:
+            kind: What this process is (``web``, ``delivery``, ``all``), for the reload
+                that waits for it.
+        """
+        if self.follower is None:
+            self.follower = Follower(self, kind)
+            self.follower.start()
+        return self.follower
 
     def _wake_dispatcher(self, accepted: MessageAccepted) -> None:
         if accepted.routed:
@@ -215,6 +290,9 @@ class Hub:
 
     def close(self) -> None:
         """Stop the scheduler and delivering, and release the database."""
+        if self.follower is not None:
+            self.follower.stop()
+            self.follower = None
         if self.scheduler is not None:
             self.scheduler.stop()  # first: running jobs still publish
             self.scheduler = None

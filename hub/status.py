@@ -102,8 +102,12 @@ def destination_overview(hub: Hub, *, with_settings: bool = False) -> list[dict[
     backlog = hub.store.deliveries.backlog()
     checks = hub.store.checks.last_checks()
     overview = []
-    for destination in hub.config.destinations:
-        adapter = hub.adapters[destination.name]
+    config = hub.config
+    adapters = hub.adapters  # read after the config: a reload swaps the adapters first
+    for destination in config.destinations:
+        adapter = adapters.get(destination.name)
+        if adapter is None:  # removed by a reload this very moment
+            continue
         circuit = circuits.get(destination.name)
         in_flight = circuit.pop("in_flight", 0) if circuit is not None else None
         check = checks.get(destination.name)

@@ -37,15 +37,19 @@ def _serve(
 
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the master reloads; we follow
         stop_signal = STOP_SIGNAL
         watch_parent(parent_pid, lambda: os.kill(os.getpid(), STOP_SIGNAL))
     started = []
     try:
         if config.sandbox.enabled and dispatch:
             started = start_sandboxes(config)
-        hub = Hub(config)
+        # govhub run's delivery process runs what its master's processes run (the
+        # newest generation); a process started on its own runs its file
+        hub = Hub(config, adopt_routing=parent_pid is not None)
     except ConfigError as error:
         fail(str(error))
+    hub.follow_reloads("all" if web and dispatch else "web" if web else "delivery")
     server = None
     if web:
         from faces.app import create_app
@@ -90,6 +94,12 @@ def _serve(
         raise KeyboardInterrupt
 
     signal.signal(stop_signal, _terminate)
+    if parent_pid is None:
+        from faces.processes import reload_on_hangup
+
+        signal.signal(
+            signal.SIGHUP, lambda _signum, _frame: reload_on_hangup(config.path, echo=click.echo)
+        )
     # Everything built so far (modules, schemas, the app) lives as long as the process:
     # moving it out of the collector's sight spares every later collection a full walk
     # over it (measured: about 10 % more durable ingest throughput).

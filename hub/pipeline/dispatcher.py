@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
@@ -102,6 +103,13 @@ class Dispatcher:
         self.events = events if events is not None else Events()
         self._lock = threading.Lock()
         self._in_flight: dict[str, set[str]] = {name: set() for name in self.destinations}
+        # Attempts under way per adapter instance (by id): a reload retires an adapter,
+        # which is closed once the last attempt that started with it has ended.
+        self._using: dict[int, int] = {}
+        self._retired: list[Adapter] = []
+        # Destinations a reload removed, kept (with their old settings) for the
+        # deliveries routed to them before: each one ends delivered or dead.
+        self._draining: dict[str, _Target] = {}
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._pool: ThreadPoolExecutor | None = None
@@ -136,8 +144,64 @@ class Dispatcher:
         self.store.deliveries.release(self.owner)
         with contextlib.suppress(Exception):
             self.store.nodes.remove_node(self.owner)
-        for adapter in self.adapters.values():
+        with self._lock:
+            closing = [
+                *self.adapters.values(),
+                *self._retired,
+                *(target.adapter for target in self._draining.values()),
+            ]
+            self._retired.clear()
+            self._draining.clear()
+        for adapter in closing:
             adapter.close()
+
+    def use(
+        self, adapters: Mapping[str, Adapter], destinations: Mapping[str, DestinationConfig]
+    ) -> None:
+        """Deliver with these destinations from now on (a reload), in one swap.
+
+        Deliveries already claimed finish with the adapter they were claimed for; an
+        adapter no longer used is closed when its last attempt ends. A destination
+        defined as before keeps its adapter and its circuit breaker. A destination no
+        longer configured *drains*: its open deliveries (routed to it before) are still
+        claimed and delivered with its old settings, until this process stops; a later
+        configuration that names it again takes over.
+        """
+        with self._lock:
+            if self._thread is not None:
+                for name, adapter in self.adapters.items():
+                    if name not in adapters:
+                        self._draining[name] = _Target(
+                            adapter, self.destinations[name], self.breakers[name]
+                        )
+            for name, adapter in adapters.items():
+                drained = self._draining.pop(name, None)
+                if drained is not None and drained.adapter is not adapter:
+                    self._retired.append(drained.adapter)
+            breakers: dict[str, CircuitBreaker] = {}
+            for name, destination in destinations.items():
+                breaker = self.breakers.get(name)
+                same = self.adapters.get(name) is adapters.get(name)
+                if breaker is None or not same or self.destinations.get(name) != destination:
+                    breaker = CircuitBreaker(destination.circuit)
+                breakers[name] = breaker
+                self._in_flight.setdefault(name, set())
+            kept = {id(adapter) for adapter in adapters.values()}
+            kept |= {id(target.adapter) for target in self._draining.values()}
+            self._retired.extend(a for a in self.adapters.values() if id(a) not in kept)
+            self.adapters = dict(adapters)
+            self.destinations = dict(destinations)
+            self.breakers = breakers
+            closing = self._unused_retired()
+        for adapter in closing:
+            adapter.close()
+        self._wake.set()
+
+    def _unused_retired(self) -> list[Adapter]:
+        """Retired adapters no attempt uses any more (called holding the lock)."""
+        unused = [a for a in self._retired if not self._using.get(id(a))]
+        self._retired = [a for a in self._retired if self._using.get(id(a))]
+        return unused
 
     @property
     def alive(self) -> bool:
@@ -227,6 +291,10 @@ class Dispatcher:
                 slots = destination.max_in_flight - len(self._in_flight[name])
                 permits = self.breakers[name].permits()
                 capacity[name] = slots if permits is None else min(slots, permits)
+            for name, target in self._draining.items():
+                slots = target.destination.max_in_flight - len(self._in_flight[name])
+                permits = target.breaker.permits()
+                capacity[name] = slots if permits is None else min(slots, permits)
         return capacity
 
     def _room(self) -> int:
@@ -248,9 +316,16 @@ class Dispatcher:
         self._recover = False
         for claim in claims:
             with self._lock:
+                # what this delivery is worked with, whatever a reload changes meanwhile
+                target = self._draining.get(claim.destination) or _Target(
+                    self.adapters[claim.destination],
+                    self.destinations[claim.destination],
+                    self.breakers[claim.destination],
+                )
                 self._in_flight[claim.destination].add(claim.delivery_id)
-            self.breakers[claim.destination].started()
-            self._pool.submit(self._work, claim)
+                self._using[id(target.adapter)] = self._using.get(id(target.adapter), 0) + 1
+            target.breaker.started()
+            self._pool.submit(self._work, claim, target)
         return len(claims)
 
     def _renew_leases(self) -> None:
@@ -260,7 +335,7 @@ class Dispatcher:
 
     # ------------------------------------------------------------------ one delivery
 
-    def _work(self, claim: Claim) -> None:
+    def _work(self, claim: Claim, target: _Target) -> None:
         # Each attempt continues the trace the message was accepted in (its envelope
         # keeps the context), so the receiver sees the sender's trace id.
         with (
@@ -283,11 +358,11 @@ class Dispatcher:
                 delivery_id=claim.delivery_id,
             ),
         ):
-            self._work_in_context(claim, current)
+            self._work_in_context(claim, target, current)
 
-    def _work_in_context(self, claim: Claim, current: Span) -> None:
+    def _work_in_context(self, claim: Claim, target: _Target, current: Span) -> None:
         try:
-            outcome = self._attempt(claim)
+            outcome = self._attempt(claim, target)
             _describe(current, outcome)
             log.debug(
                 "attempt %d to deliver %s: %s%s",
@@ -305,12 +380,16 @@ class Dispatcher:
         finally:
             with self._lock:
                 self._in_flight[claim.destination].discard(claim.delivery_id)
+                self._using[id(target.adapter)] -= 1
+                if not self._using[id(target.adapter)]:
+                    del self._using[id(target.adapter)]
+                closing = self._unused_retired() if self._retired else []
+            for adapter in closing:
+                adapter.close()
             self._wake.set()
 
-    def _attempt(self, claim: Claim) -> Outcome:
-        destination = self.destinations[claim.destination]
-        breaker = self.breakers[claim.destination]
-        adapter = self.adapters[claim.destination]
+    def _attempt(self, claim: Claim, target: _Target) -> Outcome:
+        destination, breaker, adapter = target.destination, target.breaker, target.adapter
         number = claim.attempts + 1
         started = utcnow()
         extra = {
@@ -405,6 +484,15 @@ def _describe(current: Span, outcome: Outcome) -> None:
         current.set_attribute("http.response.status_code", outcome.status_code)
     if outcome.status != "delivered":
         current.set_status(Status(StatusCode.ERROR, outcome.status))
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """What one delivery is worked with: its destination as it was when claimed."""
+
+    adapter: Adapter
+    destination: DestinationConfig
+    breaker: CircuitBreaker
 
 
 def _worker_name() -> str:

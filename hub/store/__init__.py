@@ -6,7 +6,7 @@ group, each behind verbs: ``store.messages`` (accept, find, forget), ``store.del
 ``store.checks``, ``store.stats``, the scheduler's ``store.jobs`` (claims, leases,
 cursors), ``store.runs`` (their history) and ``store.nodes``, the service-item catalogue
 ``store.items`` the case clocks ``store.cases`` and the approval
-flows' projects ``store.flows``. No module
+flows' projects ``store.flows``, the configuration generations ``store.generations``. No module
 outside this package touches the engine's tables; plugins keep tables of their own and
 reach them through ``store.db``.
 """
@@ -33,6 +33,7 @@ from hub.store.database import Database
 from hub.store.deliveries import Deliveries
 from hub.store.enrichments import Enrichment, Enrichments
 from hub.store.flows import FlowEventRow, Flows, ProjectRecord
+from hub.store.generations import Generation, GenerationConflict, Generations, ProcessGeneration
 from hub.store.items import Items
 from hub.store.job_runs import Runs, SchedulerNodes
 from hub.store.jobs import JobStore
@@ -85,6 +86,9 @@ __all__ = [
     "Enrichments",
     "FlowEventRow",
     "Flows",
+    "Generation",
+    "GenerationConflict",
+    "Generations",
     "ItemFilter",
     "ItemVersion",
     "ItemView",
@@ -93,6 +97,7 @@ __all__ = [
     "MessageView",
     "Outcome",
     "Page",
+    "ProcessGeneration",
     "ProjectRecord",
     "ServiceItem",
     "Store",
@@ -139,6 +144,7 @@ class Store:
         self.cases = Cases(self.db)
         self.flows = Flows(self.db)
         self.enrichments = Enrichments(self.db)
+        self.generations = Generations(self.db)
 
     @property
     def url(self) -> str:
