@@ -20,6 +20,7 @@ from faces.cli import (
     items,
     jobs,
     messages,
+    replays,
     run,
     users,
 )
@@ -56,3 +57,5 @@ for command in (
     data.data,
 ):
     main.add_command(command)
+messages.messages.add_command(replays.replay)
+messages.messages.add_command(replays.replays)

@@ -6,7 +6,7 @@ group, each behind verbs: ``store.messages`` (accept, find, forget), ``store.del
 ``store.checks``, ``store.stats``, the scheduler's ``store.jobs`` (claims, leases,
 cursors), ``store.runs`` (their history) and ``store.nodes``, the service-item catalogue
 ``store.items`` the case clocks ``store.cases`` and the approval
-flows' projects ``store.flows``. No module
+flows' projects ``store.flows`` and replays of stored messages ``store.replays``. No module
 outside this package touches the engine's tables; plugins keep tables of their own and
 reach them through ``store.db``.
 """
@@ -58,6 +58,7 @@ from hub.store.records import (
     Outcome,
     Page,
 )
+from hub.store.replays import ReplayPreview, ReplayRecord, Replays
 from hub.store.stats import Stats
 
 if TYPE_CHECKING:
@@ -94,6 +95,8 @@ __all__ = [
     "Outcome",
     "Page",
     "ProjectRecord",
+    "ReplayPreview",
+    "ReplayRecord",
     "ServiceItem",
     "Store",
     "SyncCounts",
@@ -139,6 +142,7 @@ class Store:
         self.cases = Cases(self.db)
         self.flows = Flows(self.db)
         self.enrichments = Enrichments(self.db)
+        self.replays = Replays(self.db)
 
     @property
     def url(self) -> str:
