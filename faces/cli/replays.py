@@ -53,11 +53,17 @@ def _replays(store: Store) -> MessageReplays:
 
 
 def _refused(error: ReplayRefused) -> None:
-    options = {"to": "--to", "until": "--until", "reason": "--reason", "filter": "the filter"}
+    options = {"to": "--to", "until": "--until", "reason": "--reason"}
     lines = []
     for problem in error.errors:
         name = problem.path.split("[")[0]
-        lines.append(f"{options.get(name, problem.path)}: {problem.message}")
+        if name == "filter":  # in the words of this command
+            lines.append(
+                "the filter: name the messages with --type, --since/--until, --correlation-id,"
+                " --source, --status or --from-destination, or say --all for every stored one"
+            )
+        else:
+            lines.append(f"{options.get(name, problem.path)}: {problem.message}")
     fail("; ".join(lines), "nothing was replayed; see: govhub messages replay --help")
 
 
@@ -66,7 +72,7 @@ def _refused(error: ReplayRefused) -> None:
 @click.option("--type", "message_type", help="Exact type or prefix glob (case.*).")
 @click.option("--since", help="Accepted from: a day (Beijing time) or RFC 3339 with offset.")
 @click.option(
-    "--until", help="Accepted up to: a day counts whole (--until 2026-11-30 includes it)."
+    "--until", help="Accepted before: a time, or a day, which counts whole (2026-11-30 with it)."
 )
 @click.option("--correlation-id", help="One case (its case number).")
 @click.option("--source", help="The client that sent them.")
@@ -206,13 +212,16 @@ def _dry_run(service: MessageReplays, request: ReplayRequest, batch: int, as_jso
         echo_json(document | {"dry_run": True})
         return
     click.echo(f"dry run: {preview.total} message(s) match; nothing was changed")
-    print_table(
-        [
-            (line["destination"], line["deliveries"], line["had_before"])
-            for line in document["by_destination"]
-        ],
-        ("DESTINATION", "NEW DELIVERIES", "OF WHICH IT HAD BEFORE"),
-    )
+    if document["by_destination"]:
+        print_table(
+            [
+                (line["destination"], line["deliveries"], line["had_before"])
+                for line in document["by_destination"]
+            ],
+            ("DESTINATION", "NEW DELIVERIES", "OF WHICH IT HAD BEFORE"),
+        )
+    else:
+        click.echo("no delivery would be made")
     if preview.unrouted:
         click.echo(f"{preview.unrouted} message(s) go nowhere (no current route takes them)")
 
