@@ -115,7 +115,8 @@ def test_every_refusal_of_a_json_body_is_documented(tmp_path: Path) -> None:
         spec = hub.get(None, "/api/v1/openapi.json").json()
         job_id = hub.hub.jobs.describe()[0]["id"]
         operations = _body_operations(spec)
-        assert len(operations) == 6  # messages, two replays, run, pause, resume
+        # messages, two dead-letter replays, the message replay, run, pause, resume
+        assert len(operations) == 7
         bodies = {
             "bad JSON": (b"{", "application/json"),
             "not JSON": (b"reason=x", "text/plain"),
