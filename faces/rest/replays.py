@@ -1,4 +1,4 @@
-"""Replays over REST: ``POST /api/v1/messages/replay``, ``GET /api/v1/replays/{id}`` (operators).
+"""Replays over REST: ``POST /api/v1/replays``, ``GET /api/v1/replays[/{id}]`` (operators).
 
 A replay is checked whole and recorded (audited) before the answer: ``202`` with its id
 and how many messages it covers; this web process then sends them batch by batch, and
@@ -10,13 +10,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from jsonschema import Draft202012Validator
 
 from faces.http.auth import require_operator
-from faces.http.openapi import NO_NUL, add_paths, body_problems, json_content, problem_content
+from faces.http.openapi import (
+    NO_NUL,
+    add_paths,
+    body_problems,
+    json_content,
+    paging_parameters,
+    problem_content,
+)
 from faces.http.problems import Problem
-from faces.rest.api import read_json_body
+from faces.rest.api import page_limit, read_json_body
 from hub.core.errors import FieldError
 from hub.pipeline.replay import ReplayRefused, ReplayRequest, period_bound
 from hub.runtime import Hub
@@ -55,7 +62,9 @@ def _bound(description: str) -> dict[str, Any]:
     }
 
 
-#: ``POST /api/v1/messages/replay``: which messages, where to, and why.
+_FILTERS = ("type", "correlation_id", "source", "status", "from_destination", "since", "until")
+
+#: ``POST /api/v1/replays``: which messages, where to, and why.
 REPLAY_MESSAGES_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -92,6 +101,11 @@ REPLAY_MESSAGES_SCHEMA: dict[str, Any] = {
         },
     },
     "oneOf": [{"required": ["to"]}, {"required": ["routes"]}],
+    # a filter, or every stored message on purpose
+    "anyOf": [
+        *({"required": [name]} for name in _FILTERS),
+        {"required": ["all"], "properties": {"all": {"const": True}}},
+    ],
     "if": {"required": ["dry_run"], "properties": {"dry_run": {"const": True}}},
     "else": {"required": ["reason"]},
 }
@@ -133,8 +147,16 @@ def _request(document: Any) -> tuple[ReplayRequest, bool]:
         FieldError(path, _CLEARER.get(path, message))
         for error in _VALIDATOR.iter_errors(document)
         for path, message in describe_errors(error)
-        if path  # the one error at the top is oneOf's: told below in plain words
+        if path  # errors at the top are oneOf's and anyOf's: told below in plain words
     ]
+    if not any(name in document for name in _FILTERS) and document.get("all") is not True:
+        errors.append(
+            FieldError(
+                "filter",
+                "name the messages (type, correlation_id, since/until, source, status or"
+                " from_destination), or ask for all of them on purpose (all: true)",
+            )
+        )
     if ("to" in document) == ("routes" in document):
         errors.append(
             FieldError("to", "say where to: to (destinations) or routes: true, one of them")
@@ -151,14 +173,14 @@ def _request(document: Any) -> tuple[ReplayRequest, bool]:
         until=_moment(document, "until", end=True),
     )
     to = document.get("to")
-    request = ReplayRequest(
+    asked = ReplayRequest(
         where=where,
         to=tuple(to) if to is not None else None,
         reason=document.get("reason", ""),
         missing_only=bool(document.get("missing_only", False)),
         everything=bool(document.get("all", False)),
     )
-    return request, bool(document.get("dry_run", False))
+    return asked, bool(document.get("dry_run", False))
 
 
 def _moment(document: dict[str, Any], name: str, *, end: bool) -> Any:
@@ -171,24 +193,49 @@ def _moment(document: dict[str, Any], name: str, *, end: bool) -> Any:
         raise _invalid([FieldError(name, str(error))], f"{name} is not a day or a time") from None
 
 
-@blueprint.post("/messages/replay")
+@blueprint.post("/replays")
 def replay_messages() -> tuple[Response, int]:
     """Replay stored messages chosen by a filter (operators only)."""
     hub = _hub()
     client = require_operator(hub.store)
-    request, dry_run = _request(read_json_body())
+    asked, dry_run = _request(read_json_body())
     try:
         if dry_run:
-            *_, preview = hub.replays.preview(request)
+            *_, preview = hub.replays.preview(asked)
             return jsonify(preview.to_json() | {"dry_run": True}), 200
-        record = hub.replays.begin(request, actor=client.name)
+        record = hub.replays.begin(asked, actor=client.name)
     except ReplayRefused as refused:
+        if refused.by_configuration:
+            # well formed, but this hub cannot: its destinations change with its configuration
+            raise Problem(
+                409,
+                "replay-refused",
+                "Replay refused",
+                "the hub's destinations cannot take this replay",
+                errors=refused.errors,
+            ) from None
         raise _invalid(refused.errors, "the replay cannot be carried out as asked") from None
     if record.status != "done":
         hub.replays.run_in_background(record.id)
     response = jsonify(record.to_json())
     response.headers["Location"] = f"/api/v1/replays/{record.id}"
     return response, 202
+
+
+@blueprint.get("/replays")
+def list_replays() -> Response:
+    """Replays, newest first, a page at a time (operators only)."""
+    hub = _hub()
+    require_operator(hub.store)
+    limit = page_limit()
+    found = hub.store.replays.recent(limit=limit + 1, after=request.args.get("after") or None)
+    items = found[:limit]
+    return jsonify(
+        {
+            "items": [record.to_json() for record in items],
+            "next": items[-1].id if len(found) > limit else None,
+        }
+    )
 
 
 @blueprint.get("/replays/<replay_id>")
@@ -254,16 +301,27 @@ _PREVIEW: dict[str, Any] = {
     },
 }
 _PATHS: dict[str, dict[str, Any]] = {
-    "/api/v1/messages/replay": {
+    "/api/v1/replays": {
+        "get": {
+            "summary": "Replays, newest first (operator)",
+            "operationId": "listReplays",
+            "tags": ["messages"],
+            "parameters": paging_parameters(),
+            "responses": {
+                "200": json_content("ReplayPage", "A page of replays."),
+                "400": problem_content("A bad query parameter."),
+                **_ERRORS,
+            },
+        },
         "post": {
             "summary": "Replay stored messages by filter (operator)",
             "description": "Sends the messages a filter chooses again, as new deliveries"
             " (new ids, so a new `Idempotency-Key`), to `to` or to where the current `routes`"
             " say; each case's messages join the tail of its queue in acceptance order. The"
             " replay is audited once (`messages.replay`) and then runs in the background."
-            " A schema cannot say everything that is refused: an unknown destination, one"
-            " whose adapter does not take a chosen type, a filter that names nothing without"
-            " `all`, or `until` not after `since` answer 422 naming the field.",
+            " `until` must be after `since` (422 otherwise, naming `until`); a destination"
+            " the hub does not have, or whose adapter does not take a type among the chosen"
+            " messages, answers 409 naming `to[i]`.",
             "operationId": "replayMessages",
             "tags": ["messages"],
             "requestBody": {
@@ -289,12 +347,16 @@ _PATHS: dict[str, dict[str, Any]] = {
                 },
                 "200": json_content("ReplayPreview", "A dry run: what would go where."),
                 **body_problems(
-                    "Fields missing or of the wrong kind, or a replay that cannot be carried"
-                    " out (see the description)."
+                    "Fields missing or of the wrong kind, no filter without `all`, or `until`"
+                    " not after `since`."
                 ),
                 **_ERRORS,
+                "409": problem_content(
+                    "The hub's configuration stands in the way: no such destination, or its"
+                    " adapter does not take a type among the chosen messages."
+                ),
             },
-        }
+        },
     },
     "/api/v1/replays/{replay_id}": {
         "get": {
@@ -321,6 +383,13 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
     "ReplayMessagesRequest": REPLAY_MESSAGES_SCHEMA,
     "Replay": _REPLAY,
     "ReplayPreview": _PREVIEW,
+    "ReplayPage": {
+        "type": "object",
+        "properties": {
+            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Replay"}},
+            "next": {"type": ["string", "null"]},
+        },
+    },
 }
 
 add_paths(_PATHS, _SCHEMAS)

@@ -91,11 +91,15 @@ class ReplayRefused(Exception):
 
     Args:
         errors: What is wrong, field by field.
+        by_configuration: Only the hub's configuration stands in the way (a destination it
+            does not have, or one whose adapter does not take a chosen type), not the
+            request's own sense.
     """
 
-    def __init__(self, errors: Sequence[FieldError]) -> None:
+    def __init__(self, errors: Sequence[FieldError], *, by_configuration: bool = False) -> None:
         super().__init__("; ".join(f"{e.path}: {e.message}" for e in errors))
         self.errors = list(errors)
+        self.by_configuration = by_configuration
 
 
 def _filters(where: MessageFilter) -> bool:
@@ -161,10 +165,9 @@ class MessageReplays:
             )
         if where.since is not None and where.until is not None and where.until <= where.since:
             errors.append(FieldError("until", "must be after since (the period is empty)"))
-        if request.to is not None:
-            errors += self._check_destinations(request)
-        if errors:
-            raise ReplayRefused(errors)
+        configuration = self._check_destinations(request) if request.to is not None else []
+        if errors or configuration:
+            raise ReplayRefused(errors + configuration, by_configuration=not errors)
 
     def _check_destinations(self, request: ReplayRequest) -> list[FieldError]:
         assert request.to is not None

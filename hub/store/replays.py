@@ -406,12 +406,13 @@ class Replays:
             row = connection.execute(select(replays).where(replays.c.id == replay_id)).first()
         return ReplayRecord.from_row(row) if row is not None else None
 
-    def recent(self, *, limit: int = 20) -> list[ReplayRecord]:
-        """The newest replays first."""
+    def recent(self, *, limit: int = 20, after: str | None = None) -> list[ReplayRecord]:
+        """The newest replays first; ``after`` is the last id of the previous page."""
+        query = select(replays).order_by(replays.c.id.desc()).limit(limit)
+        if after:
+            query = query.where(replays.c.id < after)
         with self.db.read() as connection:
-            rows = connection.execute(
-                select(replays).order_by(replays.c.id.desc()).limit(limit)
-            ).all()
+            rows = connection.execute(query).all()
         return [ReplayRecord.from_row(row) for row in rows]
 
 

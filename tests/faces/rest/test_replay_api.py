@@ -1,4 +1,4 @@
-"""``POST /api/v1/messages/replay`` and ``GET /api/v1/replays/{id}`` against a running hub."""
+"""``POST /api/v1/replays`` and ``GET /api/v1/replays/{id}`` against a running hub."""
 
 from __future__ import annotations
 
@@ -83,9 +83,7 @@ def _seed(hub: RunningHub, cases: list[str], at: dt.datetime = NOV) -> list[str]
 
 def _post(hub: RunningHub, key: str | None, body: Any) -> requests.Response:
     headers = {"Authorization": f"Bearer {key}"} if key else {}
-    return hub.session.post(
-        f"{hub.url}/api/v1/messages/replay", json=body, headers=headers, timeout=10
-    )
+    return hub.session.post(f"{hub.url}/api/v1/replays", json=body, headers=headers, timeout=10)
 
 
 def test_an_operator_replays_by_filter_and_follows_the_replay_until_done(
@@ -119,6 +117,8 @@ def test_an_operator_replays_by_filter_and_follows_the_replay_until_done(
         message="the replay to finish",
     )
     assert (done["scanned"], done["created"]) == (3, 3)
+    listed = hub.get(operator, "/api/v1/replays?limit=1").json()
+    assert listed == {"items": [done], "next": None}
     wait_for(lambda: len(archive.accepted()) == 3, message="three deliveries to the archive")
     assert sorted(got.envelope["id"] for got in archive.accepted()) == sorted(wanted)
     [entry] = [e for e in hub.hub.store.audit.trail(limit=50) if e["action"] == "messages.replay"]
@@ -151,6 +151,7 @@ def test_only_operators_may_replay_or_look_at_replays(
     assert _post(hub, department, body).status_code == 403
     assert _post(hub, None, body).status_code == 401
     assert hub.get(department, "/api/v1/replays/01NOPE").status_code == 403
+    assert hub.get(department, "/api/v1/replays").status_code == 403
     missing = hub.get(operator, "/api/v1/replays/01NOPE")
     assert missing.status_code == 404
     assert missing.headers["Content-Type"] == "application/problem+json"
@@ -161,8 +162,8 @@ def test_only_operators_may_replay_or_look_at_replays(
     [
         ({"type": "case.*", "reason": "r"}, "to", "say where to"),
         ({"type": "case.*", "to": ["archive"], "routes": True, "reason": "r"}, "to", "one of"),
-        ({"type": "case.*", "to": ["archiv"], "reason": "r"}, "to[0]", "no destination"),
         ({"to": ["archive"], "reason": "r"}, "filter", "name the messages"),
+        ({"to": ["archive"], "all": False, "reason": "r"}, "filter", "all: true"),
         ({"type": "case.*", "to": ["archive"]}, "reason", "say why"),
         ({"type": "case.*", "to": ["archive"], "reason": "   "}, "reason", "say why"),
         ({"since": "2026-11-31", "to": ["archive"], "reason": "r"}, "since", "no day"),
@@ -177,8 +178,8 @@ def test_only_operators_may_replay_or_look_at_replays(
     ids=[
         "nowhere",
         "two targets",
-        "unknown destination",
         "no filter",
+        "all false",
         "no reason",
         "blank reason",
         "no such day",
@@ -199,12 +200,26 @@ def test_a_replay_that_cannot_be_done_is_refused_naming_the_field(
     assert hub.hub.store.replays.recent() == []
 
 
+def test_a_replay_to_a_destination_the_hub_does_not_have_conflicts_with_its_configuration(
+    unchanging: tuple[RunningHub, str],
+) -> None:
+    hub, operator = unchanging
+    response = _post(hub, operator, {"type": "case.*", "to": ["archiv"], "reason": "r"})
+    assert response.status_code == 409, response.text
+    [error] = response.json()["errors"]
+    assert error == {
+        "path": "to[0]",
+        "message": "no destination 'archiv' (configured: archive, civil_affairs)",
+    }
+    assert hub.hub.store.replays.recent() == []
+
+
 def test_the_replay_endpoints_are_in_the_openapi_document(
     unchanging: tuple[RunningHub, str],
 ) -> None:
     hub, _operator = unchanging
     document = hub.get(None, "/api/v1/openapi.json").json()
-    assert "post" in document["paths"]["/api/v1/messages/replay"]
+    assert {"get", "post"} <= set(document["paths"]["/api/v1/replays"])
     assert "get" in document["paths"]["/api/v1/replays/{replay_id}"]
     request = document["components"]["schemas"]["ReplayMessagesRequest"]
     assert request["properties"]["type"]["pattern"] == "^[^\\u0000]*$"
