@@ -37,9 +37,13 @@ def messages_show(message_id: str, as_json: bool) -> None:
         f"  via {document['channel']}  at {document['created_at']}"
     )
     for delivery in document["deliveries"]:
+        replayed = ""
+        if delivery.get("replay_id"):
+            replayed = f" (replay {delivery['replay_id']}"
+            replayed += f" of {delivery['replay_of']})" if delivery["replay_of"] else ")"
         click.echo(
             f"  → {delivery['destination']}: {delivery['status']}"
-            f" after {delivery['attempts']} attempt(s)"
+            f" after {delivery['attempts']} attempt(s){replayed}"
         )
         for attempt in delivery["history"]:
             click.echo(

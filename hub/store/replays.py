@@ -28,7 +28,6 @@ from hub.core.clock import format_time, new_id, parse_time, utcnow
 from hub.core.envelope import Envelope
 from hub.store.audit import write_audit
 from hub.store.database import Database
-from hub.store.delivery_statements import REFRESH
 from hub.store.messages import envelope_of, message_conditions
 from hub.store.queues import case_key, queue_rows
 from hub.store.records import MessageFilter
@@ -391,9 +390,11 @@ class Replays:
         dialect.lock_cases(connection, keys)
         queue_rows(connection, rows)
         dialect.insert_all(connection, deliveries, rows)
+        # each of these messages now has an open delivery: pending, whatever it was
         connection.execute(
-            REFRESH,
-            [{"p_message_id": m, "p_now": now} for m in sorted({r["message_id"] for r in rows})],
+            update(messages)
+            .where(messages.c.id.in_(sorted({r["message_id"] for r in rows})))
+            .values(status="pending", updated_at=now)
         )
         dialect.notify(connection)
         return len(rows)

@@ -80,7 +80,7 @@ def _replayed(store: Store) -> int:
 def test_replay_to_a_destination_shows_its_progress_and_can_be_looked_up(
     config: Path, store: Store
 ) -> None:
-    _seed(store, 5)
+    ids = _seed(store, 5)
     _seed(store, 1, at=NOV - dt.timedelta(days=1))  # October: left out
 
     result = _run(
@@ -111,6 +111,8 @@ def test_replay_to_a_destination_shows_its_progress_and_can_be_looked_up(
     assert begun == f"replay {replay_id}: 5 message(s) match"
     assert done == f"replay {replay_id} done: 5/5 message(s), 5 new delivery(ies) to archive"
     assert _replayed(store) == 5
+    shown = _run(config, "show", ids[0])
+    assert f"→ archive: pending after 0 attempt(s) (replay {replay_id})" in shown.stdout
 
     shown = _run(config, "replays", replay_id, "--json")
     assert shown.exit_code == 0, shown.output
