@@ -1,4 +1,4 @@
-"""``govhub messages``: stored messages, their deliveries and attempts."""
+"""``govhub messages``: stored messages, their deliveries and attempts (replays: ``replays.py``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hub.store import MESSAGE_STATUSES, MessageFilter
 @click.group()
 @config_option
 def messages() -> None:
-    """Look at stored messages."""
+    """Look at stored messages, and send them again (replay)."""
 
 
 @messages.command("show")

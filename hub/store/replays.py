@@ -336,11 +336,11 @@ class Replays:
                     if before:
                         found.had_before[destination] = found.had_before.get(destination, 0) + 1
             found.scanned += len(chosen)
-            yield found
             if len(chosen) < batch:
-                return
+                break
+            yield found
             cursor = chosen[-1].id
-        yield found
+        yield found  # the last batch, or none at all
 
     def _next_batch(self, connection: Connection, row: Row[Any], batch: int) -> list[Row[Any]]:
         if row.upto is None:
