@@ -25,6 +25,7 @@ from faces.rest import (
     metrics,
     openapi,
     projects,
+    replays,
 )
 from faces.rest.fastpath import IngestFastPath
 from faces.soap import endpoint as soap
@@ -93,6 +94,7 @@ def create_app(hub: Hub) -> Flask:
     cases.install(app, hub)
     projects.install(app, hub)
     lookups.install(app, hub)
+    replays.install(app, hub)
     for hook in BLUEPRINT_HOOKS:
         hook(app, hub)
     for name, adapter in hub.adapters.items():

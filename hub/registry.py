@@ -22,6 +22,7 @@ __all__ = [
     "adapter_classes",
     "build_destinations",
     "check_routes",
+    "destination_classes",
     "with_defaults",
 ]
 
@@ -36,6 +37,30 @@ def adapter_classes() -> dict[str, type[Adapter]]:
         if not (isinstance(cls, type) and issubclass(cls, Adapter)):
             raise TypeError(f"entry point {entry.name} = {entry.value} is not an Adapter class")
         found[entry.name] = cls
+    return found
+
+
+def destination_classes(
+    config: Config, classes: Mapping[str, type[Adapter]] | None = None
+) -> dict[str, type[Adapter]]:
+    """The adapter class of each configured destination, none of them built (for tools
+    that only need to know what a destination accepts, like ``govhub messages replay``).
+
+    Raises:
+        ConfigError: A destination names an adapter that is not installed.
+    """
+    classes = adapter_classes() if classes is None else classes
+    found: dict[str, type[Adapter]] = {}
+    for index, destination in enumerate(config.destinations):
+        cls = classes.get(destination.adapter)
+        if cls is None:
+            known = ", ".join(sorted(classes)) or "none installed"
+            raise ConfigError(
+                str(config.path or "<config>"),
+                f"destinations[{index}].adapter",
+                f"unknown adapter {destination.adapter!r} (known: {known})",
+            )
+        found[destination.name] = cls
     return found
 
 

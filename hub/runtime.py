@@ -30,6 +30,7 @@ from hub.pipeline.dispatcher import Dispatcher
 from hub.pipeline.enrichment import submit_once_from
 from hub.pipeline.ingest import Ingest, Submission
 from hub.pipeline.lookups import lookups_from
+from hub.pipeline.replay import MessageReplays
 from hub.pipeline.routing import Router
 from hub.pipeline.transforms import Transforms
 from hub.pipeline.versions import DeliveryVersions
@@ -136,6 +137,13 @@ class Hub:
             events=self.events,
         )
         self.ingest = Ingest(self.store, self.schemas, self.router, events=self.events)
+        #: Replays of stored messages, to destinations or where the current routes say.
+        self.replays = MessageReplays(
+            self.store,
+            lambda: self.router,
+            lambda: {name: type(adapter) for name, adapter in self.adapters.items()},
+            wake=self.dispatcher.wake,
+        )
         self.ingest.notes.append(UnknownItemNote(self.store.items))
         if flow_definitions:
             self.ingest.screens.append(self.flows.screen)
@@ -296,6 +304,7 @@ class Hub:
         if self.scheduler is not None:
             self.scheduler.stop()  # first: running jobs still publish
             self.scheduler = None
+        self.replays.close()  # after its current batch; `--resume` takes a replay up again
         self.metrics.close()
         if self.dispatching:
             self.dispatcher.stop()

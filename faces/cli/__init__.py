@@ -21,6 +21,7 @@ from faces.cli import (
     jobs,
     messages,
     reload,
+    replays,
     run,
     schemas,
     users,
@@ -61,3 +62,5 @@ for command in (
     schemas.schemas,
 ):
     main.add_command(command)
+messages.messages.add_command(replays.replay)
+messages.messages.add_command(replays.replays)

@@ -1,4 +1,4 @@
-"""``govhub messages``: stored messages, their deliveries and attempts."""
+"""``govhub messages``: stored messages, their deliveries and attempts (replays: ``replays.py``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hub.store import MESSAGE_STATUSES, MessageFilter
 @click.group()
 @config_option
 def messages() -> None:
-    """Look at stored messages."""
+    """Look at stored messages, and send them again (replay)."""
 
 
 @messages.command("show")
@@ -37,9 +37,13 @@ def messages_show(message_id: str, as_json: bool) -> None:
         f"  via {document['channel']}  at {document['created_at']}"
     )
     for delivery in document["deliveries"]:
+        replayed = ""
+        if delivery.get("replay_id"):
+            replayed = f" (replay {delivery['replay_id']}"
+            replayed += f" of {delivery['replay_of']})" if delivery["replay_of"] else ")"
         click.echo(
             f"  → {delivery['destination']}: {delivery['status']}"
-            f" after {delivery['attempts']} attempt(s)"
+            f" after {delivery['attempts']} attempt(s){replayed}"
         )
         for attempt in delivery["history"]:
             click.echo(

@@ -364,6 +364,15 @@ def build_spec(
                 "next_attempt_at": {"type": ["string", "null"], "format": "date-time"},
                 "last_error": {"type": ["string", "null"]},
                 "delivered_at": {"type": ["string", "null"], "format": "date-time"},
+                "replay_id": {
+                    "type": "string",
+                    "description": "Only on a replay's delivery: the replay that made it.",
+                },
+                "replay_of": {
+                    "type": ["string", "null"],
+                    "description": "The delivery of this message to this destination it"
+                    " sends again, if the destination had one.",
+                },
                 "history": {"type": "array", "items": {"$ref": "#/components/schemas/Attempt"}},
             },
         },

@@ -6,7 +6,8 @@ group, each behind verbs: ``store.messages`` (accept, find, forget), ``store.del
 ``store.checks``, ``store.stats``, the scheduler's ``store.jobs`` (claims, leases,
 cursors), ``store.runs`` (their history) and ``store.nodes``, the service-item catalogue
 ``store.items`` the case clocks ``store.cases`` and the approval
-flows' projects ``store.flows``, the configuration generations ``store.generations``. No module
+flows' projects ``store.flows``, the configuration generations ``store.generations``
+and replays of stored messages ``store.replays``. No module
 outside this package touches the engine's tables; plugins keep tables of their own and
 reach them through ``store.db``.
 """
@@ -59,6 +60,7 @@ from hub.store.records import (
     Outcome,
     Page,
 )
+from hub.store.replays import ReplayPreview, ReplayRecord, Replays
 from hub.store.stats import Stats
 
 if TYPE_CHECKING:
@@ -99,6 +101,8 @@ __all__ = [
     "Page",
     "ProcessGeneration",
     "ProjectRecord",
+    "ReplayPreview",
+    "ReplayRecord",
     "ServiceItem",
     "Store",
     "SyncCounts",
@@ -145,6 +149,7 @@ class Store:
         self.flows = Flows(self.db)
         self.enrichments = Enrichments(self.db)
         self.generations = Generations(self.db)
+        self.replays = Replays(self.db)
 
     @property
     def url(self) -> str:

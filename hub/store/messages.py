@@ -37,7 +37,7 @@ from hub.store.tables import attempts, deliveries, message_keys, messages
 if TYPE_CHECKING:
     from hub.store.protection import PayloadProtector
 
-__all__ = ["Messages", "envelope_of", "rekey_payloads"]
+__all__ = ["Messages", "envelope_of", "message_conditions", "rekey_payloads"]
 
 
 class _PendingMessage:
@@ -288,7 +288,7 @@ class Messages:
             if index is not None:
                 where = dataclasses.replace(where, key=index)
         query = select(messages).order_by(messages.c.id.desc()).limit(limit + 1)
-        for condition in _conditions(where):
+        for condition in message_conditions(where):
             query = query.where(condition)
         if after:
             query = query.where(messages.c.id < after)
@@ -391,7 +391,8 @@ class Messages:
             between_batches()
 
 
-def _conditions(where: MessageFilter) -> list[Any]:
+def message_conditions(where: MessageFilter) -> list[Any]:
+    """The WHERE conditions of a message search (also what a replay selects)."""
     found: list[Any] = []
     if where.any_id:
         found.append(

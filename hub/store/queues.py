@@ -19,7 +19,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, exists, or_, select, tuple_, update
+from sqlalchemy import Connection, bindparam, exists, or_, select, update
 
 from hub.core.columns import UTCDateTime
 from hub.store.tables import deliveries
@@ -39,19 +39,25 @@ def case_key(destination: str, correlation_id: str | None) -> tuple[str, str] | 
 
 def open_cases(connection: Connection, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
     """Which of these case queues hold an open delivery (so a new one must wait)."""
-    wanted = sorted(set(keys))
+    cases: dict[str, list[str]] = {}
+    for destination, correlation_id in sorted(set(keys)):
+        cases.setdefault(destination, []).append(correlation_id)
     found: set[tuple[str, str]] = set()
-    for start in range(0, len(wanted), 400):
-        chunk = wanted[start : start + 400]
-        rows = connection.execute(
-            select(deliveries.c.destination, deliveries.c.correlation_id)
-            .where(
-                tuple_(deliveries.c.destination, deliveries.c.correlation_id).in_(chunk),
-                deliveries.c.status.in_(OPEN),
-            )
-            .distinct()
-        ).all()
-        found.update((row.destination, row.correlation_id) for row in rows)
+    # One destination at a time: "destination = ? AND correlation_id IN (...)" reads the
+    # (destination, correlation_id) index, where a list of (destination, case) pairs makes
+    # PostgreSQL test every pair against every open row of the destination.
+    for destination, correlation_ids in cases.items():
+        for start in range(0, len(correlation_ids), 400):
+            rows = connection.execute(
+                select(deliveries.c.correlation_id)
+                .where(
+                    deliveries.c.destination == destination,
+                    deliveries.c.correlation_id.in_(correlation_ids[start : start + 400]),
+                    deliveries.c.status.in_(OPEN),
+                )
+                .distinct()
+            ).scalars()
+            found.update((destination, correlation_id) for correlation_id in rows)
     return found
 
 

@@ -196,6 +196,10 @@ class DeliveryView:
     history: tuple[AttemptView, ...] = ()
     message_type: str | None = None
     correlation_id: str | None = None
+    #: The replay that made this delivery (``hub.store.replays``), if one did.
+    replay_id: str | None = None
+    #: The delivery of the same message to the same destination it sends again, if any.
+    replay_of: str | None = None
 
     @classmethod
     def from_row(
@@ -223,6 +227,8 @@ class DeliveryView:
             history=history,
             message_type=message_type,
             correlation_id=row.correlation_id if message_type is not None else None,
+            replay_id=row._mapping.get("replay_id"),
+            replay_of=row._mapping.get("replay_of"),
         )
 
     def to_json(self, *, with_history: bool = True) -> dict[str, Any]:
@@ -245,6 +251,9 @@ class DeliveryView:
         if self.message_type is not None:
             body["message_type"] = self.message_type
             body["correlation_id"] = self.correlation_id
+        if self.replay_id is not None:
+            body["replay_id"] = self.replay_id
+            body["replay_of"] = self.replay_of
         if with_history:
             body["history"] = [a.to_json() for a in self.history]
         return body

@@ -28,6 +28,7 @@ __all__ = [
     "message_keys",
     "messages",
     "metadata",
+    "replays",
     "wsse_nonces",
 ]
 
@@ -96,6 +97,10 @@ deliveries = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("delivered_at", UTCDateTime()),
+    # A replay's delivery (migration replay_0001): the replay that made it, and the
+    # delivery of the same message to the same destination it sends again, if any.
+    Column("replay_id", String(26)),
+    Column("replay_of", String(26)),
     Index(None, "status", "next_attempt_at"),
     Index(None, "destination", "correlation_id", "seq"),
     Index(None, "message_id"),
@@ -115,6 +120,44 @@ deliveries = Table(
         sqlite_where=text("status = 'inflight'"),
         postgresql_where=text("status = 'inflight'"),
     ),
+    # One delivery per message and destination in a replay: a replay run again after an
+    # interruption cannot send a message twice.
+    Index(
+        "uq_deliveries_replay",
+        "replay_id",
+        "message_id",
+        "destination",
+        unique=True,
+        sqlite_where=text("replay_id IS NOT NULL"),
+        postgresql_where=text("replay_id IS NOT NULL"),
+    ),
+)
+
+# Replays of stored messages (hub.store.replays): what was asked, by whom, and how far it
+# got; ``cursor`` is the last message done, so a replay interrupted goes on from there.
+replays = Table(
+    "replays",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("actor", String(100), nullable=False),
+    Column("reason", Text, nullable=False),
+    # MessageFilter fields (times as RFC 3339)
+    Column("filter", JSONType, nullable=False),
+    # {"to": [destination, ...]} or {"routes": true}
+    Column("target", JSONType, nullable=False),
+    Column("missing_only", Boolean, nullable=False),
+    # running | done
+    Column("status", String(20), nullable=False),
+    Column("total", Integer, nullable=False),
+    # the newest message matching when the replay began: later ones are not replayed
+    Column("upto", String(26)),
+    Column("cursor", String(26)),
+    Column("scanned", Integer, nullable=False),
+    Column("created", Integer, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime()),
+    Index(None, "created_at"),
 )
 
 attempts = Table(

@@ -10,6 +10,8 @@ Loaded by ``st run`` through ``SCHEMATHESIS_HOOKS`` (see ``test_schemathesis.py`
   identifier of one branch beside the ``id_type`` of the other. Such a payload breaks its
   declared format, so it is not schema-valid: it is dropped from the positive cases (a
   negative case keeps it, and the hub must refuse it);
+- a replay's period: ``until`` must be after ``since``, which OpenAPI cannot say either, so
+  a positive replay request keeps only a period that has time in it;
 - one check for ``POST /soap/GovHubService``: SOAP answers every fault with HTTP 500 (WS-I
   Basic Profile R1126), so the configuration turns the generic "no 5xx" check off for that
   operation and this check holds it instead: a fault for a bad request must blame the
@@ -32,6 +34,7 @@ from stdnum.cn import ric
 from stdnum.iso7064 import mod_37_36
 
 from hub.core import identifiers
+from hub.pipeline.replay import period_bound
 
 _DRAFT = DRAFT202012
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -148,17 +151,34 @@ def _report_period_ok(query: dict[str, Any]) -> bool:
         return False
 
 
+def _replay_period_ok(body: Any) -> bool:
+    """``until`` after ``since`` when both are given (the document says so in words)."""
+    if not isinstance(body, dict) or "since" not in body or "until" not in body:
+        return True
+    try:
+        since = period_bound(str(body["since"]))
+        until = period_bound(str(body["until"]), end=True)
+    except ValueError:
+        return False
+    return since < until
+
+
 @schemathesis.hook
 def filter_case(context: Any, case: Any) -> bool:
     """Keep a positive message only if its identifiers are valid in their declared formats.
 
     A positive report query is kept only with a period the report can have: ``from`` and
     ``to`` depend on each other, which OpenAPI cannot say (a negative case keeps it, and the
-    hub must refuse it with 400).
+    hub must refuse it with 400). Likewise a positive replay's ``until`` must be after its
+    ``since`` (the hub refuses it with 422).
     """
     if case.path == "/api/v1/supervision/report" and case.meta is not None:
         if case.meta.generation.mode.is_positive:
             return _report_period_ok(dict(case.query or {}))
+        return True
+    if case.path == "/api/v1/replays" and case.meta is not None:
+        if case.meta.generation.mode.is_positive:
+            return _replay_period_ok(case.body)
         return True
     if case.path != _MESSAGES_PATH or case.method.upper() != "POST" or case.meta is None:
         return True

@@ -71,6 +71,9 @@ def test_a_bad_filter_is_a_problem_naming_the_parameter(api: RunningHub) -> None
     assert api.get(ops, "/api/v1/cases?open=maybe").json()["errors"][0]["path"] == "open"
     bad_month = api.get(ops, "/api/v1/supervision/report?month=2026-13")
     assert bad_month.json()["errors"][0]["path"] == "month"
+    empty_end = api.get(ops, "/api/v1/supervision/report?month=&to=")
+    assert empty_end.status_code == 400
+    assert empty_end.json()["errors"][0]["path"] == "month"
 
 
 def test_cases_are_for_operators_only(api: RunningHub) -> None:

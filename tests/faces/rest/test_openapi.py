@@ -115,7 +115,8 @@ def test_every_refusal_of_a_json_body_is_documented(tmp_path: Path) -> None:
         spec = hub.get(None, "/api/v1/openapi.json").json()
         job_id = hub.hub.jobs.describe()[0]["id"]
         operations = _body_operations(spec)
-        assert len(operations) == 7  # messages, two replays, run, pause, resume, reload
+        # messages, two dead-letter replays, the message replay, run, pause, resume, reload
+        assert len(operations) == 8
         bodies = {
             "bad JSON": (b"{", "application/json"),
             "not JSON": (b"reason=x", "text/plain"),
