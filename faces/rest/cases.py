@@ -109,7 +109,7 @@ def _period() -> tuple[dt.datetime, dt.datetime, str]:
     for name in ("month", "from", "to"):
         # "?to=" is not "no end": an empty value would hide a caller's bug
         if args.get(name) == "":
-            raise _bad(name, "must not be empty (leave it out instead)")
+            raise bad_parameter(name, "must not be empty (leave it out instead)")
     if args.get("from") or args.get("to"):
         # One end alone: ``from`` runs to today, ``to`` starts on the first of its month.
         first, last = _day("from"), _day("to")
